@@ -1,0 +1,1 @@
+"""Reproducible benchmark for derivo: ``python -m bench --help``."""

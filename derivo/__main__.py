@@ -1,0 +1,3 @@
+from derivo.cli import main
+
+main()

@@ -1,0 +1,348 @@
+"""The derivative cache: one SQLite file that knows every photo and derivative.
+
+Photos are keyed by the caller's id and carry their source's BLAKE3 hash and
+state; derivatives are keyed by (source hash, spec fingerprint), so identical
+sources share them and a changed spec misses exactly where it should. Only the
+coordinator writes; a lock makes one connection safe across its threads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from derivo.errors import CacheError
+from derivo.specs import Spec
+from derivo.tasks import Derivative
+
+SCHEMA_VERSION = 1
+Status = Literal["pending", "processing", "done", "failed"]
+STATUSES: tuple[Status, ...] = ("pending", "processing", "done", "failed")
+
+_SCHEMA = """
+CREATE TABLE photos (
+    id          TEXT PRIMARY KEY,
+    source      TEXT NOT NULL,
+    size        INTEGER,
+    mtime_ns    INTEGER,
+    inode       INTEGER,
+    hash        TEXT,
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'done', 'failed')),
+    error       TEXT,
+    error_kind  TEXT,
+    error_key   TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    width       INTEGER,
+    height      INTEGER,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL
+);
+CREATE INDEX photos_by_hash ON photos (hash);
+CREATE INDEX photos_by_status ON photos (status, id);
+CREATE TABLE derivatives (
+    hash        TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    spec        TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    width       INTEGER NOT NULL,
+    height      INTEGER NOT NULL,
+    bytes       INTEGER NOT NULL,
+    format      TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    PRIMARY KEY (hash, fingerprint)
+);
+"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileStat:
+    """What the quick check compares: unchanged means the recorded hash still holds."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileStat:
+        st = path.stat()
+        return cls(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhotoRecord:
+    id: str
+    source: str
+    stat: FileStat | None
+    hash: str | None
+    status: Status
+    error: str | None
+    error_kind: str | None
+    error_key: str | None
+    attempts: int
+    width: int | None
+    height: int | None
+    created_at: float
+    updated_at: float
+
+
+class DerivativeCache:
+    """SQLite-backed record of photos and derivatives. Use as a context manager.
+
+    >>> with DerivativeCache(":memory:") as cache:
+    ...     cache.counts()["done"]
+    0
+    """
+
+    def __init__(self, path_or_connection: str | Path | sqlite3.Connection) -> None:
+        if isinstance(path_or_connection, sqlite3.Connection):
+            self._db = path_or_connection
+        else:
+            if str(path_or_connection) != ":memory:":
+                Path(path_or_connection).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._db = sqlite3.connect(
+                    path_or_connection, check_same_thread=False, isolation_level=None
+                )
+            except sqlite3.Error as exc:
+                raise CacheError(
+                    f"cannot open cache database {path_or_connection}: {exc}"
+                ) from None
+        self._lock = threading.RLock()
+        self._db.row_factory = sqlite3.Row
+        self._migrate()
+
+    def _migrate(self) -> None:
+        try:
+            self._db.execute("PRAGMA busy_timeout = 10000")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise CacheError(
+                    f"cache database has schema version {version}, newer than this derivo "
+                    f"understands ({SCHEMA_VERSION}); upgrade derivo or use another --db"
+                )
+            if version == 0:
+                with self._lock:
+                    self._db.executescript(
+                        f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                    )
+        except sqlite3.DatabaseError as exc:
+            raise CacheError(f"cannot use cache database: {exc}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> DerivativeCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._db.in_transaction:
+                yield self._db
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    # Photos
+
+    def photo(self, photo_id: str) -> PhotoRecord | None:
+        rows = self._query("SELECT * FROM photos WHERE id = ?", (photo_id,))
+        return _photo(rows[0]) if rows else None
+
+    def photo_by_hash(self, source_hash: str) -> PhotoRecord | None:
+        """The oldest photo with these exact bytes, for deduplicating uploads."""
+        rows = self._query(
+            "SELECT * FROM photos WHERE hash = ? ORDER BY created_at, id LIMIT 1", (source_hash,)
+        )
+        return _photo(rows[0]) if rows else None
+
+    def put_photo(
+        self,
+        photo_id: str,
+        *,
+        source: str,
+        stat: FileStat | None,
+        source_hash: str | None,
+        status: Status = "pending",
+    ) -> None:
+        """Insert or update a photo's source and hash, and set its state."""
+        now = time.time()
+        size, mtime, inode = (stat.size, stat.mtime_ns, stat.inode) if stat else (None, None, None)
+        with self._transaction() as db:
+            db.execute(
+                """INSERT INTO photos (id, source, size, mtime_ns, inode, hash, status,
+                                       created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (id) DO UPDATE SET
+                       source = excluded.source, size = excluded.size,
+                       mtime_ns = excluded.mtime_ns, inode = excluded.inode,
+                       hash = excluded.hash, status = excluded.status,
+                       updated_at = excluded.updated_at""",
+                (photo_id, source, size, mtime, inode, source_hash, status, now, now),
+            )
+
+    def set_status(
+        self,
+        photo_id: str,
+        status: Status,
+        *,
+        error: str | None = None,
+        error_kind: str | None = None,
+        error_key: str | None = None,
+        attempts: int | None = None,
+        size: tuple[int, int] | None = None,
+    ) -> None:
+        """Move a photo to ``status``; an error is kept only with ``failed``."""
+        with self._transaction() as db:
+            db.execute(
+                """UPDATE photos SET status = ?, error = ?, error_kind = ?, error_key = ?,
+                       attempts = COALESCE(?, attempts),
+                       width = COALESCE(?, width), height = COALESCE(?, height),
+                       updated_at = ?
+                   WHERE id = ?""",
+                (
+                    status,
+                    error,
+                    error_kind,
+                    error_key,
+                    attempts,
+                    size[0] if size else None,
+                    size[1] if size else None,
+                    time.time(),
+                    photo_id,
+                ),
+            )
+
+    def photos(
+        self, *, status: Status | None = None, after: str | None = None, limit: int = 100
+    ) -> list[PhotoRecord]:
+        """Photos ordered by id, ``limit`` at a time from the cursor ``after``."""
+        sql, params = "SELECT * FROM photos WHERE id > ?", [after or ""]
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(status)
+        sql += " ORDER BY id LIMIT ?"
+        return [_photo(r) for r in self._query(sql, [*params, limit])]
+
+    def counts(self) -> dict[Status, int]:
+        counts: dict[Status, int] = dict.fromkeys(STATUSES, 0)
+        for row in self._query("SELECT status, COUNT(*) AS n FROM photos GROUP BY status"):
+            counts[row["status"]] = row["n"]
+        return counts
+
+    def delete_photo(self, photo_id: str) -> list[str]:
+        """Forget a photo; returns the derivative paths no other photo uses, to remove."""
+        with self._transaction() as db:
+            row = db.execute("SELECT hash FROM photos WHERE id = ?", (photo_id,)).fetchone()
+            db.execute("DELETE FROM photos WHERE id = ?", (photo_id,))
+            if row is None or row["hash"] is None:
+                return []
+            shared = db.execute("SELECT 1 FROM photos WHERE hash = ? LIMIT 1", (row["hash"],))
+            if shared.fetchone():
+                return []
+            paths = [
+                r["path"]
+                for r in db.execute("SELECT path FROM derivatives WHERE hash = ?", (row["hash"],))
+            ]
+            db.execute("DELETE FROM derivatives WHERE hash = ?", (row["hash"],))
+            return paths
+
+    # Derivatives
+
+    def derivatives(self, source_hash: str, specs: Iterable[Spec]) -> dict[str, Derivative]:
+        """Recorded derivatives of ``source_hash`` for ``specs``, by spec name."""
+        wanted = {spec.fingerprint: spec for spec in specs}
+        rows = self._query(
+            f"SELECT * FROM derivatives WHERE hash = ? AND fingerprint IN "
+            f"({', '.join('?' * len(wanted))})",
+            [source_hash, *wanted],
+        )
+        return {
+            wanted[r["fingerprint"]].name: Derivative(
+                spec=wanted[r["fingerprint"]].name,
+                path=r["path"],
+                width=r["width"],
+                height=r["height"],
+                bytes=r["bytes"],
+                format=r["format"],
+            )
+            for r in rows
+        }
+
+    def missing(self, source_hash: str, specs: Iterable[Spec]) -> tuple[Spec, ...]:
+        """Specs with no recorded derivative for ``source_hash``, or whose file is gone."""
+        specs = tuple(specs)
+        have = self.derivatives(source_hash, specs)
+        return tuple(
+            s for s in specs if s.name not in have or not Path(have[s.name].path).is_file()
+        )
+
+    def needs_regeneration(self, source_hash: str, specs: Iterable[Spec]) -> bool:
+        return bool(self.missing(source_hash, specs))
+
+    def record(self, source_hash: str, specs: Iterable[Spec], made: Iterable[Derivative]) -> None:
+        """Record derivatives written for ``source_hash`` (call only after they are on disk)."""
+        by_name = {spec.name: spec for spec in specs}
+        now = time.time()
+        with self._transaction() as db:
+            db.executemany(
+                """INSERT OR REPLACE INTO derivatives
+                   (hash, fingerprint, spec, path, width, height, bytes, format, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [
+                    (
+                        source_hash,
+                        by_name[d.spec].fingerprint,
+                        d.spec,
+                        d.path,
+                        d.width,
+                        d.height,
+                        d.bytes,
+                        d.format,
+                        now,
+                    )
+                    for d in made
+                ],
+            )
+
+
+def _photo(row: sqlite3.Row) -> PhotoRecord:
+    stat = None
+    if row["size"] is not None:
+        stat = FileStat(size=row["size"], mtime_ns=row["mtime_ns"], inode=row["inode"])
+    return PhotoRecord(
+        id=row["id"],
+        source=row["source"],
+        stat=stat,
+        hash=row["hash"],
+        status=row["status"],
+        error=row["error"],
+        error_kind=row["error_kind"],
+        error_key=row["error_key"],
+        attempts=row["attempts"],
+        width=row["width"],
+        height=row["height"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

@@ -1,0 +1,333 @@
+"""The ``derivo`` command line: ``process`` a library, ``status`` of what is recorded.
+
+Exit codes: 0 all photos have their derivatives; 1 some photos failed (the rest
+are processed and recorded); 2 derivo could not run (bad usage or configuration).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from derivo.cache import STATUSES, DerivativeCache
+from derivo.discover import find_photos
+from derivo.errors import DerivoError
+from derivo.executors import WorkerPool, available_cores
+from derivo.pipeline import PhotoResult, Pipeline
+from derivo.specs import resolve_specs
+from derivo.tasks import MB, Limits
+
+DB_NAME = "derivo.db"
+
+
+class UsageFailure(click.ClickException):
+    """A configuration problem found before any photo is touched: exit code 2."""
+
+    exit_code = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="derivo")
+def main() -> None:
+    """Turn photos into thumbnails and previews, in parallel, never twice."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("derivo-out"),
+    show_default=True,
+    help="Folder for derivatives (content-addressed: <hh>/<hash>/<spec>-<fp>.jpg).",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Cache database (SQLite).  [default: OUT/{DB_NAME}]",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Number of worker processes.")
+@click.option(
+    "--cpu",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    help="CPU budget as a fraction of the cores, e.g. 0.5.  [default: 1]",
+)
+@click.option(
+    "--spec",
+    "spec_args",
+    multiple=True,
+    metavar="FILE|NAME=WxH[,quality=Q]",
+    help="Derivative spec: a TOML/JSON file or inline; repeatable. "
+    "[default: thumbnail=200x200,quality=80 and preview=1200x1200,quality=85]",
+)
+@click.option("--force", is_flag=True, help="Render again even what the cache has.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Hash every file instead of trusting unchanged size, mtime and inode.",
+)
+@click.option(
+    "--lenient", is_flag=True, help="Accept truncated files (the missing part is filled with grey)."
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Refuse photos larger than this many megapixels.",
+)
+@click.option(
+    "--max-mb",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Refuse source files larger than this many megabytes.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=120.0,
+    show_default=True,
+    help="Seconds one photo may take before its worker is killed.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+def process(
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    db: Path | None,
+    workers: int | None,
+    cpu: float | None,
+    spec_args: tuple[str, ...],
+    force: bool,
+    verify: bool,
+    lenient: bool,
+    max_pixels: int,
+    max_mb: int,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    """Make the derivatives of every photo under PATHS (folders are walked recursively).
+
+    Photos are recognised by their bytes (JPEG, PNG, WebP, GIF, TIFF, HEIF/HEIC).
+    An unchanged photo is never rendered twice; a changed spec re-renders only
+    that spec.
+    """
+    if workers is not None and cpu is not None:
+        raise click.UsageError("use either --workers or --cpu, not both")
+    try:
+        specs = resolve_specs(spec_args)
+    except DerivoError as exc:
+        raise click.BadParameter(str(exc), param_hint="--spec") from None
+    limits = Limits(max_pixels=max_pixels * 1_000_000, max_bytes=max_mb * MB, lenient=lenient)
+    db = db or out_dir / DB_NAME
+    err = Console(stderr=True)
+    summary = Summary()
+    summary.start()
+    try:
+        with (
+            DerivativeCache(db) as cache,
+            WorkerPool(workers, cpu=cpu, task_timeout=timeout) as pool,
+            Pipeline(
+                cache=cache, executor=pool, out_dir=out_dir, specs=specs, limits=limits
+            ) as pipeline,
+        ):
+            found = list(find_photos(paths, exclude=[out_dir]))
+            with _progress(err, quiet=as_json) as progress:
+                bar = progress.add_task("photos", total=len(found))
+                photos = [(str(item.path), item.path) for item in found]
+                for result in pipeline.run(photos, force=force, verify=verify):
+                    summary.add(result)
+                    progress.advance(bar)
+    except KeyboardInterrupt:
+        err.print("[yellow]Interrupted[/]: photos not finished stay pending for the next run.")
+        sys.exit(130)
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
+    summary.finish()
+    summary.out, summary.db = str(out_dir.resolve()), str(db.resolve())
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), indent=2))
+    else:
+        summary.print(err)
+    sys.exit(1 if summary.failures else 0)
+
+
+class _RateColumn(ProgressColumn):
+    """Photos per second, averaged by rich over the recent past."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed or 0:.1f} photos/s", style="cyan")
+
+
+def _progress(console: Console, *, quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+    )
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its reaped children (the workers)."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+@dataclass
+class Summary:
+    """Counts and figures of one ``process`` run."""
+
+    rendered: int = 0
+    cached: int = 0
+    pending: int = 0
+    failures: list[PhotoResult] = field(default_factory=list)
+    peak_rss_kb: int = 0
+    wall: float = 0.0
+    cpu_seconds: float = 0.0
+    out: str = ""
+    db: str = ""
+
+    def add(self, result: PhotoResult) -> None:
+        if result.outcome == "rendered":
+            self.rendered += 1
+        elif result.outcome == "cached":
+            self.cached += 1
+        elif result.outcome == "pending":
+            self.pending += 1
+        else:
+            self.failures.append(result)
+        self.peak_rss_kb = max(self.peak_rss_kb, result.peak_rss_kb)
+
+    def start(self) -> None:
+        self.wall, self.cpu_seconds = -time.perf_counter(), -_cpu_seconds()
+
+    def finish(self) -> None:
+        """Close the clocks; workers are reaped by now, so their CPU time is included."""
+        self.wall += time.perf_counter()
+        self.cpu_seconds += _cpu_seconds()
+
+    @property
+    def total(self) -> int:
+        return self.rendered + self.cached + self.pending + len(self.failures)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "photos": self.total,
+            "rendered": self.rendered,
+            "cached": self.cached,
+            "failed": len(self.failures),
+            "wall_seconds": round(self.wall, 4),
+            "photos_per_second": round(self.total / self.wall, 2) if self.wall else None,
+            "cpu_seconds": round(self.cpu_seconds, 3),
+            "cpu_utilisation": round(self.cpu_seconds / self.wall / available_cores(), 3)
+            if self.wall
+            else None,
+            "peak_worker_rss_mb": round(self.peak_rss_kb / 1024, 1),
+            "failures": [
+                {"path": f.source, "kind": f.error_kind, "error": f.error} for f in self.failures
+            ],
+            "out": self.out,
+            "db": self.db,
+        }
+
+    def print(self, console: Console) -> None:
+        d = self.as_dict()
+        figures = [
+            f"{d['photos_per_second']} photos/s",
+            f"CPU {d['cpu_utilisation']:.0%} of {available_cores()} cores",
+        ]
+        if self.peak_rss_kb:
+            figures.append(f"peak worker RSS {d['peak_worker_rss_mb']} MB")
+        console.print(
+            f"[green]{self.rendered} rendered[/], {self.cached} cached, "
+            f"[{'red' if self.failures else 'green'}]{len(self.failures)} failed[/] "
+            f"in {self.wall:.2f} s ({', '.join(figures)})",
+            soft_wrap=True,
+        )
+        for failure in self.failures:
+            console.print(
+                f"  [red]failed[/] {failure.source}: {failure.error}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        console.print(
+            f"Derivatives in {self.out}, cache {self.db}", highlight=False, soft_wrap=True
+        )
+
+
+@main.command()
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("derivo-out"),
+    show_default=True,
+    help="Output folder whose cache to read.",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Cache database.  [default: OUT/{DB_NAME}]",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
+    """Show how many photos are in each state, and why the failed ones failed."""
+    db = db or out_dir / DB_NAME
+    if not db.is_file():
+        raise UsageFailure(f"no cache database at {db} (run 'derivo process' first, or pass --db)")
+    try:
+        with DerivativeCache(db) as cache:
+            counts = cache.counts()
+            failed = cache.photos(status="failed", limit=10_000)
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "counts": counts,
+                    "failures": [
+                        {"id": p.id, "source": p.source, "kind": p.error_kind, "error": p.error}
+                        for p in failed
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(", ".join(f"{counts[s]} {s}" for s in STATUSES))
+    for photo in failed:
+        click.echo(f"failed {photo.source}: {photo.error}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))

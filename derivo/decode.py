@@ -1,0 +1,148 @@
+"""Decode a source once, at the smallest size every spec can still be made from.
+
+JPEG, PNG, WebP, GIF and TIFF go through libvips ``thumbnail`` (shrink-on-load,
+EXIF auto-rotation, sRGB export). HEIF goes through pillow-heif, since the
+libvips wheel has no HEVC decoder, and its pixels are handed to libvips.
+Limits are checked from the file size and header before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyvips
+
+from derivo.errors import CorruptImage, InputError, LimitExceeded, UnsupportedFormat
+from derivo.formats import sniff_file
+from derivo.specs import Spec
+from derivo.tasks import MB, Limits
+
+_ROTATED = {5, 6, 7, 8}
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """The oriented, sRGB, 8-bit, alpha-free pixels in memory, plus the source size."""
+
+    image: Any
+    source_width: int
+    source_height: int
+
+
+def decode(path: Path, specs: Iterable[Spec], limits: Limits) -> Decoded:
+    """Decode ``path`` once, shrunk on load to what the largest spec needs."""
+    _check_file_size(path, limits)
+    fmt = sniff_file(path)
+    if fmt is None:
+        raise UnsupportedFormat("not an image (unrecognised file contents)")
+    try:
+        if fmt == "heif":
+            return _decode_heif(path, tuple(specs), limits)
+        return _decode_vips(path, fmt, tuple(specs), limits)
+    except pyvips.Error as exc:
+        raise classify_vips_error(fmt, exc) from None
+
+
+def _check_file_size(path: Path, limits: Limits) -> None:
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        raise InputError("source file not found") from None
+    if size > limits.max_bytes:
+        raise LimitExceeded(
+            f"file of {size / MB:.0f} MB exceeds the {limits.max_bytes / MB:.0f} MB limit"
+        )
+    if size == 0:
+        raise UnsupportedFormat("empty file")
+
+
+def _check_pixels(width: int, height: int, limits: Limits) -> None:
+    if width * height > limits.max_pixels:
+        raise LimitExceeded(f"{width}x{height} exceeds the {limits.max_pixels / 1e6:g} MP limit")
+
+
+def target_box(width: int, height: int, specs: Iterable[Spec]) -> tuple[int, int]:
+    """Smallest size (never above the source) from which every spec can be made."""
+    scale = 0.0
+    for spec in specs:
+        sx, sy = spec.width / width, spec.height / height
+        scale = max(scale, max(sx, sy) if spec.fit == "cover" else min(sx, sy))
+    scale = min(scale, 1.0)
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
+
+
+def _decode_vips(path: Path, fmt: str, specs: tuple[Spec, ...], limits: Limits) -> Decoded:
+    header = pyvips.Image.new_from_file(str(path), access="sequential")
+    width, height = header.width, header.height
+    _check_pixels(width, height, limits)
+    if header.get_typeof("orientation") and header.get("orientation") in _ROTATED:
+        width, height = height, width
+    box_w, box_h = target_box(width, height, specs)
+    options: dict[str, Any] = {"height": box_h, "size": "down", "export_profile": "srgb"}
+    if not limits.lenient:
+        options["fail_on"] = "truncated"
+    image = pyvips.Image.thumbnail(str(path), box_w, **options)
+    return Decoded(_finish(image), width, height)
+
+
+def _decode_heif(path: Path, specs: tuple[Spec, ...], limits: Limits) -> Decoded:
+    import pillow_heif
+
+    try:
+        heif = pillow_heif.open_heif(str(path), convert_hdr_to_8bit=True)
+        width, height = heif.size
+        _check_pixels(width, height, limits)
+        data, stride, mode = heif.data, heif.stride, heif.mode
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise CorruptImage(f"corrupt HEIF: {_first_line(str(exc))}") from None
+    bands = len(mode)
+    image = pyvips.Image.new_from_memory(data, stride // bands, height, bands, "uchar")
+    if stride != width * bands:
+        image = image.crop(0, 0, width, height)
+    image = image.copy(interpretation="srgb")
+    icc = heif.info.get("icc_profile")
+    if icc:
+        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", icc)
+    # libheif has applied the container's rotation; its EXIF orientation is not re-applied.
+    box_w, box_h = target_box(width, height, specs)
+    image = image.thumbnail_image(box_w, height=box_h, size="down", export_profile="srgb")
+    return Decoded(_finish(image), width, height)
+
+
+def _finish(image: Any) -> Any:
+    """8-bit sRGB, alpha flattened onto white, computed once into memory."""
+    if image.interpretation not in ("srgb", "b-w") or image.format != "uchar":
+        image = image.colourspace("srgb")
+    if image.hasalpha():
+        image = image.flatten(background=[255.0])
+    if image.bands < 3:
+        image = image.colourspace("srgb")
+    if image.format != "uchar":
+        image = image.cast("uchar")
+    return image.copy_memory()
+
+
+def _first_line(text: str) -> str:
+    """The most specific line of a decoder's message, without library prefixes."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith("unable to ")]
+    if not useful:
+        return "cannot read the image data"
+    return useful[0].removeprefix("VipsJpeg: ").removeprefix("vipspng: ")
+
+
+def classify_vips_error(fmt: str, exc: pyvips.Error) -> InputError:
+    """Turn a libvips error into a typed, one-line, human reason."""
+    detail = _first_line(f"{exc.message}\n{exc.detail or ''}")
+    low = detail.lower()
+    name = fmt.upper()
+    if any(s in low for s in ("premature end", "truncated", "read error", "unexpected end")):
+        return CorruptImage(f"truncated or damaged {name} ({detail})")
+    if any(s in low for s in ("unsupported", "not supported", "not been built")):
+        return UnsupportedFormat(f"unsupported {name} variant ({detail})")
+    return CorruptImage(f"corrupt {name} ({detail})")

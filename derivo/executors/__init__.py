@@ -1,0 +1,10 @@
+"""Executors: interchangeable ways to run ``render(task)``.
+
+``base`` holds the interface the pipeline depends on; ``pool`` the local worker
+pool, the default.
+"""
+
+from derivo.executors.base import Executor, RenderFuture, available_cores, workers_for
+from derivo.executors.pool import PoolStats, WorkerPool
+
+__all__ = ["Executor", "PoolStats", "RenderFuture", "WorkerPool", "available_cores", "workers_for"]

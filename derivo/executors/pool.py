@@ -1,0 +1,310 @@
+"""A bounded pool of worker processes that survives its workers dying.
+
+Each worker holds at most one task, sent over its own pipe, so when a worker
+dies (segfault, OOM kill, ``kill -9``) or overruns its time limit the pool knows
+exactly which task it held: the worker is replaced and the task retried, up to
+``max_attempts`` in all. Input errors come back as results and are never retried.
+Workers run at lower priority (``nice``) so the machine stays responsive.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from derivo.errors import DerivoError, QueueFull, RenderFailed, TaskTimeout, WorkerCrashed
+from derivo.executors.base import RenderFuture, workers_for
+from derivo.tasks import RenderResult, RenderTask
+
+Job = tuple[int, RenderTask, RenderFuture]
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    workers: int
+    queued: int
+    in_flight: int
+    completed: int
+    failed: int
+    restarts: int
+
+
+def _default_render(task: RenderTask) -> RenderResult:
+    from derivo.render import render
+
+    return render(task)
+
+
+def _default_initializer() -> None:
+    from derivo.render import init_worker
+
+    init_worker()
+
+
+def _worker_main(
+    conn: Connection,
+    func: Callable[[RenderTask], RenderResult],
+    initializer: Callable[[], None] | None,
+    niceness: int,
+) -> None:
+    """Body of a worker process: one task at a time until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if niceness:
+        os.nice(niceness)
+    if initializer is not None:
+        initializer()
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        job_id, task = message
+        try:
+            reply: tuple[int, bool, Any] = (job_id, True, func(task))
+        except DerivoError as exc:
+            reply = (job_id, False, exc)
+        except Exception as exc:  # any other failure becomes a recorded, retryable error
+            reply = (job_id, False, RenderFailed(f"{type(exc).__name__}: {exc}".splitlines()[0]))
+        conn.send(reply)
+
+
+class _Worker:
+    def __init__(self, ctx: Any, target_args: tuple[Any, ...]) -> None:
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, *target_args), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: Job | None = None
+        self.deadline = 0.0
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class WorkerPool:
+    """Run tasks in ``workers`` processes with a bounded queue. Use as a context manager.
+
+    >>> with WorkerPool(workers=2) as pool:              # doctest: +SKIP
+    ...     result = pool.submit(task).result()
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        cpu: float | None = None,
+        queue_size: int | None = None,
+        task_timeout: float = 120.0,
+        max_attempts: int = 3,
+        niceness: int = 10,
+        func: Callable[[RenderTask], RenderResult] = _default_render,
+        initializer: Callable[[], None] | None = _default_initializer,
+    ) -> None:
+        self.size = workers_for(workers=workers, cpu=cpu)
+        self.queue_size = queue_size if queue_size is not None else 4 * self.size
+        if self.queue_size < 1:
+            raise ValueError("queue_size must be at least 1")
+        self.task_timeout = task_timeout
+        self.max_attempts = max_attempts
+        self._target_args = (func, initializer, niceness)
+        self._ctx = multiprocessing.get_context("spawn")
+        self._queue: collections.deque[Job] = collections.deque()
+        self._cond = threading.Condition()
+        self._workers: list[_Worker] = []
+        self._attempts: dict[int, int] = {}
+        self._next_id = 0
+        self._closing = False
+        self._cancel = False
+        self._thread: threading.Thread | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        self._completed = self._failed = self._restarts = 0
+
+    # Public API
+
+    def submit(self, task: RenderTask, *, block: bool = True) -> RenderFuture:
+        """Queue a task; blocks while the queue is full unless ``block=False`` (QueueFull)."""
+        future = RenderFuture()
+        with self._cond:
+            if self._closing:
+                raise RenderFailed("the worker pool is shut down")
+            while len(self._queue) >= self.queue_size:
+                if not block:
+                    raise QueueFull(f"render queue is full ({self.queue_size} waiting)")
+                self._cond.wait()
+            self._next_id += 1
+            self._queue.append((self._next_id, task, future))
+            self._start()
+        self._wake()
+        return future
+
+    def stats(self) -> PoolStats:
+        with self._cond:
+            return PoolStats(
+                workers=self.size,
+                queued=len(self._queue),
+                in_flight=sum(1 for w in self._workers if w.job is not None),
+                completed=self._completed,
+                failed=self._failed,
+                restarts=self._restarts,
+            )
+
+    def close(self, *, cancel: bool = False) -> None:
+        """Finish everything queued, or with ``cancel`` drop it and stop now."""
+        with self._cond:
+            self._closing = True
+            self._cancel = self._cancel or cancel
+            thread = self._thread
+            self._cond.notify_all()
+        self._wake()
+        if thread is not None:
+            thread.join()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.close(cancel=exc_type is not None)
+
+    # Dispatcher thread
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="derivo-pool", daemon=True)
+            self._thread.start()
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def _run(self) -> None:
+        self._workers = [_Worker(self._ctx, self._target_args) for _ in range(self.size)]
+        try:
+            while True:
+                with self._cond:
+                    if self._cancel:
+                        break
+                    self._dispatch()
+                    busy = [w for w in self._workers if w.job is not None]
+                    if self._closing and not self._queue and not busy:
+                        break
+                now = time.monotonic()
+                timeout = min((w.deadline - now for w in busy), default=None)
+                handles: list[Any] = [self._wake_r]
+                for w in self._workers:
+                    handles += [w.conn, w.process.sentinel]
+                ready = wait(handles, timeout=None if timeout is None else max(timeout, 0))
+                if self._wake_r in ready:
+                    os.read(self._wake_r, 4096)
+                self._collect(set(ready))
+        finally:
+            self._shutdown()
+
+    def _dispatch(self) -> None:
+        for worker in self._workers:
+            if not self._queue:
+                return
+            if worker.job is None:
+                job = self._queue.popleft()
+                self._cond.notify_all()
+                if job[2].cancelled():
+                    continue
+                worker.job, worker.deadline = job, time.monotonic() + self.task_timeout
+                self._attempts[job[0]] = self._attempts.get(job[0], 0) + 1
+                try:
+                    worker.conn.send((job[0], job[1]))
+                except (OSError, ValueError):
+                    pass  # the worker is dead; its sentinel reports it next round
+
+    def _collect(self, ready: set[Any]) -> None:
+        now = time.monotonic()
+        for index, worker in enumerate(self._workers):
+            job = worker.job
+            if worker.conn in ready and job is not None:
+                try:
+                    job_id, ok, value = worker.conn.recv()
+                except (EOFError, OSError):
+                    pass  # died mid-reply: handled as a crash below
+                else:
+                    worker.job = None
+                    self._finish(job, ok, value)
+                    continue
+            died = worker.process.sentinel in ready or not worker.process.is_alive()
+            timed_out = job is not None and now >= worker.deadline
+            if died or timed_out:
+                worker.kill()
+                with self._cond:
+                    self._restarts += 1
+                    self._workers[index] = _Worker(self._ctx, self._target_args)
+                if job is not None:
+                    self._retry(job, timed_out, worker.process.exitcode)
+
+    def _retry(self, job: Job, timed_out: bool, exitcode: int | None) -> None:
+        attempts = self._attempts.get(job[0], 1)
+        if attempts < self.max_attempts and not job[2].cancelled():
+            with self._cond:
+                self._queue.appendleft(job)
+            return
+        error: RenderFailed
+        if timed_out:
+            error = TaskTimeout(
+                f"render exceeded the {self.task_timeout:g} s time limit "
+                f"({attempts} attempt{'s' * (attempts > 1)})"
+            )
+        else:
+            how = f"signal {-exitcode}" if exitcode and exitcode < 0 else f"exit code {exitcode}"
+            error = WorkerCrashed(
+                f"worker process died ({how}) on {attempts} attempt{'s' * (attempts > 1)}"
+            )
+        self._finish(job, False, error)
+
+    def _finish(self, job: Job, ok: bool, value: Any) -> None:
+        job_id, _task, future = job
+        future.attempts = self._attempts.pop(job_id, 1)
+        with self._cond:
+            if ok:
+                self._completed += 1
+            else:
+                self._failed += 1
+        if future.done():
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def _shutdown(self) -> None:
+        with self._cond:
+            leftovers = [job for job in self._queue]
+            self._queue.clear()
+            leftovers += [w.job for w in self._workers if w.job is not None]
+            self._cond.notify_all()
+        for worker in self._workers:
+            if worker.job is None and worker.process.is_alive():
+                try:
+                    worker.conn.send(None)
+                except (OSError, ValueError):
+                    pass
+                worker.process.join(2)
+            worker.kill()
+        for _job_id, _task, future in leftovers:
+            future.cancel()

@@ -1,0 +1,363 @@
+"""The pipeline: hash → cache check → single-flight → executor → record.
+
+One object for the CLI, the service and library users::
+
+    from pathlib import Path
+    from derivo import DerivativeCache, Pipeline, WorkerPool
+
+    with DerivativeCache("out/derivo.db") as cache, WorkerPool(cpu=0.5) as pool:
+        with Pipeline(cache=cache, executor=pool, out_dir=Path("out")) as pipeline:
+            result = pipeline.submit("IMG_0001", Path("IMG_0001.jpg")).result()
+            print(result.outcome, result.derivatives["thumbnail"].path)
+
+Only the pipeline writes the cache; workers just return results.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import CancelledError, Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import blake3
+
+from derivo.cache import DerivativeCache, FileStat, PhotoRecord
+from derivo.errors import DerivoError, InputError
+from derivo.executors.base import Executor, RenderFuture
+from derivo.hashing import hash_file
+from derivo.specs import SpecSet
+from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
+
+_SUBMITTED: Any = object()
+Outcome = Literal["rendered", "cached", "failed", "pending"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhotoResult:
+    """What became of one submitted photo."""
+
+    photo_id: str
+    source: str
+    source_hash: str | None
+    outcome: Outcome
+    derivatives: dict[str, Derivative] = field(default_factory=dict)
+    width: int | None = None
+    height: int | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    attempts: int = 0
+    render_seconds: float = 0.0
+    peak_rss_kb: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("rendered", "cached")
+
+
+@dataclass
+class _Flight:
+    """One render in progress, shared by every photo whose source has its hash."""
+
+    future: RenderFuture | None
+    waiters: list[tuple[str, str, Future[PhotoResult]]]
+
+
+class Pipeline:
+    """Turn sources into derivatives, rendering only what the cache lacks."""
+
+    def __init__(
+        self,
+        *,
+        cache: DerivativeCache,
+        executor: Executor,
+        out_dir: Path,
+        specs: SpecSet | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.cache = cache
+        self.executor = executor
+        self.out_dir = out_dir.resolve()
+        self.specs = specs or SpecSet()
+        self.limits = limits or Limits()
+        self._lock = threading.Lock()
+        self._flights: dict[str, _Flight] = {}
+        self._failure_salt = repr((sorted(s.fingerprint for s in self.specs), self.limits))
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Wait for every render this pipeline started (the executor's owner closes it)."""
+        with self._lock:
+            futures = [f.future for f in self._flights.values() if f.future is not None]
+        for future in futures:
+            try:
+                future.exception()
+            except CancelledError:
+                pass
+
+    def submit(
+        self,
+        photo_id: str,
+        source: Path,
+        *,
+        verify: bool = False,
+        force: bool = False,
+        block: bool = True,
+        source_hash: str | None = None,
+    ) -> Future[PhotoResult]:
+        """Bring ``photo_id``'s derivatives up to date; the future never raises.
+
+        ``verify`` hashes the file even when size, mtime and inode are unchanged;
+        ``force`` renders even when the cache has everything; ``block=False`` raises
+        :class:`~derivo.errors.QueueFull` instead of waiting for room in the queue;
+        ``source_hash`` is trusted as the hash of ``source`` (an upload hashed while
+        it streamed in).
+        """
+        done: Future[PhotoResult] = Future()
+        source = source.resolve()
+        record = self.cache.photo(photo_id)
+        try:
+            stat = FileStat.of(source)
+        except OSError as exc:
+            return self._fail_now(
+                done, photo_id, source, None, f"cannot read source: {exc.strerror}"
+            )
+        if source_hash is None:
+            if not verify and record is not None and record.hash and record.stat == stat:
+                source_hash = record.hash
+            else:
+                source_hash = hash_file(source)
+
+        if not force and self._known_failure(record, stat, source_hash):
+            assert record is not None
+            done.set_result(self._result(record, "failed"))
+            return done
+        missing = self.specs.specs if force else self.cache.missing(source_hash, self.specs)
+        if not missing:
+            if not (
+                record
+                and record.status == "done"
+                and record.hash == source_hash
+                and record.stat == stat
+            ):
+                self.cache.put_photo(
+                    photo_id, source=str(source), stat=stat, source_hash=source_hash, status="done"
+                )
+            done.set_result(self._cached(photo_id, source, source_hash, record))
+            return done
+
+        self.cache.put_photo(
+            photo_id, source=str(source), stat=stat, source_hash=source_hash, status="processing"
+        )
+        waiter = (photo_id, str(source), done)
+        with self._lock:
+            flight = self._flights.get(source_hash)
+            if flight is not None:
+                flight.waiters.append(waiter)
+                return done
+            flight = self._flights[source_hash] = _Flight(None, [waiter])
+        task = RenderTask(
+            source=str(source),
+            source_hash=source_hash,
+            specs=tuple(missing),
+            out_dir=str(self.out_dir),
+            limits=self.limits,
+        )
+        try:
+            future = self.executor.submit(task, block=block)
+        except DerivoError:
+            with self._lock:
+                del self._flights[source_hash]
+            for waiting_id, _source, waiting in flight.waiters:
+                self.cache.set_status(waiting_id, "pending")
+                if waiting is not done:
+                    waiting.set_result(self._pending(waiting_id, str(source), source_hash))
+            raise
+        flight.future = future
+        future.add_done_callback(lambda f: self._landed(source_hash, f))
+        return done
+
+    def run(
+        self, photos: Iterable[tuple[str, Path]], *, verify: bool = False, force: bool = False
+    ) -> Iterator[PhotoResult]:
+        """Submit ``(photo_id, path)`` pairs and yield results as they complete.
+
+        Submission runs in a helper thread (it hashes, and waits for room in the
+        queue), so results stream out while later photos are still being queued.
+        """
+        results: queue.SimpleQueue[PhotoResult | BaseException] = queue.SimpleQueue()
+        submitted = 0
+        done_submitting = threading.Event()
+
+        def submit_all() -> None:
+            nonlocal submitted
+            try:
+                for photo_id, path in photos:
+                    future = self.submit(photo_id, path, verify=verify, force=force)
+                    submitted += 1
+                    future.add_done_callback(lambda f: results.put(f.result()))
+            except BaseException as exc:  # handed to the consuming thread, re-raised there
+                results.put(exc)
+            finally:
+                done_submitting.set()
+                results.put(_SUBMITTED)
+
+        thread = threading.Thread(target=submit_all, name="derivo-submit", daemon=True)
+        thread.start()
+        received = 0
+        while not (done_submitting.is_set() and received == submitted):
+            item = results.get()
+            if item is _SUBMITTED:
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            received += 1
+            yield item
+        thread.join()
+
+    # Internals
+
+    def failure_key(self, source_hash: str) -> str:
+        """Identifies an input failure: same bytes, specs and limits fail the same way."""
+        return blake3.blake3(f"{source_hash}|{self._failure_salt}".encode()).hexdigest()[:24]
+
+    def _known_failure(self, record: PhotoRecord | None, stat: FileStat, source_hash: str) -> bool:
+        return bool(
+            record
+            and record.status == "failed"
+            and record.stat == stat
+            and record.error_key == self.failure_key(source_hash)
+        )
+
+    def _landed(self, source_hash: str, future: Future[RenderResult]) -> None:
+        with self._lock:
+            flight = self._flights.pop(source_hash)
+        result: RenderResult | None = None
+        error: BaseException | None = None
+        if future.cancelled():
+            error = CancelledError()
+        else:
+            error = future.exception()
+            result = None if error else future.result()
+        if result is not None:
+            self.cache.record(source_hash, self.specs, result.derivatives)
+        for photo_id, source, done in flight.waiters:
+            done.set_result(
+                self._settle(
+                    photo_id, source, source_hash, result, error, getattr(future, "attempts", 1)
+                )
+            )
+
+    def _settle(
+        self,
+        photo_id: str,
+        source: str,
+        source_hash: str,
+        result: RenderResult | None,
+        error: BaseException | None,
+        attempts: int,
+    ) -> PhotoResult:
+        if result is not None:
+            self.cache.set_status(
+                photo_id, "done", attempts=attempts, size=(result.width, result.height)
+            )
+            return PhotoResult(
+                photo_id=photo_id,
+                source=source,
+                source_hash=source_hash,
+                outcome="rendered",
+                derivatives=self.cache.derivatives(source_hash, self.specs),
+                width=result.width,
+                height=result.height,
+                attempts=attempts,
+                render_seconds=result.seconds,
+                peak_rss_kb=result.peak_rss_kb,
+            )
+        if isinstance(error, CancelledError):
+            self.cache.set_status(photo_id, "pending")
+            return self._pending(photo_id, source, source_hash)
+        if not isinstance(error, DerivoError):
+            error = DerivoError(f"{type(error).__name__}: {error}")
+        key = self.failure_key(source_hash) if isinstance(error, InputError) else None
+        self.cache.set_status(
+            photo_id,
+            "failed",
+            error=str(error),
+            error_kind=error.kind,
+            error_key=key,
+            attempts=attempts,
+        )
+        return PhotoResult(
+            photo_id=photo_id,
+            source=source,
+            source_hash=source_hash,
+            outcome="failed",
+            error=str(error),
+            error_kind=error.kind,
+            attempts=attempts,
+        )
+
+    def _cached(
+        self, photo_id: str, source: Path, source_hash: str, record: PhotoRecord | None
+    ) -> PhotoResult:
+        return PhotoResult(
+            photo_id=photo_id,
+            source=str(source),
+            source_hash=source_hash,
+            outcome="cached",
+            derivatives=self.cache.derivatives(source_hash, self.specs),
+            width=record.width if record else None,
+            height=record.height if record else None,
+        )
+
+    def _pending(self, photo_id: str, source: str, source_hash: str) -> PhotoResult:
+        return PhotoResult(
+            photo_id=photo_id,
+            source=source,
+            source_hash=source_hash,
+            outcome="pending",
+            error="not rendered: stopped before its turn",
+        )
+
+    def _result(self, record: PhotoRecord, outcome: Outcome) -> PhotoResult:
+        return PhotoResult(
+            photo_id=record.id,
+            source=record.source,
+            source_hash=record.hash,
+            outcome=outcome,
+            error=record.error,
+            error_kind=record.error_kind,
+            attempts=record.attempts,
+        )
+
+    def _fail_now(
+        self,
+        done: Future[PhotoResult],
+        photo_id: str,
+        source: Path,
+        source_hash: str | None,
+        reason: str,
+    ) -> Future[PhotoResult]:
+        self.cache.put_photo(
+            photo_id, source=str(source), stat=None, source_hash=source_hash, status="failed"
+        )
+        self.cache.set_status(photo_id, "failed", error=reason, error_kind="input")
+        done.set_result(
+            PhotoResult(
+                photo_id=photo_id,
+                source=str(source),
+                source_hash=None,
+                outcome="failed",
+                error=reason,
+                error_kind="input",
+            )
+        )
+        return done

@@ -1,0 +1,91 @@
+"""``render(task)``: the only code that touches pixels.
+
+Decode once (see :mod:`derivo.decode`), make every spec from that one image,
+encode, and write atomically to the content-addressed paths. No database, no
+configuration, no globals: it runs the same in a worker process or on a Dask node.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import pyvips
+
+from derivo.atomic import write_atomically
+from derivo.decode import classify_vips_error, decode
+from derivo.formats import sniff_file
+from derivo.specs import Spec
+from derivo.tasks import Derivative, RenderResult, RenderTask, derivative_path
+
+
+def render(task: RenderTask) -> RenderResult:
+    """Render every spec of ``task``; raises an :class:`~derivo.errors.InputError` on bad input."""
+    started = time.perf_counter()
+    source = Path(task.source)
+    decoded = decode(source, task.specs, task.limits)
+    out_dir = Path(task.out_dir)
+    files: dict[str, bytes] = {}
+    derivatives = []
+    try:
+        for spec in task.specs:
+            image = fit(decoded.image, spec)
+            data = encode(image, spec)
+            path = derivative_path(out_dir, task.source_hash, spec)
+            files[path.name] = data
+            derivatives.append(
+                Derivative(
+                    spec=spec.name,
+                    path=str(path),
+                    width=image.width,
+                    height=image.height,
+                    bytes=len(data),
+                    format=spec.format,
+                )
+            )
+    except pyvips.Error as exc:
+        raise classify_vips_error(sniff_file(source) or "image", exc) from None
+    if derivatives:
+        write_atomically(Path(derivatives[0].path).parent, files)
+    return RenderResult(
+        width=decoded.source_width,
+        height=decoded.source_height,
+        derivatives=tuple(derivatives),
+        seconds=time.perf_counter() - started,
+        peak_rss_kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    )
+
+
+def fit(image: Any, spec: Spec) -> Any:
+    """Resize into the spec's box, never up; ``cover`` crops the centre to fill it."""
+    if spec.fit == "cover":
+        return image.thumbnail_image(spec.width, height=spec.height, size="down", crop="centre")
+    if image.width <= spec.width and image.height <= spec.height:
+        return image
+    return image.thumbnail_image(spec.width, height=spec.height, size="down")
+
+
+def encode(image: Any, spec: Spec) -> bytes:
+    """Encode to the spec's format with every metadata field stripped."""
+    if spec.format == "webp":
+        data = image.webpsave_buffer(Q=spec.quality, keep="none")
+    else:
+        data = image.jpegsave_buffer(
+            Q=spec.quality,
+            interlace=spec.progressive,
+            optimize_coding=True,
+            keep="none",
+        )
+    return bytes(data)
+
+
+def init_worker() -> None:
+    """Per-process libvips setup: one thread per worker, and no operation cache.
+
+    One thread keeps N workers at about N cores; the cache is off because it keys
+    on file names, and a source may change between two tasks.
+    """
+    pyvips.concurrency_set(1)
+    pyvips.cache_set_max(0)

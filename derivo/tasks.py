@@ -1,0 +1,67 @@
+"""Plain data that crosses process (and machine) boundaries: limits, tasks, results.
+
+Everything here is a frozen dataclass of strings, numbers and specs, so it pickles
+for a local process pool and for a Dask cluster alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from derivo.specs import Spec
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Checked from the file and its header before any pixel is decoded.
+
+    ``lenient`` accepts truncated files (libvips fills the missing part with grey);
+    the default refuses them, since a half-grey thumbnail served forever is worse
+    than a clear error.
+    """
+
+    max_pixels: int = 200_000_000
+    max_bytes: int = 200 * MB
+    lenient: bool = False
+
+
+def derivative_path(out_dir: Path, source_hash: str, spec: Spec) -> Path:
+    """Content-addressed home of one derivative: ``<out>/<hh>/<hash>/<spec>-<fp>.<ext>``."""
+    return out_dir / source_hash[:2] / source_hash / spec.filename
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenderTask:
+    """Everything a worker needs to render one source: no database, no globals."""
+
+    source: str
+    source_hash: str
+    specs: tuple[Spec, ...]
+    out_dir: str
+    limits: Limits = Limits()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Derivative:
+    """One derivative file as written."""
+
+    spec: str
+    path: str
+    width: int
+    height: int
+    bytes: int
+    format: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenderResult:
+    """What a worker returns for a task that rendered."""
+
+    width: int
+    height: int
+    derivatives: tuple[Derivative, ...]
+    seconds: float
+    peak_rss_kb: int = 0
