@@ -35,6 +35,7 @@ class PoolStats:
     completed: int
     failed: int
     restarts: int
+    pids: tuple[int, ...] = ()
 
 
 def _default_render(task: RenderTask) -> RenderResult:
@@ -159,6 +160,7 @@ class WorkerPool:
                 completed=self._completed,
                 failed=self._failed,
                 restarts=self._restarts,
+                pids=tuple(w.process.pid for w in self._workers if w.process.pid is not None),
             )
 
     def close(self, *, cancel: bool = False) -> None:

@@ -1,0 +1,52 @@
+"""The bearer token that guards writes (uploads, deletes); reads are public.
+
+The token comes from ``DERIVO_TOKEN`` or, failing that, from ``<data>/token``,
+which the first start creates (mode 0600) with a random token and prints once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from fastapi import HTTPException, Request, status
+
+
+def load_or_create_token(path: Path) -> tuple[str, bool]:
+    """The token stored at ``path``, creating it if missing; True when just created."""
+    try:
+        return path.read_text(encoding="ascii").strip(), False
+    except FileNotFoundError:
+        pass
+    token = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(token + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    return token, True
+
+
+class BearerToken:
+    """FastAPI dependency: 401 unless ``Authorization: Bearer <token>`` matches."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token.encode()
+
+    def __call__(self, request: Request) -> None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
+        if not hmac.compare_digest(given.strip().encode(), self._token):
+            raise _unauthorized("wrong bearer token")
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail={"kind": "unauthorized", "message": message},
+        headers={"WWW-Authenticate": "Bearer"},
+    )

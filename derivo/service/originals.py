@@ -1,0 +1,47 @@
+"""Uploaded originals, content-addressed: ``<root>/<hash[:2]>/<hash>``.
+
+An upload streams into a temp file in ``root`` (same file system, so the final
+rename is atomic), is fsynced, then renamed to its hash's path; the same bytes
+uploaded twice are stored once.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from derivo.atomic import fsync_directory
+
+
+class Originals:
+    """The folder of uploaded source files, one per distinct content hash."""
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root.resolve()
+
+    def path(self, source_hash: str) -> Path:
+        return self.root / source_hash[:2] / source_hash
+
+    def temp_file(self) -> tuple[BinaryIO, Path]:
+        """A new temp file to stream an upload into, named like every derivo temp file."""
+        fd, name = tempfile.mkstemp(dir=self.root, prefix=".upload.", suffix=".tmp")
+        return os.fdopen(fd, "wb"), Path(name)
+
+    def commit(self, temp: Path, source_hash: str) -> Path:
+        """Move a complete, fsynced temp file to its hash's path (or drop it if already there)."""
+        final = self.path(source_hash)
+        if final.is_file():
+            temp.unlink(missing_ok=True)
+            return final
+        if not final.parent.is_dir():
+            final.parent.mkdir(exist_ok=True)
+            fsync_directory(self.root)
+        os.replace(temp, final)
+        fsync_directory(final.parent)
+        return final
+
+    def remove(self, source_hash: str) -> None:
+        self.path(source_hash).unlink(missing_ok=True)

@@ -1,0 +1,139 @@
+"""The command line, as a user meets it: exit codes, messages, summaries."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from click.testing import CliRunner
+
+from derivo.cli import main
+from tests.conftest import BADINPUT, ORIENTATION, SAMPLES
+
+
+def derivo(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "derivo", *map(str, args)],
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.mark.parametrize("command", [[], ["process"], ["status"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output and "Show this message and exit." in result.output
+
+
+def test_usage_errors_exit_2_with_a_clear_message(tmp_path: Path) -> None:
+    runner = CliRunner()
+    both = runner.invoke(main, ["process", str(SAMPLES), "--workers", "1", "--cpu", "0.5"])
+    assert both.exit_code == 2
+    assert "Error: use either --workers or --cpu, not both" in both.output
+    spec = runner.invoke(main, ["process", str(SAMPLES), "--spec", "thumb=0x10"])
+    assert spec.exit_code == 2
+    assert "Invalid value for --spec: spec thumb: width must be 1-16384, got 0" in spec.output
+    missing = runner.invoke(main, ["process", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    status = runner.invoke(main, ["status", "--out", str(tmp_path)])
+    assert status.exit_code == 2
+    assert f"Error: no cache database at {tmp_path / 'derivo.db'}" in status.output
+
+
+def test_a_newer_database_is_refused_before_any_work(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(tmp_path / "derivo.db")
+    db.execute("PRAGMA user_version = 7")
+    db.close()
+    result = CliRunner().invoke(main, ["process", str(ORIENTATION), "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "cache database has schema version 7" in result.output
+
+
+def test_process_then_rerun_then_status(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = derivo("process", ORIENTATION, "--out", out, "--workers", "2", "--json")
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert (summary["rendered"], summary["cached"], summary["failed"]) == (8, 0, 0)
+    assert summary["peak_worker_rss_mb"] > 0 and summary["db"] == str(out / "derivo.db")
+    again = json.loads(derivo("process", ORIENTATION, "--out", out, "--json").stdout)
+    assert (again["rendered"], again["cached"]) == (0, 8)
+    status = CliRunner().invoke(main, ["status", "--out", str(out)])
+    assert status.output == "0 pending, 0 processing, 8 done, 0 failed\n"
+
+
+def test_the_human_summary_says_where_derivatives_are(tmp_path: Path) -> None:
+    result = derivo("process", ORIENTATION / "landscape_1.jpg", "--out", tmp_path)
+    assert result.returncode == 0
+    assert "1 rendered, 0 cached, 0 failed in" in result.stderr
+    assert f"Derivatives in {tmp_path}, cache {tmp_path / 'derivo.db'}" in result.stderr
+
+
+def test_every_bad_input_in_one_batch_with_good_photos(tmp_path: Path) -> None:
+    """Each bad file gets derivatives or a one-line recorded error; the good all render."""
+    good = [SAMPLES / "jolla.jpg", SAMPLES / "IMG_5195.HEIC", *sorted(ORIENTATION.glob("*.jpg"))]
+    out = tmp_path / "out"
+    result = derivo("process", BADINPUT, *good, "--out", out, "--workers", "2", "--json")
+    assert result.returncode == 1, result.stderr
+    summary = json.loads(result.stdout)
+    with open(BADINPUT / "MANIFEST.tsv") as f:
+        manifest = list(csv.DictReader(f, delimiter="\t"))
+    assert summary["photos"] == len(manifest) + len(good)
+    failed = {Path(f["path"]).relative_to(BADINPUT).as_posix(): f for f in summary["failures"]}
+    assert all("\n" not in f["error"] and f["error"] for f in failed.values())
+    assert not any(str(SAMPLES) in path for path in failed)
+    status = json.loads(CliRunner().invoke(main, ["status", "--out", str(out), "--json"]).output)
+    assert status["counts"]["done"] + status["counts"]["failed"] == summary["photos"]
+    for row in manifest:
+        if row["category"] in ("truncated", "bomb") and row["path"] not in (
+            "bomb/Pillow__png_decompression_dos.png",
+        ):
+            assert row["path"] in failed, f"{row['path']} should be refused"
+        if row["expected"] == "render":
+            assert row["path"] not in failed, f"{row['path']}: {failed.get(row['path'])}"
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_kill_9_of_a_worker_mid_batch_still_completes(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(6):
+        shutil.copy(SAMPLES / "jolla.jpg", photos / f"{i}.jpg")
+        with open(photos / f"{i}.jpg", "ab") as f:
+            f.write(bytes([i]))  # six distinct sources, so six renders
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "derivo", "process", str(photos), "--out", str(tmp_path / "out"),
+         "--workers", "1", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    victim = _wait_for_worker(proc.pid)
+    os.kill(victim, signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    summary = json.loads(stdout)
+    assert (summary["rendered"], summary["failed"]) == (6, 0)
+
+
+def _wait_for_worker(pid: int) -> int:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for child in psutil.Process(pid).children():
+            try:
+                busy = "spawn_main" in " ".join(child.cmdline()) and child.cpu_times().user > 0.5
+            except psutil.NoSuchProcess:
+                continue
+            if busy:
+                return child.pid
+        time.sleep(0.05)
+    raise AssertionError("no worker started within 60 s")

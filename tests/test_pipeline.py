@@ -1,0 +1,116 @@
+"""The pipeline over a real pool and a real SQLite file: never twice, exactly what changed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from derivo import DerivativeCache, Pipeline, Spec, SpecSet, WorkerPool
+from derivo.specs import PREVIEW, THUMBNAIL
+from tests.conftest import BADINPUT, SAMPLES
+
+
+def run_all(pipeline: Pipeline, folder: Path, **options: bool) -> dict[str, str]:
+    photos = [(p.name, p) for p in sorted(folder.iterdir())]
+    return {r.photo_id: r.outcome for r in pipeline.run(photos, **options)}
+
+
+def test_a_rerun_of_an_unchanged_folder_renders_nothing(photos: Path, make_pipeline,
+                                                        pool: WorkerPool) -> None:
+    first = run_all(make_pipeline(), photos)
+    assert set(first.values()) == {"rendered"}
+    completed = pool.stats().completed
+    assert set(run_all(make_pipeline(), photos).values()) == {"cached"}
+    assert pool.stats().completed == completed
+
+
+def test_a_changed_spec_rerenders_that_spec_only(photos: Path, make_pipeline,
+                                                 cache: DerivativeCache) -> None:
+    run_all(make_pipeline(), photos)
+    before = {p.name: cache.derivatives(_hash(cache, p.name), [THUMBNAIL, PREVIEW])
+              for p in photos.iterdir()}
+    sharper = Spec(name="thumbnail", width=200, height=200, quality=90)
+    outcomes = run_all(make_pipeline(SpecSet((sharper, PREVIEW))), photos)
+    assert set(outcomes.values()) == {"rendered"}
+    for photo in photos.iterdir():
+        after = cache.derivatives(_hash(cache, photo.name), [sharper, PREVIEW])
+        assert after["preview"] == before[photo.name]["preview"]
+        assert after["thumbnail"].path != before[photo.name]["thumbnail"].path
+        assert Path(before[photo.name]["thumbnail"].path).is_file()
+
+
+def test_a_deleted_derivative_is_rendered_again(photos: Path, make_pipeline,
+                                                cache: DerivativeCache) -> None:
+    run_all(make_pipeline(), photos)
+    gone = Path(cache.derivatives(_hash(cache, "jolla.jpg"), [PREVIEW])["preview"].path)
+    gone.unlink()
+    outcomes = run_all(make_pipeline(), photos)
+    assert outcomes == {"jolla.jpg": "rendered", "canon_hdr_NO.jpg": "cached",
+                        "Reconyx_HC500_Hyperfire.jpg": "cached"}
+    assert gone.is_file()
+
+
+def test_a_changed_source_is_rendered_again(photos: Path, make_pipeline,
+                                            cache: DerivativeCache) -> None:
+    run_all(make_pipeline(), photos)
+    old_hash = _hash(cache, "jolla.jpg")
+    shutil.copy(SAMPLES / "orientation" / "landscape_3.jpg", photos / "jolla.jpg")
+    outcomes = run_all(make_pipeline(), photos)
+    assert outcomes["jolla.jpg"] == "rendered"
+    assert _hash(cache, "jolla.jpg") != old_hash
+    assert cache.photo("jolla.jpg").width == 600  # type: ignore[union-attr]
+
+
+def test_quick_check_trusts_stat_and_verify_hashes(photos: Path, make_pipeline,
+                                                   cache: DerivativeCache) -> None:
+    run_all(make_pipeline(), photos)
+    target = photos / "jolla.jpg"
+    st = target.stat()
+    with open(target, "r+b") as f:  # same size, same inode, same mtime: only bytes differ
+        f.seek(st.st_size // 2)
+        f.write(b"\x00" * 16)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert run_all(make_pipeline(), photos)["jolla.jpg"] == "cached"
+    assert run_all(make_pipeline(), photos, verify=True)["jolla.jpg"] == "rendered"
+
+
+def test_identical_sources_render_once_and_share_derivatives(tmp_path: Path, make_pipeline,
+                                                             pool: WorkerPool) -> None:
+    folder = tmp_path / "same"
+    folder.mkdir()
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        shutil.copy(SAMPLES / "jolla.jpg", folder / name)
+    completed = pool.stats().completed
+    results = list(make_pipeline().run([(p.name, p) for p in sorted(folder.iterdir())]))
+    assert pool.stats().completed == completed + 1
+    assert {r.outcome for r in results} <= {"rendered", "cached"}
+    assert len({r.derivatives["thumbnail"].path for r in results}) == 1
+
+
+def test_bad_inputs_are_recorded_and_not_retried(tmp_path: Path, make_pipeline,
+                                                 cache: DerivativeCache,
+                                                 pool: WorkerPool) -> None:
+    bad = BADINPUT / "truncated" / "sharp__truncated.jpg"
+    result = make_pipeline().submit("bad", bad).result()
+    assert result.outcome == "failed" and result.error_kind == "corrupt"
+    assert result.attempts == 1
+    record = cache.photo("bad")
+    assert record is not None and record.status == "failed"
+    assert record.error == "truncated or damaged JPEG (premature end of JPEG image)"
+    completed, failed = pool.stats().completed, pool.stats().failed
+    again = make_pipeline().submit("bad", bad).result()
+    assert again.outcome == "failed" and again.error == record.error
+    assert (pool.stats().completed, pool.stats().failed) == (completed, failed)
+
+
+def test_a_missing_source_fails_with_a_reason(tmp_path: Path, make_pipeline) -> None:
+    result = make_pipeline().submit("gone", tmp_path / "nope.jpg").result()
+    assert result.outcome == "failed"
+    assert result.error == "cannot read source: No such file or directory"
+
+
+def _hash(cache: DerivativeCache, photo_id: str) -> str:
+    record = cache.photo(photo_id)
+    assert record is not None and record.hash is not None
+    return record.hash

@@ -1,0 +1,125 @@
+"""The worker pool: crashes, hangs and errors never lose or hang a batch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from derivo import (
+    CorruptImage,
+    DerivativeCache,
+    Pipeline,
+    QueueFull,
+    RenderFailed,
+    RenderTask,
+    TaskTimeout,
+    WorkerCrashed,
+    WorkerPool,
+)
+from derivo.executors import workers_for
+from tests.conftest import SAMPLES
+from tests.workers import scripted, slow_render
+
+
+def task(source: str) -> RenderTask:
+    return RenderTask(source=source, source_hash="00" * 32, specs=(), out_dir="/nonexistent")
+
+
+def scripted_pool(**options: float) -> WorkerPool:
+    return WorkerPool(workers=2, func=scripted, initializer=None, **options)  # type: ignore[arg-type]
+
+
+def test_a_crashed_worker_is_replaced_and_its_task_retried(tmp_path: Path) -> None:
+    with scripted_pool() as pool:
+        crashing = pool.submit(task(f"crash-once:{tmp_path / 'marker'}"))
+        others = [pool.submit(task("ok")) for _ in range(6)]
+        assert crashing.result(timeout=60).derivatives == ()
+        assert crashing.attempts == 2
+        assert all(f.result(timeout=60) for f in others)
+        assert pool.stats().restarts == 1
+
+
+def test_a_task_that_always_crashes_fails_after_three_attempts() -> None:
+    with scripted_pool() as pool:
+        future = pool.submit(task("crash"))
+        with pytest.raises(WorkerCrashed, match=r"died \(signal 9\) on 3 attempts"):
+            future.result(timeout=60)
+        assert pool.submit(task("ok")).result(timeout=60)
+
+
+def test_a_hung_task_is_killed_at_its_time_limit() -> None:
+    with scripted_pool(task_timeout=0.5, max_attempts=2) as pool:
+        started = time.monotonic()
+        hung, fine = pool.submit(task("hang")), pool.submit(task("ok"))
+        with pytest.raises(TaskTimeout, match="exceeded the 0.5 s time limit"):
+            hung.result(timeout=60)
+        assert time.monotonic() - started < 20
+        assert fine.result(timeout=60)
+
+
+def test_input_errors_are_not_retried_and_other_errors_are_typed() -> None:
+    with scripted_pool() as pool:
+        bad, boom = pool.submit(task("bad")), pool.submit(task("boom"))
+        with pytest.raises(CorruptImage, match="truncated JPEG"):
+            bad.result(timeout=60)
+        assert bad.attempts == 1
+        with pytest.raises(RenderFailed, match="ZeroDivisionError: division by zero"):
+            boom.result(timeout=60)
+
+
+def test_workers_run_niced_in_their_own_processes() -> None:
+    with scripted_pool() as pool:
+        result = pool.submit(task("ok")).result(timeout=60)
+    assert result.width != os.getpid()
+    assert result.height >= os.nice(0) + 10 or result.height == 19
+
+
+def test_a_full_queue_refuses_without_blocking() -> None:
+    with WorkerPool(workers=1, queue_size=1, func=scripted, initializer=None) as pool:  # type: ignore[arg-type]
+        pool.submit(task("sleep:0.5"))
+        time.sleep(0.3)  # the first task is now with the worker, the queue empty
+        pool.submit(task("sleep:0"))
+        with pytest.raises(QueueFull, match="render queue is full"):
+            pool.submit(task("sleep:0"), block=False)
+
+
+def test_closing_with_cancel_cancels_queued_work() -> None:
+    pool = WorkerPool(workers=1, func=scripted, initializer=None)  # type: ignore[arg-type]
+    running = pool.submit(task("sleep:1"))
+    queued = [pool.submit(task("ok")) for _ in range(3)]
+    time.sleep(0.3)
+    pool.close(cancel=True)
+    assert all(f.cancelled() for f in queued)
+    assert running.cancelled()
+    with pytest.raises(RenderFailed, match="shut down"):
+        pool.submit(task("ok"))
+
+
+def test_worker_count_from_a_cpu_budget() -> None:
+    assert workers_for(workers=3) == 3
+    assert workers_for(cpu=0.01) == 1
+    with pytest.raises(ValueError, match="cpu must be a fraction"):
+        workers_for(cpu=1.5)
+
+
+def test_kill_9_of_a_real_worker_mid_batch(tmp_path: Path) -> None:
+    """The batch completes; the photo the killed worker held is retried and rendered."""
+    photos = sorted(SAMPLES.glob("orientation/*.jpg"))
+    with (
+        DerivativeCache(tmp_path / "d.db") as cache,
+        WorkerPool(workers=2, func=slow_render) as pool,
+        Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out") as pipeline,
+    ):
+        futures = [pipeline.submit(p.name, p) for p in photos]
+        while pool.stats().in_flight == 0:
+            time.sleep(0.02)
+        time.sleep(0.1)
+        os.kill(pool.stats().pids[0], signal.SIGKILL)
+        results = [f.result(timeout=120) for f in futures]
+    assert [r.outcome for r in results] == ["rendered"] * len(photos)
+    assert max(r.attempts for r in results) == 2
+    assert pool.stats().restarts >= 1

@@ -1,0 +1,40 @@
+"""Task functions for pool tests; top-level so spawned workers can import them.
+
+Each reads its instructions from the task's ``source`` field, so one pool can
+exercise crashes, hangs and errors side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from derivo import CorruptImage, RenderResult, RenderTask
+from derivo.render import render
+
+
+def scripted(task: RenderTask) -> RenderResult:
+    """``crash-once:<marker>`` dies the first time; ``hang``; ``bad``; else a result."""
+    action, _, arg = task.source.partition(":")
+    if action == "crash-once" and not Path(arg).exists():
+        Path(arg).touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    if action == "crash":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if action == "hang":
+        time.sleep(60)
+    if action == "bad":
+        raise CorruptImage("truncated JPEG")
+    if action == "boom":
+        raise ZeroDivisionError("division by zero")
+    if action == "sleep":
+        time.sleep(float(arg))
+    return RenderResult(width=os.getpid(), height=os.nice(0), derivatives=(), seconds=0.0)
+
+
+def slow_render(task: RenderTask) -> RenderResult:
+    """The real renderer, slowed down so a test can kill a worker mid-task."""
+    time.sleep(0.4)
+    return render(task)
