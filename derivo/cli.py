@@ -1,4 +1,4 @@
-"""The ``derivo`` command line: ``process`` a library, ``status`` of what is recorded.
+"""The ``derivo`` command line: ``process`` a library, ``status`` of what is recorded, ``serve``.
 
 Exit codes: 0 all photos have their derivatives; 1 some photos failed (the rest
 are processed and recorded); 2 derivo could not run (bad usage or configuration).
@@ -327,6 +327,87 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     click.echo(", ".join(f"{counts[s]} {s}" for s in STATUSES))
     for photo in failed:
         click.echo(f"failed {photo.source}: {photo.error}")
+
+
+@main.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Database, originals, derivatives and token.  "
+    "[env: DERIVO_DATA_DIR; default: derivo-data]",
+)
+@click.option("--host", help="Address to listen on.  [env: DERIVO_HOST; default: 127.0.0.1]")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="Port to listen on; 0 picks a free one.  [env: DERIVO_PORT; default: 8000]",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Render worker processes.  [env: DERIVO_WORKERS; default: cores - 1, at least 1]",
+)
+@click.option(
+    "--queue-size",
+    type=click.IntRange(min=1),
+    help="Renders that may wait for a worker before uploads get 503.  "
+    "[env: DERIVO_QUEUE_SIZE; default: 64]",
+)
+@click.option(
+    "--max-upload-mb",
+    type=click.IntRange(min=1),
+    help="Largest upload; bigger ones get 413.  [env: DERIVO_MAX_UPLOAD_MB; default: 200]",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    help="Megapixels above which a photo fails.  [env: DERIVO_MAX_PIXELS; default: 200]",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds one render may take.  [env: DERIVO_TASK_TIMEOUT; default: 120]",
+)
+def serve(
+    data_dir: Path | None,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    queue_size: int | None,
+    max_upload_mb: int | None,
+    max_pixels: int | None,
+    timeout: float | None,
+) -> None:
+    """Serve the upload API and the gallery page over HTTP (see docs/service.md).
+
+    Uploads and deletes need the bearer token from DERIVO_TOKEN; without it, a token
+    is generated at first start, kept in DATA_DIR/token (mode 0600) and printed once.
+    Everything else (gallery, photos, derivatives, /healthz, /metrics) is public.
+    Options override the environment.
+    """
+    from derivo.service import Settings
+    from derivo.service import serve as run
+
+    options = {
+        "data_dir": data_dir,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "queue_size": queue_size,
+        "max_upload_bytes": max_upload_mb * MB if max_upload_mb else None,
+        "max_pixels": max_pixels * 1_000_000 if max_pixels else None,
+        "task_timeout": timeout,
+    }
+    try:
+        settings = Settings.from_env(
+            os.environ, **{k: v for k, v in options.items() if v is not None}
+        )
+    except ValueError as exc:
+        raise UsageFailure(str(exc)) from None
+    try:
+        run(settings)
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

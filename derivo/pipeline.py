@@ -90,8 +90,9 @@ class Pipeline:
     def __enter__(self) -> Pipeline:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
 
     def close(self) -> None:
         """Wait for every render this pipeline started (the executor's owner closes it)."""

@@ -137,3 +137,28 @@ def _wait_for_worker(pid: int) -> int:
                 return child.pid
         time.sleep(0.05)
     raise AssertionError("no worker started within 60 s")
+
+
+def test_ctrl_c_stops_promptly_and_the_next_run_finishes(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(12):
+        shutil.copy(SAMPLES / "jolla.jpg", photos / f"{i}.jpg")
+        with open(photos / f"{i}.jpg", "ab") as f:
+            f.write(bytes([i]))
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "derivo", "process", str(photos), "--out", str(out),
+         "--workers", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    _wait_for_worker(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "Interrupted: photos not finished stay pending for the next run." in stderr
+    assert not list(out.rglob("*.tmp"))
+    rerun = derivo("process", photos, "--out", out, "--json")
+    assert rerun.returncode == 0
+    summary = json.loads(rerun.stdout)
+    assert summary["rendered"] + summary["cached"] == 12 and summary["rendered"] > 0

@@ -139,12 +139,12 @@ class WorkerPool:
         """Queue a task; blocks while the queue is full unless ``block=False`` (QueueFull)."""
         future = RenderFuture()
         with self._cond:
-            if self._closing:
-                raise RenderFailed("the worker pool is shut down")
-            while len(self._queue) >= self.queue_size:
+            while not self._closing and len(self._queue) >= self.queue_size:
                 if not block:
                     raise QueueFull(f"render queue is full ({self.queue_size} waiting)")
                 self._cond.wait()
+            if self._closing:
+                raise RenderFailed("the worker pool is shut down")
             self._next_id += 1
             self._queue.append((self._next_id, task, future))
             self._start()

@@ -11,7 +11,8 @@ import os
 import secrets
 from pathlib import Path
 
-from fastapi import HTTPException, Request, status
+from fastapi import HTTPException, status
+from fastapi.security import HTTPAuthorizationCredentials
 
 
 def load_or_create_token(path: Path) -> tuple[str, bool]:
@@ -31,16 +32,15 @@ def load_or_create_token(path: Path) -> tuple[str, bool]:
 
 
 class BearerToken:
-    """FastAPI dependency: 401 unless ``Authorization: Bearer <token>`` matches."""
+    """Checks ``Authorization: Bearer <token>`` in constant time; 401 when missing or wrong."""
 
     def __init__(self, token: str) -> None:
         self._token = token.encode()
 
-    def __call__(self, request: Request) -> None:
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
+    def check(self, credentials: HTTPAuthorizationCredentials | None) -> None:
+        if credentials is None or not credentials.credentials:
             raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
-        if not hmac.compare_digest(given.strip().encode(), self._token):
+        if not hmac.compare_digest(credentials.credentials.encode(), self._token):
             raise _unauthorized("wrong bearer token")
 
 

@@ -1,0 +1,215 @@
+"""Accept uploads into the pipeline, and keep every recorded photo moving until done or failed.
+
+The rules that make "nothing accepted is ever lost" hold:
+
+- A photo is recorded (``pending``) in SQLite, its original already fsynced in
+  place, before the upload is answered; only then is it submitted.
+- When the render queue is full the photo stays ``pending``: the upload is
+  answered 503 (the photo is kept, so retrying the upload answers 200 duplicate)
+  and a re-queue loop submits it as soon as there is room.
+- On start, photos left ``processing`` by a dead server go back to ``pending``.
+
+Writes that must not interleave (dedupe check then insert, delete, re-submit) run
+under one lock, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from concurrent.futures import Future
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from derivo.cache import DerivativeCache, FileStat, PhotoRecord
+from derivo.errors import QueueFull
+from derivo.pipeline import PhotoResult, Pipeline
+from derivo.service.metrics import Metrics
+from derivo.service.originals import Originals
+from derivo.service.uploads import Staged
+
+log = logging.getLogger("derivo.service")
+
+PAGE = 64
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An upload's photo; ``queued`` is False when it waits for room in the render queue."""
+
+    photo: PhotoRecord
+    duplicate: bool
+    queued: bool
+
+
+class Deleted(Enum):
+    DONE = "done"
+    UNKNOWN = "unknown"
+    BUSY = "busy"
+
+
+class Ingest:
+    """Photo intake and re-queueing over one pipeline. ``start`` and ``stop`` on the event loop."""
+
+    def __init__(
+        self,
+        *,
+        cache: DerivativeCache,
+        pipeline: Pipeline,
+        originals: Originals,
+        metrics: Metrics,
+        requeue_every: float = 5.0,
+    ) -> None:
+        self.cache = cache
+        self.pipeline = pipeline
+        self.originals = originals
+        self.metrics = metrics
+        self.requeue_every = requeue_every
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._backlog = True
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Put photos a dead server left ``processing`` back to ``pending``, and queue them."""
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._reset_interrupted)
+        self._task = asyncio.create_task(self._requeue_forever(), name="derivo-requeue")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def accept(self, staged: Staged) -> Accepted:
+        """Store a staged upload and record its photo, or find the photo with the same bytes."""
+        async with self._lock:
+            return await asyncio.to_thread(self._accept, staged)
+
+    async def delete(self, photo_id: str) -> Deleted:
+        """Forget a photo, and remove its original and derivatives if no other photo has them."""
+        async with self._lock:
+            return await asyncio.to_thread(self._delete, photo_id)
+
+    async def rerender(self, photo_id: str) -> None:
+        """Queue a done photo again whose derivative file has gone missing from disk."""
+        async with self._lock:
+            await asyncio.to_thread(self._set_pending, photo_id, "done")
+
+    async def requeue(self) -> None:
+        """Submit pending photos until none is left or the queue is full."""
+        self._backlog = False
+        after: str | None = None
+        while True:
+            batch = await asyncio.to_thread(
+                self.cache.photos, status="pending", after=after, limit=PAGE
+            )
+            for record in batch:
+                async with self._lock:
+                    queued = await asyncio.to_thread(self._resubmit, record.id)
+                if not queued:
+                    self._backlog = True
+                    return
+            if len(batch) < PAGE:
+                return
+            after = batch[-1].id
+
+    # Internals (these run in a thread, under the lock where they write)
+
+    def _accept(self, staged: Staged) -> Accepted:
+        path = self.originals.commit(staged.temp, staged.source_hash)
+        existing = self.cache.photo_by_hash(staged.source_hash)
+        if existing is not None:
+            if existing.status == "failed" and existing.error_key is None:
+                # failed for a reason outside the photo (crash, timeout): worth another try
+                self._set_pending(existing.id, "failed")
+            return Accepted(photo=existing, duplicate=True, queued=True)
+        photo_id = self._new_id()
+        self.cache.put_photo(
+            photo_id,
+            source=str(path),
+            stat=FileStat.of(path),
+            source_hash=staged.source_hash,
+            status="pending",
+        )
+        queued = self._submit(photo_id, path, staged.source_hash)
+        photo = self.cache.photo(photo_id)
+        assert photo is not None
+        return Accepted(photo=photo, duplicate=False, queued=queued)
+
+    def _new_id(self) -> str:
+        while True:
+            photo_id = secrets.token_urlsafe(9)
+            if self.cache.photo(photo_id) is None:
+                return photo_id
+
+    def _submit(self, photo_id: str, path: Path, source_hash: str | None) -> bool:
+        try:
+            future = self.pipeline.submit(photo_id, path, block=False, source_hash=source_hash)
+        except QueueFull:
+            self._backlog = True
+            return False
+        future.add_done_callback(self._landed)
+        return True
+
+    def _resubmit(self, photo_id: str) -> bool:
+        record = self.cache.photo(photo_id)
+        if record is None or record.status != "pending":
+            return True
+        return self._submit(photo_id, Path(record.source), record.hash)
+
+    def _set_pending(self, photo_id: str, expected: str) -> None:
+        record = self.cache.photo(photo_id)
+        if record is not None and record.status == expected:
+            self.cache.set_status(photo_id, "pending")
+            self._backlog = True
+            self._poke()
+
+    def _delete(self, photo_id: str) -> Deleted:
+        record = self.cache.photo(photo_id)
+        if record is None:
+            return Deleted.UNKNOWN
+        if record.status == "processing":
+            return Deleted.BUSY
+        folders = set()
+        for name in self.cache.delete_photo(photo_id):
+            path = Path(name)
+            path.unlink(missing_ok=True)
+            folders.add(path.parent)
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        if record.hash and self.cache.photo_by_hash(record.hash) is None:
+            self.originals.remove(record.hash)
+        return Deleted.DONE
+
+    def _reset_interrupted(self) -> None:
+        while batch := self.cache.photos(status="processing", limit=PAGE):
+            for record in batch:
+                self.cache.set_status(record.id, "pending")
+
+    def _landed(self, future: Future[PhotoResult]) -> None:
+        """Runs in the pool's thread when a photo settles: count it, and make room for more."""
+        self.metrics.observe(future.result())
+        if self._backlog:
+            self._poke()
+
+    def _poke(self) -> None:
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: shutting down
+                self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _requeue_forever(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.requeue_every)
+            self._wake.clear()
+            try:
+                await self.requeue()
+            except Exception:  # logged; the next round tries again
+                log.exception("re-queueing pending photos failed")

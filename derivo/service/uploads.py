@@ -1,0 +1,225 @@
+"""Receive an upload: stream it to a temp file while hashing, never whole in memory.
+
+Bytes arrive in pieces (Starlette's ``request.stream()``); a raw body is used as is,
+a ``multipart/form-data`` body goes through python-multipart's streaming parser,
+whose callbacks hand over the file part's bytes as they are parsed. Either way the
+file bytes meet the same :class:`Stager`, which
+
+- recognises the format from the first bytes (not an image: refused before
+  anything is written),
+- counts bytes and stops past the limit,
+- hashes (BLAKE3) and writes in batches of about 1 MB, off the event loop.
+
+Starlette's own form parsing was not used: it spools files to a temp file first, so
+every upload would be written twice and hashed in a second pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from derivo.errors import InputError, LimitExceeded, UnsupportedFormat
+from derivo.formats import SNIFF_BYTES, sniff
+from derivo.hashing import new_hasher
+from derivo.service.originals import Originals
+from derivo.tasks import MB
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
+
+#: Bytes gathered before one hash-and-write step in a thread.
+BATCH = 1 * MB
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A complete, fsynced upload in a temp file, with what was learnt while receiving it."""
+
+    temp: Path
+    source_hash: str
+    size: int
+    format: str
+
+
+def too_large(max_bytes: int) -> LimitExceeded:
+    return LimitExceeded(f"upload exceeds the {max_bytes / MB:g} MB limit")
+
+
+class Stager:
+    """Sniffs, counts, hashes and writes one upload's bytes as they arrive."""
+
+    def __init__(self, originals: Originals, max_bytes: int) -> None:
+        self.originals = originals
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.format: str | None = None
+        self._pending = bytearray()
+        self._hasher = new_hasher()
+        self._file: BinaryIO | None = None
+        self._temp: Path | None = None
+
+    async def feed(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            raise too_large(self.max_bytes)
+        self._pending += data
+        if self.format is None and len(self._pending) >= SNIFF_BYTES:
+            self._sniff()
+        if len(self._pending) >= BATCH:
+            batch = bytes(self._pending)
+            self._pending.clear()
+            await asyncio.to_thread(self._write, batch)
+
+    async def finish(self) -> Staged:
+        """Write what is left, fsync and close; the temp file is then complete."""
+        if self.size == 0:
+            raise InputError("empty upload: no bytes received")
+        if self.format is None:
+            self._sniff()
+        assert self.format is not None
+        await asyncio.to_thread(self._close, bytes(self._pending))
+        self._pending.clear()
+        assert self._temp is not None
+        return Staged(
+            temp=self._temp,
+            source_hash=self._hasher.hexdigest(),
+            size=self.size,
+            format=self.format,
+        )
+
+    def discard(self) -> None:
+        """Drop the temp file of an upload that will not be stored."""
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+        if self._temp is not None:
+            self._temp.unlink(missing_ok=True)
+
+    def _sniff(self) -> None:
+        self.format = sniff(bytes(self._pending[:SNIFF_BYTES]))
+        if self.format is None:
+            raise UnsupportedFormat("not an image (unrecognised file contents)")
+
+    def _write(self, batch: bytes) -> None:
+        if self._file is None:
+            self._file, self._temp = self.originals.temp_file()
+        self._hasher.update(batch)
+        self._file.write(batch)
+
+    def _close(self, rest: bytes) -> None:
+        self._write(rest)
+        assert self._file is not None
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+
+
+async def receive(chunks: AsyncIterator[bytes], *, content_type: str, stager: Stager) -> Staged:
+    """Stage one upload from its body ``chunks``: multipart, or else the raw bytes."""
+    try:
+        media_type, _ = parse_options_header(content_type)
+        if media_type == b"multipart/form-data":
+            await _receive_multipart(chunks, content_type, stager)
+        else:
+            async for chunk in chunks:
+                await stager.feed(chunk)
+        return await stager.finish()
+    except BaseException:
+        stager.discard()
+        raise
+
+
+async def _receive_multipart(
+    chunks: AsyncIterator[bytes], content_type: str, stager: Stager
+) -> None:
+    _, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise InputError("multipart upload without a boundary in its Content-Type")
+    part = _FilePart()
+    parser = MultipartParser(boundary, part.callbacks())
+    try:
+        async for chunk in chunks:
+            parser.write(chunk)
+            for piece in part.take():
+                await stager.feed(piece)
+        parser.finalize()
+    except MultipartParseError as exc:
+        raise InputError(f"malformed multipart body: {exc}") from None
+    for piece in part.take():
+        await stager.feed(piece)
+    if not part.files:
+        raise InputError("multipart upload has no file field (send the photo as a file)")
+    if not part.ended:
+        raise InputError("multipart body ended early")
+
+
+class _FilePart:
+    """Parser callbacks that keep the bytes of the one file part, and nothing else."""
+
+    def __init__(self) -> None:
+        self.files = 0
+        self.ended = False
+        self._pieces: list[bytes] = []
+        self._in_file = False
+        self._field = bytearray()
+        self._value = bytearray()
+        self._disposition = b""
+
+    def callbacks(self) -> MultipartCallbacks:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field,
+            "on_header_value": self._header_value,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+            "on_end": self._end,
+        }
+
+    def take(self) -> list[bytes]:
+        pieces, self._pieces = self._pieces, []
+        return pieces
+
+    def _part_begin(self) -> None:
+        self._disposition = b""
+        self._field.clear()
+        self._value.clear()
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._field += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._value += data[start:end]
+
+    def _header_end(self) -> None:
+        if bytes(self._field).lower() == b"content-disposition":
+            self._disposition = bytes(self._value)
+        self._field.clear()
+        self._value.clear()
+
+    def _headers_finished(self) -> None:
+        _, params = parse_options_header(self._disposition)
+        if b"filename" in params or params.get(b"name") == b"file":
+            self.files += 1
+            if self.files > 1:
+                raise InputError("one photo per upload: this request holds more than one file")
+            self._in_file = True
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._in_file:
+            self._pieces.append(data[start:end])
+
+    def _part_end(self) -> None:
+        self._in_file = False
+
+    def _end(self) -> None:
+        self.ended = True

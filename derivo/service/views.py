@@ -1,0 +1,92 @@
+"""The JSON shapes of the API (pydantic models, so they are documented at /docs)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from pydantic import BaseModel, Field
+
+from derivo.cache import PhotoRecord, Status
+from derivo.specs import Spec, SpecSet
+from derivo.tasks import Derivative
+
+
+class DerivativeView(BaseModel):
+    """One derivative; the sizes are known once it is ready."""
+
+    url: str = Field(description="Versioned URL (``?v=<fingerprint>``): immutable, cache forever.")
+    ready: bool
+    width: int | None = None
+    height: int | None = None
+    bytes: int | None = None
+    format: str | None = None
+
+
+class PhotoView(BaseModel):
+    id: str
+    hash: str | None = Field(description="BLAKE3 of the uploaded bytes.")
+    status: Status
+    error: str | None = Field(None, description="One-line reason, when status is failed.")
+    error_kind: str | None = None
+    width: int | None = Field(None, description="Source width, once rendered.")
+    height: int | None = None
+    created_at: float
+    url: str
+    derivatives: dict[str, DerivativeView]
+
+
+class UploadView(PhotoView):
+    duplicate: bool = Field(description="True when these exact bytes were uploaded before.")
+
+
+class PhotoPage(BaseModel):
+    photos: list[PhotoView]
+    next: str | None = Field(description="Cursor for the next page (``after=``), or null.")
+
+
+class ErrorDetail(BaseModel):
+    kind: str
+    message: str
+
+
+class ErrorView(BaseModel):
+    error: ErrorDetail
+
+
+class QueueFullView(ErrorView):
+    photo: PhotoView = Field(description="The photo, kept as pending: it will be rendered.")
+
+
+def photo_url(photo_id: str) -> str:
+    return f"/photos/{quote(photo_id)}"
+
+
+def derivative_url(photo_id: str, spec: Spec) -> str:
+    return f"{photo_url(photo_id)}/{spec.name}?v={spec.fingerprint}"
+
+
+def photo_view(record: PhotoRecord, specs: SpecSet, made: dict[str, Derivative]) -> PhotoView:
+    """Render a photo; ``made`` holds its recorded derivatives (empty until done)."""
+    derivatives = {}
+    for spec in specs:
+        d = made.get(spec.name) if record.status == "done" else None
+        derivatives[spec.name] = DerivativeView(
+            url=derivative_url(record.id, spec),
+            ready=d is not None,
+            width=d.width if d else None,
+            height=d.height if d else None,
+            bytes=d.bytes if d else None,
+            format=d.format if d else None,
+        )
+    return PhotoView(
+        id=record.id,
+        hash=record.hash,
+        status=record.status,
+        error=record.error,
+        error_kind=record.error_kind,
+        width=record.width,
+        height=record.height,
+        created_at=record.created_at,
+        url=photo_url(record.id),
+        derivatives=derivatives,
+    )
