@@ -11,6 +11,7 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,27 @@ class UsageFailure(click.ClickException):
     exit_code = 2
 
 
+def _output_options(out_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``--out`` and ``--db``, shared by the commands that use a cache."""
+
+    def apply(command: Callable[..., None]) -> Callable[..., None]:
+        command = click.option(
+            "--db",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help=f"Cache database (SQLite).  [default: OUT/{DB_NAME}]",
+        )(command)
+        return click.option(
+            "--out",
+            "out_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("derivo-out"),
+            show_default=True,
+            help=out_help,
+        )(command)
+
+    return apply
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="derivo")
 def main() -> None:
@@ -55,19 +77,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("derivo-out"),
-    show_default=True,
-    help="Folder for derivatives (content-addressed: <hh>/<hash>/<spec>-<fp>.jpg).",
-)
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"Cache database (SQLite).  [default: OUT/{DB_NAME}]",
-)
+@_output_options("Folder for derivatives (content-addressed: <hh>/<hash>/<spec>-<fp>.jpg).")
 @click.option("--workers", type=click.IntRange(min=1), help="Number of worker processes.")
 @click.option(
     "--cpu",
@@ -285,19 +295,7 @@ class Summary:
 
 
 @main.command()
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("derivo-out"),
-    show_default=True,
-    help="Output folder whose cache to read.",
-)
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"Cache database.  [default: OUT/{DB_NAME}]",
-)
+@_output_options("Output folder whose cache to read.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     """Show how many photos are in each state, and why the failed ones failed."""

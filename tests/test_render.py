@@ -180,3 +180,13 @@ def test_target_box_never_upscales_and_covers_every_spec(w: int, h: int, bw: int
     cw, ch = target_box(w, h, (inside, cover))
     assert cw <= w and ch <= h
     assert cw >= min(bw, w) and ch >= min(bh, h)
+
+
+def test_avif_source_and_webp_output(tmp_path: Path) -> None:
+    source = tmp_path / "small.avif"
+    load(SAMPLES / "jolla.jpg").resize(0.1).heifsave(str(source), compression="av1", Q=50)
+    small = Spec(name="small", width=100, height=100, format="webp", quality=70)
+    made = run(source, tmp_path / "out", specs=(small,))["small"]
+    assert Path(made.path).suffix == ".webp"
+    assert Path(made.path).read_bytes()[8:12] == b"WEBP"
+    assert (made.width, made.height) == (100, 75)
