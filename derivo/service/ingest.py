@@ -128,6 +128,7 @@ class Ingest:
             if existing.status == "failed" and existing.error_key is None:
                 # failed for a reason outside the photo (crash, timeout): worth another try
                 self._set_pending(existing.id, "failed")
+                existing = self.cache.photo(existing.id) or existing
             return Accepted(photo=existing, duplicate=True, queued=True)
         photo_id = self._new_id()
         self.cache.put_photo(

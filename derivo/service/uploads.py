@@ -8,7 +8,8 @@ file bytes meet the same :class:`Stager`, which
 - recognises the format from the first bytes (not an image: refused before
   anything is written),
 - counts bytes and stops past the limit,
-- hashes (BLAKE3) and writes in batches of about 1 MB, off the event loop.
+- hashes (BLAKE3) and writes in batches of about 1 MB, off the event loop, without
+  copying the pieces on the loop.
 
 Starlette's own form parsing was not used: it spools files to a temp file first, so
 every upload would be written twice and hashed in a second pass.
@@ -61,22 +62,27 @@ class Stager:
         self.max_bytes = max_bytes
         self.size = 0
         self.format: str | None = None
-        self._pending = bytearray()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._head = b""
         self._hasher = new_hasher()
         self._file: BinaryIO | None = None
         self._temp: Path | None = None
 
     async def feed(self, data: bytes) -> None:
+        if not data:
+            return
         self.size += len(data)
         if self.size > self.max_bytes:
             raise too_large(self.max_bytes)
-        self._pending += data
-        if self.format is None and len(self._pending) >= SNIFF_BYTES:
-            self._sniff()
-        if len(self._pending) >= BATCH:
-            batch = bytes(self._pending)
-            self._pending.clear()
-            await asyncio.to_thread(self._write, batch)
+        if self.format is None and len(self._head) < SNIFF_BYTES:
+            self._head += data[:SNIFF_BYTES]
+            if len(self._head) >= SNIFF_BYTES:
+                self._sniff()
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= BATCH:
+            await asyncio.to_thread(self._write, self._take())
 
     async def finish(self) -> Staged:
         """Write what is left, fsync and close; the temp file is then complete."""
@@ -85,8 +91,7 @@ class Stager:
         if self.format is None:
             self._sniff()
         assert self.format is not None
-        await asyncio.to_thread(self._close, bytes(self._pending))
-        self._pending.clear()
+        await asyncio.to_thread(self._close, self._take())
         assert self._temp is not None
         return Staged(
             temp=self._temp,
@@ -102,18 +107,24 @@ class Stager:
         if self._temp is not None:
             self._temp.unlink(missing_ok=True)
 
+    def _take(self) -> list[bytes]:
+        """The pieces gathered so far, handed over without copying them."""
+        pieces, self._pending, self._pending_size = self._pending, [], 0
+        return pieces
+
     def _sniff(self) -> None:
-        self.format = sniff(bytes(self._pending[:SNIFF_BYTES]))
+        self.format = sniff(self._head[:SNIFF_BYTES])
         if self.format is None:
             raise UnsupportedFormat("not an image (unrecognised file contents)")
 
-    def _write(self, batch: bytes) -> None:
+    def _write(self, pieces: list[bytes]) -> None:
         if self._file is None:
             self._file, self._temp = self.originals.temp_file()
-        self._hasher.update(batch)
-        self._file.write(batch)
+        for piece in pieces:
+            self._hasher.update(piece)
+            self._file.write(piece)
 
-    def _close(self, rest: bytes) -> None:
+    def _close(self, rest: list[bytes]) -> None:
         self._write(rest)
         assert self._file is not None
         self._file.flush()

@@ -1,0 +1,308 @@
+"""Upload benchmark: 100 real-size photos over HTTP into ``derivo serve`` vs ``derivo process``.
+
+Figures:
+
+- ingest: time from the first upload to the last photo done (from the server's own
+  ``updated_at`` in SQLite, and as the client saw it by polling), uploads ``--concurrency``
+  at a time, against ``derivo process`` on the same files with the same worker count
+  (and, for context, on every core);
+- latency of ``GET /photos/{id}/thumbnail`` for an already-rendered photo: idle, and
+  while the ingest runs (a separate process, one request every ``--probe-interval``).
+
+Run from the repository root::
+
+    python -m bench.upload                 # 100 photos (bench/.corpus/100-1), ~2 minutes
+    python -m bench.upload --n 10          # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import corpus as corpus_mod
+
+REPO = Path(__file__).resolve().parent.parent
+TOKEN = "bench-upload-token-0123456789"
+PROBE_PHOTO = REPO / "samples" / "jolla.jpg"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    cores = len(os.sched_getaffinity(0))
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.upload", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--n", type=int, default=100, help="photos (default 100)")
+    parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
+    parser.add_argument("--concurrency", type=int, default=8, help="uploads at once (default 8)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=max(1, cores - 1),
+        help=f"render workers for both serve and process (default: serve's, {max(1, cores - 1)})",
+    )
+    parser.add_argument(
+        "--probe-interval", type=float, default=0.02, help="seconds between probe GETs (0.02)"
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    return parser.parse_args(argv)
+
+
+# The probe runs in its own process so the uploader's work does not skew its clock.
+
+
+def _probe(url: str, interval: float, stop: Any, results: Any, limit: int) -> None:
+    latencies: list[tuple[float, float]] = []  # (wall clock at start, seconds)
+    with httpx.Client(timeout=30) as client:
+        while not stop.is_set() and len(latencies) < limit:
+            wall, started = time.time(), time.perf_counter()
+            response = client.get(url)
+            latencies.append((wall, time.perf_counter() - started))
+            if response.status_code != 200 or not response.content:
+                raise RuntimeError(f"probe got {response.status_code}")
+            time.sleep(interval)
+    results.put(latencies)
+
+
+class Probe:
+    """GET one URL again and again in a child process until stopped."""
+
+    def __init__(self, url: str, interval: float, limit: int = 20_000) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._stop = ctx.Event()
+        self._results = ctx.Queue()
+        self._process = ctx.Process(
+            target=_probe, args=(url, interval, self._stop, self._results, limit), daemon=True
+        )
+
+    def __enter__(self) -> Probe:
+        self._process.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._process.join(30)
+
+    def latencies(self) -> list[tuple[float, float]]:
+        """(wall clock at start, seconds) of every request."""
+        self._stop.set()
+        found: list[tuple[float, float]] = self._results.get(timeout=30)
+        self._process.join(30)
+        return found
+
+
+def percentiles(latencies: list[tuple[float, float]]) -> dict[str, float]:
+    ms = sorted(seconds * 1000 for _, seconds in latencies)
+    cuts = statistics.quantiles(ms, n=100, method="inclusive")
+    return {"n": len(ms), "p50_ms": cuts[49], "p99_ms": cuts[98], "max_ms": ms[-1]}
+
+
+# The server
+
+
+def start_server(data: Path, workers: int) -> tuple[subprocess.Popen[bytes], str, Path]:
+    env = {**os.environ, "DERIVO_TOKEN": TOKEN}
+    data.mkdir(parents=True, exist_ok=True)
+    log = data.parent / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "derivo", "serve", "--data-dir", str(data), "--port", "0",
+             "--workers", str(workers)],
+            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        match = re.search(r"derivo: listening on (http://\S+?)/? ", log.read_text())
+        if match:
+            try:
+                if httpx.get(match[1] + "/healthz", timeout=2).status_code == 200:
+                    return proc, match[1], log
+            except httpx.TransportError:
+                pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise RuntimeError(f"derivo serve did not start:\n{log.read_text()}")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+async def wait_done(client: httpx.AsyncClient, ids: set[str], poll: float = 0.05) -> float:
+    """Poll until every photo in ``ids`` is done; returns the perf_counter when seen."""
+    while True:
+        open_ = 0
+        for status in ("pending", "processing", "failed"):
+            page = (await client.get("/photos", params={"status": status, "limit": 1000})).json()
+            if status == "failed" and any(p["id"] in ids for p in page["photos"]):
+                raise RuntimeError(f"failed: {[p['error'] for p in page['photos']]}")
+            open_ += sum(p["id"] in ids for p in page["photos"])
+        if not open_:
+            return time.perf_counter()
+        await asyncio.sleep(poll)
+
+
+async def wait_for(url: str, ids: set[str]) -> None:
+    async with httpx.AsyncClient(base_url=url) as client:
+        await wait_done(client, ids)
+
+
+async def ingest(url: str, paths: list[Path], concurrency: int) -> dict[str, Any]:
+    """Upload every path, ``concurrency`` at a time; wait until all are done."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    gate = asyncio.Semaphore(concurrency)
+    ids: set[str] = set()
+    codes: dict[int, int] = {}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
+
+        async def one(path: Path) -> None:
+            async with gate:
+                body = await asyncio.to_thread(path.read_bytes)
+                response = await client.post("/photos", content=body)
+            codes[response.status_code] = codes.get(response.status_code, 0) + 1
+            data = response.json()
+            if response.status_code == 503:
+                ids.add(data["photo"]["id"])  # kept as pending: it will be rendered
+            elif response.status_code in (200, 202):
+                ids.add(data["id"])
+            else:
+                raise RuntimeError(f"{path.name}: {response.status_code} {data}")
+
+        started_wall, started = time.time(), time.perf_counter()
+        await asyncio.gather(*(one(p) for p in paths))
+        uploaded, uploaded_wall = time.perf_counter(), time.time()
+        seen_done = await wait_done(client, ids)
+    return {
+        "ids": ids,
+        "codes": codes,
+        "started_wall": started_wall,
+        "uploaded_wall": uploaded_wall,
+        "upload_seconds": uploaded - started,
+        "client_seconds": seen_done - started,
+    }
+
+
+def last_done_wall(db: Path, ids: set[str]) -> float:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT id, status, updated_at FROM photos").fetchall()
+    done = [u for i, s, u in rows if i in ids and s == "done"]
+    assert len(done) == len(ids), "not every photo is done"
+    return max(done)
+
+
+def run_process(paths: list[Path], workers: int | None, work: Path) -> float:
+    """``derivo process`` on a copy-free folder of links to the same files; its own wall time."""
+    photos = work / "photos"
+    photos.mkdir(parents=True)
+    for path in paths:
+        (photos / path.name).symlink_to(path)
+    out = work / "out"
+    args = ["--workers", str(workers)] if workers else []
+    command = [sys.executable, "-m", "derivo", "process", str(photos), "--out", str(out)]
+    done = subprocess.run([*command, "--json", *args], capture_output=True, text=True, check=True)
+    return float(json.loads(done.stdout)["wall_seconds"])
+
+
+def report(r: dict[str, Any]) -> str:
+    lines = [
+        f"{r['photos']} photos ({r['megabytes']} MB), {r['cores']} cores, "
+        f"{r['workers']} worker(s), {r['concurrency']} uploads at a time",
+        f"  derivo serve, first upload to last derivative ready: {r['serve_seconds']:.2f} s"
+        f" (client saw {r['serve_client_seconds']:.2f} s; uploads took"
+        f" {r['upload_seconds']:.2f} s; answers {r['upload_codes']})",
+        f"  derivo process --workers {r['workers']}: {r['process_seconds']:.2f} s"
+        f" (serve / process = {r['serve_seconds'] / r['process_seconds']:.2f})",
+        f"  derivo process on all {r['cores']} cores: {r['process_all_cores_seconds']:.2f} s",
+    ]
+    for key, label in (
+        ("get_idle", "idle"),
+        ("get_during_ingest", "during ingest"),
+        ("get_while_uploading", "  while uploads stream in"),
+        ("get_while_rendering", "  after, while rendering"),
+    ):
+        g = r[key]
+        lines.append(
+            f"  GET thumbnail, {label}: p50 {g['p50_ms']:.1f} ms, p99 {g['p99_ms']:.1f} ms,"
+            f" max {g['max_ms']:.1f} ms ({g['n']} requests)"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    corpus = corpus_mod.ensure(args.n, args.seed)
+    paths = corpus.paths
+    print(corpus_mod.describe(corpus))
+    cores = len(os.sched_getaffinity(0))
+    results: dict[str, Any] = {
+        "photos": len(paths),
+        "megabytes": round(corpus.total_bytes / 1e6),
+        "cores": cores,
+        "workers": args.workers,
+        "concurrency": args.concurrency,
+    }
+    with tempfile.TemporaryDirectory(prefix="derivo-bench-upload-") as tmp:
+        work = Path(tmp)
+        corpus_mod.warm(corpus)
+        proc, url, _log = start_server(work / "serve" / "data", args.workers)
+        try:
+            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+                probe_photo = c.post("/photos", content=PROBE_PHOTO.read_bytes()).json()
+                asyncio.run(wait_for(url, {probe_photo["id"]}))
+            probe_url = url + probe_photo["derivatives"]["thumbnail"]["url"]
+            with Probe(probe_url, args.probe_interval) as idle:
+                time.sleep(3)
+                results["get_idle"] = percentiles(idle.latencies())
+            corpus_mod.warm(corpus)
+            with Probe(probe_url, args.probe_interval) as busy:
+                run = asyncio.run(ingest(url, paths, args.concurrency))
+                during = busy.latencies()
+            results["get_during_ingest"] = percentiles(during)
+            split = run["uploaded_wall"]
+            results["get_while_uploading"] = percentiles([x for x in during if x[0] < split])
+            results["get_while_rendering"] = percentiles([x for x in during if x[0] >= split])
+            db = work / "serve" / "data" / "derivo.db"
+            results["serve_seconds"] = last_done_wall(db, run["ids"]) - run["started_wall"]
+            results["serve_client_seconds"] = run["client_seconds"]
+            results["upload_seconds"] = run["upload_seconds"]
+            results["upload_codes"] = run["codes"]
+        finally:
+            stop_server(proc)
+        corpus_mod.warm(corpus)
+        results["process_seconds"] = run_process(paths, args.workers, work / "process-same")
+        corpus_mod.warm(corpus)
+        results["process_all_cores_seconds"] = run_process(paths, None, work / "process-all")
+        shutil.rmtree(work / "serve", ignore_errors=True)
+
+    print(report(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

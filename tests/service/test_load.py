@@ -1,0 +1,87 @@
+"""Concurrency: the same bytes at once render once; 100 in parallel all complete; backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import httpx
+import pytest
+
+from .support import SAMPLES, Server, Spawn, accepted_photo, make_jpeg, wait_final
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def counter(server: Server, name: str) -> float:
+    text = httpx.get(f"{server.url}/metrics").text
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    assert match, name
+    return float(match[1])
+
+
+async def post_all(server: Server, bodies: list[bytes]) -> list[httpx.Response]:
+    """Every upload at once, each on its own connection."""
+    headers = {"Authorization": f"Bearer {server.token}"}
+    limits = httpx.Limits(max_connections=len(bodies))
+    async with httpx.AsyncClient(
+        base_url=server.url, headers=headers, timeout=60, limits=limits
+    ) as client:
+        return list(await asyncio.gather(*(client.post("/photos", content=b) for b in bodies)))
+
+
+def test_concurrent_uploads_of_the_same_file_render_once(server: Server) -> None:
+    body = (SAMPLES / "jolla.jpg").read_bytes() + b"same-file-test"
+    rendered = counter(server, 'derivo_photos_total{outcome="rendered"}')
+    responses = asyncio.run(post_all(server, [body] * 12))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] * 11 + [202], codes
+    ids = {r.json()["id"] for r in responses}
+    assert len(ids) == 1
+    assert sum(r.json()["duplicate"] for r in responses) == 11
+    photo = wait_final(server.client(), ids)[ids.pop()]
+    assert photo["status"] == "done"
+    assert counter(server, 'derivo_photos_total{outcome="rendered"}') == rendered + 1
+    assert counter(server, 'derivo_uploads_total{result="duplicate"}') >= 11
+    originals = [p for p in (server.data_dir / "originals").rglob("*") if p.is_file()]
+    assert len(originals) == 1
+
+
+def test_100_parallel_uploads_all_complete(server: Server) -> None:
+    bodies = [make_jpeg(640, 480, seed) for seed in range(1000, 1100)]
+    responses = asyncio.run(post_all(server, bodies))
+    photos = [accepted_photo(r) for r in responses]
+    ids = {p["id"] for p in photos}
+    assert len(ids) == 100
+    final = wait_final(server.client(), ids, timeout=90)
+    assert {p["status"] for p in final.values()} == {"done"}
+    client = server.client()
+    for photo in list(final.values())[:5]:
+        thumb = photo["derivatives"]["thumbnail"]  # type: ignore[index]
+        assert client.get(thumb["url"]).status_code == 200
+    assert counter(server, "derivo_queue_depth") == 0
+
+
+def test_full_queue_answers_503_and_keeps_the_photo(spawn: Spawn) -> None:
+    """Queue of one, one worker: most of a burst is refused with 503, and still rendered."""
+    server = spawn("--workers", "1", "--queue-size", "1")
+    bodies = [make_jpeg(1600, 1200, seed) for seed in range(2000, 2010)]
+    responses = asyncio.run(post_all(server, bodies))
+    full = [r for r in responses if r.status_code == 503]
+    assert full, [r.status_code for r in responses]
+    for response in full:
+        assert response.headers["retry-after"] == "2"
+        assert response.json()["error"]["kind"] == "queue-full"
+    photos = [accepted_photo(r) for r in responses]
+    ids = {p["id"] for p in photos}
+    assert len(ids) == len(bodies)
+
+    client = server.client()
+    retried = client.post("/photos", content=bodies[responses.index(full[0])])
+    assert retried.status_code == 200
+    assert retried.json()["duplicate"] is True
+    assert retried.json()["id"] == full[0].json()["photo"]["id"]
+
+    final = wait_final(client, ids, timeout=90)
+    assert {p["status"] for p in final.values()} == {"done"}
+    assert counter(server, 'derivo_uploads_total{result="queue_full"}') == len(full)
