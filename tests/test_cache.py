@@ -87,3 +87,10 @@ def test_the_record_survives_reopening(tmp_path: Path) -> None:
         write_derivatives(cache, tmp_path)
     with DerivativeCache(tmp_path / "d.db") as cache:
         assert set(cache.derivatives(HASH, DEFAULT_SPECS)) == {"thumbnail", "preview"}
+
+
+def test_durable_mode_syncs_every_commit(tmp_path: Path) -> None:
+    with DerivativeCache(tmp_path / "d.db", durable=True) as durable:
+        assert durable._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    with DerivativeCache(tmp_path / "e.db") as default:
+        assert default._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL

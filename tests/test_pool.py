@@ -123,3 +123,13 @@ def test_kill_9_of_a_real_worker_mid_batch(tmp_path: Path) -> None:
     assert [r.outcome for r in results] == ["rendered"] * len(photos)
     assert max(r.attempts for r in results) == 2
     assert pool.stats().restarts >= 1
+
+
+def test_start_spawns_the_workers_before_any_task() -> None:
+    with scripted_pool() as pool:
+        assert pool.stats().pids == ()
+        pool.start()
+        deadline = time.monotonic() + 30
+        while len(pool.stats().pids) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(pool.stats().pids) == 2

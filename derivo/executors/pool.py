@@ -151,6 +151,13 @@ class WorkerPool:
         self._wake()
         return future
 
+    def start(self) -> None:
+        """Start the workers now rather than on the first submit (saves the first task ~1 s)."""
+        with self._cond:
+            if self._closing:
+                raise RenderFailed("the worker pool is shut down")
+            self._start()
+
     def stats(self) -> PoolStats:
         with self._cond:
             return PoolStats(

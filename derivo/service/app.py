@@ -134,12 +134,13 @@ def create_app(settings: Settings) -> FastAPI:
                 )
             originals = Originals(settings.originals_dir)
             sweep_temp_files(settings.originals_dir, settings.derivatives_dir)
-            cache = stack.enter_context(DerivativeCache(settings.db_path))
+            cache = stack.enter_context(DerivativeCache(settings.db_path, durable=True))
             pool = WorkerPool(
                 settings.workers,
                 queue_size=settings.queue_size,
                 task_timeout=settings.task_timeout,
             )
+            pool.start()
             pipeline = Pipeline(
                 cache=cache,
                 executor=pool,
