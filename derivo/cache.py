@@ -94,9 +94,11 @@ class PhotoRecord:
 class DerivativeCache:
     """SQLite-backed record of photos and derivatives. Use as a context manager.
 
-    Every commit survives the process being killed; with ``durable`` it also
-    survives a power loss (an fsync per commit: the service, which promises an
-    accepted upload is never lost, turns it on).
+    A connection passed in must be made with ``check_same_thread=False``: results
+    are recorded from the executor's thread. Every commit survives the process
+    being killed; with ``durable`` it also survives a power loss (an fsync per
+    commit: the service, which promises an accepted upload is never lost, turns
+    it on).
 
     >>> with DerivativeCache(":memory:") as cache:
     ...     cache.counts()["done"]
@@ -106,6 +108,7 @@ class DerivativeCache:
     def __init__(
         self, path_or_connection: str | Path | sqlite3.Connection, *, durable: bool = False
     ) -> None:
+        self._owns_connection = not isinstance(path_or_connection, sqlite3.Connection)
         if isinstance(path_or_connection, sqlite3.Connection):
             self._db = path_or_connection
         else:
@@ -143,8 +146,10 @@ class DerivativeCache:
             raise CacheError(f"cannot use cache database: {exc}") from None
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Close the database, unless the caller passed the connection in (theirs to close)."""
+        if self._owns_connection:
+            with self._lock:
+                self._db.close()
 
     def __enter__(self) -> DerivativeCache:
         return self

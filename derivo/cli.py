@@ -117,7 +117,7 @@ def main() -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, max=86_400, min_open=True),
     default=120.0,
     show_default=True,
     help="Seconds one photo may take before its worker is killed.",
@@ -146,6 +146,9 @@ def process(
     """
     if workers is not None and cpu is not None:
         raise click.UsageError("use either --workers or --cpu, not both")
+    for path in paths:
+        if path.resolve().is_relative_to(out_dir.resolve()):
+            raise click.UsageError(f"{path} is inside --out {out_dir}: derivatives are not sources")
     try:
         specs = resolve_specs(spec_args)
     except DerivoError as exc:
@@ -166,7 +169,7 @@ def process(
             found = list(find_photos(paths, exclude=[out_dir]))
             with _progress(err, quiet=as_json) as progress:
                 bar = progress.add_task("photos", total=len(found))
-                photos = [(str(item.path), item.path) for item in found]
+                photos = [(item.photo_id, item.path) for item in found]
                 for result in pipeline.run(photos, force=force, verify=verify):
                     summary.add(result)
                     progress.advance(bar)
@@ -181,7 +184,7 @@ def process(
         click.echo(json.dumps(summary.as_dict(), indent=2))
     else:
         summary.print(err)
-    sys.exit(1 if summary.failures else 0)
+    sys.exit(1 if summary.failures or summary.pending else 0)
 
 
 class _RateColumn(ProgressColumn):
@@ -255,6 +258,7 @@ class Summary:
             "rendered": self.rendered,
             "cached": self.cached,
             "failed": len(self.failures),
+            "pending": self.pending,
             "wall_seconds": round(self.wall, 4),
             "photos_per_second": round(self.total / self.wall, 2) if self.wall else None,
             "cpu_seconds": round(self.cpu_seconds, 3),
@@ -279,8 +283,9 @@ class Summary:
             figures.append(f"peak worker RSS {d['peak_worker_rss_mb']} MB")
         console.print(
             f"[green]{self.rendered} rendered[/], {self.cached} cached, "
-            f"[{'red' if self.failures else 'green'}]{len(self.failures)} failed[/] "
-            f"in {self.wall:.2f} s ({', '.join(figures)})",
+            f"[{'red' if self.failures else 'green'}]{len(self.failures)} failed[/]"
+            + (f", [yellow]{self.pending} not finished[/]" if self.pending else "")
+            + f" in {self.wall:.2f} s ({', '.join(figures)})",
             soft_wrap=True,
         )
         for failure in self.failures:
@@ -363,7 +368,7 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0, max=86_400, min_open=True),
     help="Seconds one render may take.  [env: DERIVO_TASK_TIMEOUT; default: 120]",
 )
 def serve(

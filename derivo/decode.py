@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,13 @@ from typing import Any
 
 import pyvips
 
-from derivo.errors import CorruptImage, InputError, LimitExceeded, UnsupportedFormat
+from derivo.errors import (
+    CorruptImage,
+    InputError,
+    LimitExceeded,
+    RenderFailed,
+    UnsupportedFormat,
+)
 from derivo.formats import sniff_file
 from derivo.specs import Spec
 from derivo.tasks import MB, Limits
@@ -32,12 +39,16 @@ class Decoded:
     image: Any
     source_width: int
     source_height: int
+    format: str
 
 
 def decode(path: Path, specs: Iterable[Spec], limits: Limits) -> Decoded:
     """Decode ``path`` once, shrunk on load to what the largest spec needs."""
     _check_file_size(path, limits)
-    fmt = sniff_file(path)
+    try:
+        fmt = sniff_file(path)
+    except OSError as exc:  # may pass (permissions, a flaky share): not a verdict on the photo
+        raise RenderFailed(f"cannot read source: {exc.strerror}") from None
     if fmt is None:
         raise UnsupportedFormat("not an image (unrecognised file contents)")
     try:
@@ -50,9 +61,12 @@ def decode(path: Path, specs: Iterable[Spec], limits: Limits) -> Decoded:
 
 def _check_file_size(path: Path, limits: Limits) -> None:
     try:
-        size = os.stat(path).st_size
+        st = os.stat(path)
     except FileNotFoundError:
         raise InputError("source file not found") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsupportedFormat("not a regular file")
+    size = st.st_size
     if size > limits.max_bytes:
         raise LimitExceeded(
             f"file of {size / MB:.0f} MB exceeds the {limits.max_bytes / MB:.0f} MB limit"
@@ -77,27 +91,35 @@ def target_box(width: int, height: int, specs: Iterable[Spec]) -> tuple[int, int
 
 
 def _decode_vips(path: Path, fmt: str, specs: tuple[Spec, ...], limits: Limits) -> Decoded:
-    header = pyvips.Image.new_from_file(str(path), access="sequential")
-    width, height = header.width, header.height
-    _check_pixels(width, height, limits)
-    if header.get_typeof("orientation") and header.get("orientation") in _ROTATED:
-        width, height = height, width
-    box_w, box_h = target_box(width, height, specs)
-    options: dict[str, Any] = {"height": box_h, "size": "down"}
-    if not limits.lenient:
-        options["fail_on"] = "truncated"
-    image = pyvips.Image.thumbnail(str(path), box_w, **options)
-    return Decoded(_finish(image), width, height)
+    # Read through a descriptor: pyvips cannot open file names that are not UTF-8.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        source = pyvips.Source.new_from_descriptor(fd)
+        header = pyvips.Image.new_from_source(source, "", access="sequential")
+        width, height = header.width, header.height
+        _check_pixels(width, height, limits)
+        if header.get_typeof("orientation") and header.get("orientation") in _ROTATED:
+            width, height = height, width
+        box_w, box_h = target_box(width, height, specs)
+        # Loader options go in option_string: as a keyword, thumbnail_source drops fail_on.
+        loader = "" if limits.lenient else "fail_on=truncated"
+        image = pyvips.Image.thumbnail_source(
+            source, box_w, height=box_h, size="down", option_string=loader
+        )
+        return Decoded(_finish(image), width, height, fmt)
+    finally:
+        os.close(fd)
 
 
 def _decode_heif(path: Path, specs: tuple[Spec, ...], limits: Limits) -> Decoded:
     import pillow_heif
 
     try:
-        heif = pillow_heif.open_heif(str(path), convert_hdr_to_8bit=True)
-        width, height = heif.size
-        _check_pixels(width, height, limits)
-        data, stride, mode = heif.data, heif.stride, heif.mode
+        with open(path, "rb") as f:
+            heif = pillow_heif.open_heif(f, convert_hdr_to_8bit=True)
+            width, height = heif.size
+            _check_pixels(width, height, limits)
+            data, stride, mode = heif.data, heif.stride, heif.mode
     except (ValueError, RuntimeError, OSError) as exc:
         raise CorruptImage(f"corrupt HEIF: {_first_line(str(exc))}") from None
     bands = len(mode)
@@ -111,7 +133,7 @@ def _decode_heif(path: Path, specs: tuple[Spec, ...], limits: Limits) -> Decoded
     # libheif has applied the container's rotation; its EXIF orientation is not re-applied.
     box_w, box_h = target_box(width, height, specs)
     image = image.thumbnail_image(box_w, height=box_h, size="down")
-    return Decoded(_finish(image), width, height)
+    return Decoded(_finish(image), width, height, "heif")
 
 
 def _to_srgb(image: Any) -> Any:

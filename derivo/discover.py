@@ -12,44 +12,67 @@ from derivo.formats import sniff_file
 
 @dataclass(frozen=True)
 class Found:
-    """A file to submit; ``format`` is None for a named file that is not an image."""
+    """A file to submit: an image, a named file that is not one, or an unreadable file.
+
+    ``format`` is None unless the bytes are a known image; ``error`` says why a file
+    could not be read (the pipeline then records it as failed with that reason).
+    """
 
     path: Path
     format: str | None
+    error: str | None = None
+
+    @property
+    def photo_id(self) -> str:
+        """The path as printable text (file names need not be valid UTF-8)."""
+        return printable(self.path)
+
+
+def printable(path: Path) -> str:
+    """``str(path)`` with undecodable bytes shown as ``\\xNN`` escapes, safe to store."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def find_photos(paths: Iterable[Path], *, exclude: Iterable[Path] = ()) -> Iterator[Found]:
     """Yield image files under ``paths`` in a stable order.
 
-    Folders are walked recursively (hidden entries and ``exclude`` skipped, folder
-    links not followed, so no loops); files found there that are not images are
-    passed over silently. A file named directly is always yielded, so the caller
-    can report it if it is not an image.
+    Folders are walked recursively (hidden entries and anything inside ``exclude``
+    skipped, folder links not followed, so no loops); files found there that are
+    not images are passed over silently, unreadable ones are yielded with their
+    error. A file named directly is always yielded, so the caller can report it if
+    it is not an image.
     """
-    skip = {p.resolve() for p in exclude}
+    skip = [p.resolve() for p in exclude]
     seen: set[Path] = set()
     for path in paths:
         path = path.resolve()
-        if path.is_dir():
-            for found in _walk(path, skip):
-                if found.path not in seen:
-                    seen.add(found.path)
-                    yield found
-        elif path not in seen:
-            seen.add(path)
-            yield Found(path, sniff_file(path))
+        found = _walk(path, skip) if path.is_dir() else iter([_look(path)])
+        for item in found:
+            if item.path not in seen and not _inside(item.path, skip):
+                seen.add(item.path)
+                yield item
 
 
-def _walk(root: Path, skip: set[Path]) -> Iterator[Found]:
+def _inside(path: Path, folders: list[Path]) -> bool:
+    return any(path.is_relative_to(folder) for folder in folders)
+
+
+def _look(path: Path) -> Found:
+    try:
+        return Found(path, sniff_file(path))
+    except OSError as exc:
+        return Found(path, None, f"cannot read source: {exc.strerror}")
+
+
+def _walk(root: Path, skip: list[Path]) -> Iterator[Found]:
     for directory, dirnames, filenames in os.walk(root):
         here = Path(directory)
         dirnames[:] = sorted(
-            d for d in dirnames if not d.startswith(".") and (here / d) not in skip
+            d for d in dirnames if not d.startswith(".") and not _inside(here / d, skip)
         )
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
-            path = here / name
-            fmt = sniff_file(path)
-            if fmt is not None:
-                yield Found(path, fmt)
+            found = _look(here / name)
+            if found.format is not None or found.error is not None:
+                yield found

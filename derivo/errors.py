@@ -10,9 +10,10 @@
     ├── SpecError                  a derivative spec or spec file is invalid
     ├── CacheError                 the cache database cannot be used (e.g. newer schema)
     ├── QueueFull                  the executor's bounded queue is full; try again later
-    └── RenderFailed               transient: retried a bounded number of times
-        ├── WorkerCrashed          the worker process died (segfault, OOM kill)
-        └── TaskTimeout            the task ran over its time limit and was killed
+    └── RenderFailed               not the photo's fault (e.g. unreadable now): tried again
+        │                          on the next run, never recorded as a verdict on the photo
+        ├── WorkerCrashed          the worker died (segfault, OOM kill); the pool retries it
+        └── TaskTimeout            over its time limit and killed; the pool retries it
 
 Every leaf carries a one-line human reason in ``str(error)``.
 """
@@ -61,7 +62,7 @@ class QueueFull(DerivoError):
 
 
 class RenderFailed(DerivoError):
-    """A render that failed for a reason outside the photo; worth retrying."""
+    """A render that failed for a reason outside the photo; a later run tries again."""
 
     kind = "failed"
 
@@ -72,23 +73,3 @@ class WorkerCrashed(RenderFailed):
 
 class TaskTimeout(RenderFailed):
     kind = "timeout"
-
-
-_BY_KIND: dict[str, type[DerivoError]] = {
-    cls.kind: cls
-    for cls in (
-        DerivoError,
-        InputError,
-        UnsupportedFormat,
-        CorruptImage,
-        LimitExceeded,
-        RenderFailed,
-        WorkerCrashed,
-        TaskTimeout,
-    )
-}
-
-
-def error_from_kind(kind: str, reason: str) -> DerivoError:
-    """Rebuild a typed error from its recorded ``kind`` and reason."""
-    return _BY_KIND.get(kind, DerivoError)(reason)

@@ -6,6 +6,8 @@ The table is the policy of what derivo accepts, kept to formats its decoders
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 #: Bytes needed to recognise every format below.
@@ -41,9 +43,15 @@ def sniff(head: bytes) -> str | None:
 
 
 def sniff_file(path: Path) -> str | None:
-    """Like :func:`sniff`, reading the head of ``path``; None when unreadable."""
+    """Like :func:`sniff`, reading the head of ``path``; None for anything but a regular file.
+
+    Raises OSError when the file cannot be read. Opened non-blocking so a named
+    pipe cannot hang the caller.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        with open(path, "rb") as f:
-            return sniff(f.read(SNIFF_BYTES))
-    except OSError:
-        return None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return sniff(os.read(fd, SNIFF_BYTES))
+    finally:
+        os.close(fd)

@@ -15,24 +15,35 @@ Only the pipeline writes the cache; workers just return results.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import blake3
 
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord
+from derivo.discover import printable
 from derivo.errors import DerivoError, InputError
 from derivo.executors.base import Executor, RenderFuture
 from derivo.hashing import hash_file
 from derivo.specs import SpecSet
 from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
 
-_SUBMITTED: Any = object()
+_RACY_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class _Submitted:
+    """End of submission in :meth:`Pipeline.run`, with how many photos went in."""
+
+    count: int
+
+
 Outcome = Literal["rendered", "cached", "failed", "pending"]
 
 
@@ -84,7 +95,9 @@ class Pipeline:
         self.specs = specs or SpecSet()
         self.limits = limits or Limits()
         self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)
         self._flights: dict[str, _Flight] = {}
+        self._settling = 0
         self._failure_salt = repr((sorted(s.fingerprint for s in self.specs), self.limits))
 
     def __enter__(self) -> Pipeline:
@@ -95,14 +108,10 @@ class Pipeline:
             self.close()
 
     def close(self) -> None:
-        """Wait for every render this pipeline started (the executor's owner closes it)."""
-        with self._lock:
-            futures = [f.future for f in self._flights.values() if f.future is not None]
-        for future in futures:
-            try:
-                future.exception()
-            except CancelledError:
-                pass
+        """Wait until every render this pipeline started is recorded (the executor's owner
+        closes the executor; a cancelled render is recorded as pending)."""
+        with self._settled:
+            self._settled.wait_for(lambda: not self._flights and not self._settling)
 
     def submit(
         self,
@@ -131,11 +140,14 @@ class Pipeline:
             return self._fail_now(
                 done, photo_id, source, None, f"cannot read source: {exc.strerror}"
             )
+        trusted = None if verify else self._trusted_hash(record, source, stat)
         if source_hash is None:
-            if not verify and record is not None and record.hash and record.stat == stat:
-                source_hash = record.hash
-            else:
-                source_hash = hash_file(source)
+            try:
+                source_hash = trusted or hash_file(source)
+            except OSError as exc:
+                return self._fail_now(
+                    done, photo_id, source, None, f"cannot read source: {exc.strerror}"
+                )
 
         if not force and self._known_failure(record, stat, source_hash):
             assert record is not None
@@ -143,22 +155,25 @@ class Pipeline:
             return done
         missing = self.specs.specs if force else self.cache.missing(source_hash, self.specs)
         if not missing:
-            if not (
-                record
-                and record.status == "done"
-                and record.hash == source_hash
-                and record.stat == stat
-            ):
+            if not (trusted and record and record.status == "done"):
                 self.cache.put_photo(
-                    photo_id, source=str(source), stat=stat, source_hash=source_hash, status="done"
+                    photo_id,
+                    source=printable(source),
+                    stat=stat,
+                    source_hash=source_hash,
+                    status="done",
                 )
             done.set_result(self._cached(photo_id, source, source_hash, record))
             return done
 
         self.cache.put_photo(
-            photo_id, source=str(source), stat=stat, source_hash=source_hash, status="processing"
+            photo_id,
+            source=printable(source),
+            stat=stat,
+            source_hash=source_hash,
+            status="processing",
         )
-        waiter = (photo_id, str(source), done)
+        waiter = (photo_id, printable(source), done)
         with self._lock:
             flight = self._flights.get(source_hash)
             if flight is not None:
@@ -180,7 +195,7 @@ class Pipeline:
             for waiting_id, _source, waiting in flight.waiters:
                 self.cache.set_status(waiting_id, "pending")
                 if waiting is not done:
-                    waiting.set_result(self._pending(waiting_id, str(source), source_hash))
+                    waiting.set_result(self._pending(waiting_id, printable(source), source_hash))
             raise
         flight.future = future
         future.add_done_callback(lambda f: self._landed(source_hash, f))
@@ -194,41 +209,59 @@ class Pipeline:
         Submission runs in a helper thread (it hashes, and waits for room in the
         queue), so results stream out while later photos are still being queued.
         """
-        results: queue.SimpleQueue[PhotoResult | BaseException] = queue.SimpleQueue()
-        submitted = 0
-        done_submitting = threading.Event()
+        results: queue.SimpleQueue[PhotoResult | BaseException | _Submitted] = queue.SimpleQueue()
+        stop = threading.Event()
 
         def submit_all() -> None:
-            nonlocal submitted
+            count = 0
             try:
                 for photo_id, path in photos:
+                    if stop.is_set():
+                        break
                     future = self.submit(photo_id, path, verify=verify, force=force)
-                    submitted += 1
+                    count += 1
                     future.add_done_callback(lambda f: results.put(f.result()))
             except BaseException as exc:  # handed to the consuming thread, re-raised there
                 results.put(exc)
             finally:
-                done_submitting.set()
-                results.put(_SUBMITTED)
+                results.put(_Submitted(count))
 
         thread = threading.Thread(target=submit_all, name="derivo-submit", daemon=True)
         thread.start()
-        received = 0
-        while not (done_submitting.is_set() and received == submitted):
-            item = results.get()
-            if item is _SUBMITTED:
-                continue
-            if isinstance(item, BaseException):
-                raise item
-            received += 1
-            yield item
-        thread.join()
+        received, expected = 0, None
+        try:
+            while received != expected:
+                item = results.get()
+                if isinstance(item, _Submitted):
+                    expected = item.count
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    received += 1
+                    yield item
+        finally:
+            stop.set()
 
     # Internals
 
     def failure_key(self, source_hash: str) -> str:
         """Identifies an input failure: same bytes, specs and limits fail the same way."""
         return blake3.blake3(f"{source_hash}|{self._failure_salt}".encode()).hexdigest()[:24]
+
+    def _trusted_hash(self, record: PhotoRecord | None, source: Path, stat: FileStat) -> str | None:
+        """The recorded hash, if the file provably did not change since it was recorded.
+
+        Like git's index: size, mtime and inode unchanged, same path, and the mtime
+        clearly older than the record, since an edit within one timestamp tick of
+        the last hash (2 s on FAT) would otherwise go unseen.
+        """
+        if record is None or not record.hash or record.stat != stat:
+            return None
+        if record.source != printable(source):
+            return None
+        if stat.mtime_ns / 1e9 > record.updated_at - _RACY_SECONDS:
+            return None
+        return record.hash
 
     def _known_failure(self, record: PhotoRecord | None, stat: FileStat, source_hash: str) -> bool:
         return bool(
@@ -239,21 +272,48 @@ class Pipeline:
         )
 
     def _landed(self, source_hash: str, future: Future[RenderResult]) -> None:
+        """Record a finished render and settle every photo waiting for it; never raises."""
         with self._lock:
             flight = self._flights.pop(source_hash)
-        result: RenderResult | None = None
-        error: BaseException | None = None
-        if future.cancelled():
-            error = CancelledError()
-        else:
-            error = future.exception()
-            result = None if error else future.result()
-        if result is not None:
-            self.cache.record(source_hash, self.specs, result.derivatives)
+            self._settling += 1
+        try:
+            result: RenderResult | None = None
+            error: BaseException | None
+            if future.cancelled():
+                error = CancelledError()
+            else:
+                error = future.exception()
+                result = None if error else future.result()
+            attempts = getattr(future, "attempts", 1)
+            try:
+                if result is not None:
+                    self.cache.record(source_hash, self.specs, result.derivatives)
+                for photo_id, source, done in flight.waiters:
+                    done.set_result(
+                        self._settle(photo_id, source, source_hash, result, error, attempts)
+                    )
+            except Exception as exc:  # e.g. the database is gone: settle as failed, not lost
+                self._unrecorded(flight, source_hash, exc)
+        finally:
+            with self._lock:
+                self._settling -= 1
+                self._settled.notify_all()
+
+    def _unrecorded(self, flight: _Flight, source_hash: str, exc: Exception) -> None:
+        reason = f"could not record the result: {type(exc).__name__}: {exc}"
         for photo_id, source, done in flight.waiters:
+            if done.done():
+                continue
+            with contextlib.suppress(Exception):
+                self.cache.set_status(photo_id, "pending")
             done.set_result(
-                self._settle(
-                    photo_id, source, source_hash, result, error, getattr(future, "attempts", 1)
+                PhotoResult(
+                    photo_id=photo_id,
+                    source=source,
+                    source_hash=source_hash,
+                    outcome="failed",
+                    error=reason,
+                    error_kind="cache",
                 )
             )
 
@@ -311,7 +371,7 @@ class Pipeline:
     ) -> PhotoResult:
         return PhotoResult(
             photo_id=photo_id,
-            source=str(source),
+            source=printable(source),
             source_hash=source_hash,
             outcome="cached",
             derivatives=self.cache.derivatives(source_hash, self.specs),
@@ -348,13 +408,13 @@ class Pipeline:
         reason: str,
     ) -> Future[PhotoResult]:
         self.cache.put_photo(
-            photo_id, source=str(source), stat=None, source_hash=source_hash, status="failed"
+            photo_id, source=printable(source), stat=None, source_hash=source_hash, status="failed"
         )
         self.cache.set_status(photo_id, "failed", error=reason, error_kind="input")
         done.set_result(
             PhotoResult(
                 photo_id=photo_id,
-                source=str(source),
+                source=printable(source),
                 source_hash=None,
                 outcome="failed",
                 error=reason,

@@ -16,7 +16,6 @@ import pyvips
 
 from derivo.atomic import write_atomically
 from derivo.decode import classify_vips_error, decode
-from derivo.formats import sniff_file
 from derivo.specs import Spec
 from derivo.tasks import Derivative, RenderResult, RenderTask, derivative_path
 
@@ -46,7 +45,7 @@ def render(task: RenderTask) -> RenderResult:
                 )
             )
     except pyvips.Error as exc:
-        raise classify_vips_error(sniff_file(source) or "image", exc) from None
+        raise classify_vips_error(decoded.format, exc) from None
     if derivatives:
         write_atomically(Path(derivatives[0].path).parent, files)
     return RenderResult(

@@ -112,6 +112,11 @@ class SpecSet:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise SpecError(f"spec names must be unique: {', '.join(dupes)} given twice")
+        by_fingerprint: dict[str, str] = {}
+        for spec in self.specs:
+            twin = by_fingerprint.setdefault(spec.fingerprint, spec.name)
+            if twin != spec.name:
+                raise SpecError(f"specs {twin} and {spec.name} have the same settings: keep one")
 
     def __iter__(self) -> Iterator[Spec]:
         return iter(self.specs)

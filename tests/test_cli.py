@@ -162,3 +162,29 @@ def test_ctrl_c_stops_promptly_and_the_next_run_finishes(tmp_path: Path) -> None
     assert rerun.returncode == 0
     summary = json.loads(rerun.stdout)
     assert summary["rendered"] + summary["cached"] == 12 and summary["rendered"] > 0
+
+
+def test_out_inside_the_photos_is_skipped_and_photos_inside_out_refused(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    shutil.copy(SAMPLES / "jolla.jpg", library)
+    for _ in range(2):
+        result = derivo("process", library, "--out", library / "derivo", "--json")
+        assert json.loads(result.stdout)["photos"] == 1
+    same = CliRunner().invoke(main, ["process", str(library), "--out", str(library)])
+    assert same.exit_code == 2
+    assert f"Error: {library} is inside --out {library}" in same.output
+
+
+def test_odd_file_names_and_unreadable_entries(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    shutil.copy(SAMPLES / "jolla.jpg", library / os.fsdecode(b"caf\xe9.jpg"))
+    os.mkfifo(library / "pipe.jpg")
+    result = derivo("process", library, "--out", tmp_path / "out", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rendered"] == 1
+    named = derivo("process", library / "pipe.jpg", "--out", tmp_path / "out", "--json")
+    assert named.returncode == 1
+    [failure] = json.loads(named.stdout)["failures"]
+    assert failure["error"] == "cannot read source: not a regular file"

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
+import time
 from pathlib import Path
+
+import pytest
 
 from derivo import DerivativeCache, Pipeline, Spec, SpecSet, WorkerPool
 from derivo.specs import PREVIEW, THUMBNAIL
@@ -64,6 +68,8 @@ def test_a_changed_source_is_rendered_again(photos: Path, make_pipeline,
 
 def test_quick_check_trusts_stat_and_verify_hashes(photos: Path, make_pipeline,
                                                    cache: DerivativeCache) -> None:
+    for photo in photos.iterdir():  # older than their record, as in a real library
+        os.utime(photo, ns=(photo.stat().st_atime_ns, time.time_ns() - 3600 * 10**9))
     run_all(make_pipeline(), photos)
     target = photos / "jolla.jpg"
     st = target.stat()
@@ -114,3 +120,64 @@ def _hash(cache: DerivativeCache, photo_id: str) -> str:
     record = cache.photo(photo_id)
     assert record is not None and record.hash is not None
     return record.hash
+
+
+def test_a_file_changed_just_after_hashing_is_hashed_again(photos: Path, make_pipeline) -> None:
+    """Freshly written files are racy: same size and mtime tick may hide an edit."""
+    run_all(make_pipeline(), photos)
+    target = photos / "jolla.jpg"
+    st = target.stat()
+    with open(target, "r+b") as f:
+        f.seek(st.st_size // 2)
+        f.write(b"\x00" * 16)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert run_all(make_pipeline(), photos)["jolla.jpg"] == "rendered"
+
+
+def test_an_unreadable_source_fails_alone(photos: Path, make_pipeline,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from derivo import pipeline as module
+
+    real = module.hash_file
+
+    def flaky(path: Path) -> str:
+        if path.name == "jolla.jpg":
+            raise OSError(5, "Input/output error")
+        return real(path)
+
+    monkeypatch.setattr(module, "hash_file", flaky)
+    outcomes = {}
+    for r in make_pipeline().run([(p.name, p) for p in sorted(photos.iterdir())]):
+        outcomes[r.photo_id] = (r.outcome, r.error)
+    assert outcomes["jolla.jpg"] == ("failed", "cannot read source: Input/output error")
+    assert outcomes["canon_hdr_NO.jpg"][0] == "rendered"
+
+
+class BrokenCache(DerivativeCache):
+    def record(self, *args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+
+def test_a_failure_to_record_settles_the_photo_instead_of_hanging(
+    tmp_path: Path, pool: WorkerPool
+) -> None:
+    with BrokenCache(tmp_path / "d.db") as cache:
+        pipeline = Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out")
+        result = pipeline.submit("jolla", SAMPLES / "jolla.jpg").result(timeout=60)
+        pipeline.close()
+        assert result.outcome == "failed" and result.error_kind == "cache"
+        assert result.error == "could not record the result: OperationalError: disk I/O error"
+        assert cache.photo("jolla").status == "pending"  # type: ignore[union-attr]
+
+
+def test_close_returns_after_every_result_is_recorded(photos: Path, tmp_path: Path,
+                                                     pool: WorkerPool) -> None:
+    for batch in range(2):
+        with (
+            DerivativeCache(tmp_path / "d.db") as cache,
+            Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out") as pipeline,
+        ):
+            for p in sorted(photos.iterdir()):
+                pipeline.submit(f"{batch}-{p.name}", p)
+    with DerivativeCache(tmp_path / "d.db") as cache:
+        assert cache.counts()["done"] == 6

@@ -133,3 +133,19 @@ def test_start_spawns_the_workers_before_any_task() -> None:
         while len(pool.stats().pids) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert len(pool.stats().pids) == 2
+
+
+def test_a_dispatcher_failure_fails_every_future_and_later_submits() -> None:
+    pool = WorkerPool(workers=1, func=lambda task: task, initializer=None)  # type: ignore[arg-type,return-value]
+    future = pool.submit(task("ok"))
+    with pytest.raises(RenderFailed, match="the worker pool stopped: .*pickle"):
+        future.result(timeout=60)
+    with pytest.raises(RenderFailed, match="the worker pool stopped"):
+        pool.submit(task("ok"))
+    pool.close()
+    pool.close()  # a second close is harmless
+
+
+def test_an_unbounded_time_limit_is_refused() -> None:
+    with pytest.raises(ValueError, match="task_timeout must be in"):
+        WorkerPool(workers=1, task_timeout=float("inf"))

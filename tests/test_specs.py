@@ -86,6 +86,9 @@ def test_spec_set_refuses_duplicates_and_emptiness() -> None:
         SpecSet((THUMBNAIL, THUMBNAIL))
     with pytest.raises(SpecError, match="at least one spec"):
         SpecSet(())
+    twin = Spec(name="small", width=200, height=200, quality=80)
+    with pytest.raises(SpecError, match="specs thumbnail and small have the same settings"):
+        SpecSet((THUMBNAIL, twin))
 
 
 def test_toml_and_json_spec_files(tmp_path: Path) -> None:

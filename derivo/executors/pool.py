@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import InvalidStateError
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -25,6 +26,8 @@ from derivo.executors.base import RenderFuture, workers_for
 from derivo.tasks import RenderResult, RenderTask
 
 Job = tuple[int, RenderTask, RenderFuture]
+_IDLE_WAIT = 60.0  # seconds; the dispatcher wakes at least this often
+_MAX_TIMEOUT = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,8 @@ class WorkerPool:
         initializer: Callable[[], None] | None = _default_initializer,
     ) -> None:
         self.size = workers_for(workers=workers, cpu=cpu)
+        if not 0 < task_timeout <= _MAX_TIMEOUT:
+            raise ValueError(f"task_timeout must be in (0, {_MAX_TIMEOUT:g}] seconds")
         self.queue_size = queue_size if queue_size is not None else 4 * self.size
         if self.queue_size < 1:
             raise ValueError("queue_size must be at least 1")
@@ -127,8 +132,8 @@ class WorkerPool:
         self._workers: list[_Worker] = []
         self._attempts: dict[int, int] = {}
         self._next_id = 0
-        self._closing = False
-        self._cancel = False
+        self._closing = self._closed = self._cancel = False
+        self._broken: str | None = None
         self._thread: threading.Thread | None = None
         self._wake_r, self._wake_w = os.pipe()
         self._completed = self._failed = self._restarts = 0
@@ -144,7 +149,7 @@ class WorkerPool:
                     raise QueueFull(f"render queue is full ({self.queue_size} waiting)")
                 self._cond.wait()
             if self._closing:
-                raise RenderFailed("the worker pool is shut down")
+                raise RenderFailed(self._broken or "the worker pool is shut down")
             self._next_id += 1
             self._queue.append((self._next_id, task, future))
             self._start()
@@ -155,7 +160,7 @@ class WorkerPool:
         """Start the workers now rather than on the first submit (saves the first task ~1 s)."""
         with self._cond:
             if self._closing:
-                raise RenderFailed("the worker pool is shut down")
+                raise RenderFailed(self._broken or "the worker pool is shut down")
             self._start()
 
     def stats(self) -> PoolStats:
@@ -173,18 +178,17 @@ class WorkerPool:
     def close(self, *, cancel: bool = False) -> None:
         """Finish everything queued, or with ``cancel`` drop it and stop now."""
         with self._cond:
-            self._closing = True
+            if self._closed:
+                return
+            self._closed = self._closing = True
             self._cancel = self._cancel or cancel
             thread = self._thread
             self._cond.notify_all()
         self._wake()
         if thread is not None:
             thread.join()
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        os.close(self._wake_r)
+        os.close(self._wake_w)
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -206,8 +210,8 @@ class WorkerPool:
             pass
 
     def _run(self) -> None:
-        self._workers = [_Worker(self._ctx, self._target_args) for _ in range(self.size)]
         try:
+            self._workers = [_Worker(self._ctx, self._target_args) for _ in range(self.size)]
             while True:
                 with self._cond:
                     if self._cancel:
@@ -217,14 +221,22 @@ class WorkerPool:
                     if self._closing and not self._queue and not busy:
                         break
                 now = time.monotonic()
-                timeout = min((w.deadline - now for w in busy), default=None)
+                timeout = min((w.deadline - now for w in busy), default=_IDLE_WAIT)
                 handles: list[Any] = [self._wake_r]
                 for w in self._workers:
                     handles += [w.conn, w.process.sentinel]
-                ready = wait(handles, timeout=None if timeout is None else max(timeout, 0))
+                ready = wait(handles, timeout=min(max(timeout, 0), _IDLE_WAIT))
                 if self._wake_r in ready:
                     os.read(self._wake_r, 4096)
-                self._collect(set(ready))
+                finished = self._collect(set(ready))
+                with self._cond:
+                    self._dispatch()  # idle workers get new work before callbacks run
+                for job, ok, value in finished:
+                    self._finish(job, ok, value)
+        except BaseException as exc:  # recorded on every pending future, and on submit
+            with self._cond:
+                self._broken = f"the worker pool stopped: {type(exc).__name__}: {exc}"
+                self._closing = True
         finally:
             self._shutdown()
 
@@ -244,18 +256,20 @@ class WorkerPool:
                 except (OSError, ValueError):
                     pass  # the worker is dead; its sentinel reports it next round
 
-    def _collect(self, ready: set[Any]) -> None:
+    def _collect(self, ready: set[Any]) -> list[tuple[Job, bool, Any]]:
+        """Take replies, replace dead or overdue workers; returns the jobs that ended."""
+        finished: list[tuple[Job, bool, Any]] = []
         now = time.monotonic()
         for index, worker in enumerate(self._workers):
             job = worker.job
             if worker.conn in ready and job is not None:
                 try:
-                    job_id, ok, value = worker.conn.recv()
+                    _job_id, ok, value = worker.conn.recv()
                 except (EOFError, OSError):
                     pass  # died mid-reply: handled as a crash below
                 else:
                     worker.job = None
-                    self._finish(job, ok, value)
+                    finished.append((job, ok, value))
                     continue
             died = worker.process.sentinel in ready or not worker.process.is_alive()
             timed_out = job is not None and now >= worker.deadline
@@ -265,26 +279,23 @@ class WorkerPool:
                     self._restarts += 1
                     self._workers[index] = _Worker(self._ctx, self._target_args)
                 if job is not None:
-                    self._retry(job, timed_out, worker.process.exitcode)
+                    error = self._retry(job, timed_out, worker.process.exitcode)
+                    if error is not None:
+                        finished.append((job, False, error))
+        return finished
 
-    def _retry(self, job: Job, timed_out: bool, exitcode: int | None) -> None:
+    def _retry(self, job: Job, timed_out: bool, exitcode: int | None) -> RenderFailed | None:
+        """Queue a crashed or overdue job again; past ``max_attempts``, the error to report."""
         attempts = self._attempts.get(job[0], 1)
         if attempts < self.max_attempts and not job[2].cancelled():
             with self._cond:
                 self._queue.appendleft(job)
-            return
-        error: RenderFailed
+            return None
+        tries = f"{attempts} attempt{'s' * (attempts > 1)}"
         if timed_out:
-            error = TaskTimeout(
-                f"render exceeded the {self.task_timeout:g} s time limit "
-                f"({attempts} attempt{'s' * (attempts > 1)})"
-            )
-        else:
-            how = f"signal {-exitcode}" if exitcode and exitcode < 0 else f"exit code {exitcode}"
-            error = WorkerCrashed(
-                f"worker process died ({how}) on {attempts} attempt{'s' * (attempts > 1)}"
-            )
-        self._finish(job, False, error)
+            return TaskTimeout(f"render exceeded the {self.task_timeout:g} s time limit ({tries})")
+        how = f"signal {-exitcode}" if exitcode and exitcode < 0 else f"exit code {exitcode}"
+        return WorkerCrashed(f"worker process died ({how}) on {tries}")
 
     def _finish(self, job: Job, ok: bool, value: Any) -> None:
         job_id, _task, future = job
@@ -294,12 +305,13 @@ class WorkerPool:
                 self._completed += 1
             else:
                 self._failed += 1
-        if future.done():
-            return
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
+        try:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        except InvalidStateError:
+            pass  # cancelled by its owner meanwhile: nobody waits for this result
 
     def _shutdown(self) -> None:
         with self._cond:
@@ -316,4 +328,10 @@ class WorkerPool:
                 worker.process.join(2)
             worker.kill()
         for _job_id, _task, future in leftovers:
-            future.cancel()
+            if self._broken is None:
+                future.cancel()
+                continue
+            try:
+                future.set_exception(RenderFailed(self._broken))
+            except InvalidStateError:
+                pass

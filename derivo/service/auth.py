@@ -9,25 +9,41 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from fastapi import HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials
 
+from derivo.errors import DerivoError
+
+MIN_TOKEN_LENGTH = 16
+
 
 def load_or_create_token(path: Path) -> tuple[str, bool]:
-    """The token stored at ``path``, creating it if missing; True when just created."""
+    """The token stored at ``path``, creating it if missing; True when just created.
+
+    Raises DerivoError for a token file too short to be a token (e.g. emptied by hand).
+    """
     try:
-        return path.read_text(encoding="ascii").strip(), False
+        token = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         pass
+    else:
+        if len(token) < MIN_TOKEN_LENGTH:
+            raise DerivoError(
+                f"the token in {path} is shorter than {MIN_TOKEN_LENGTH} characters: "
+                "remove the file to have a new one generated, or set DERIVO_TOKEN"
+            )
+        return token, False
     token = secrets.token_urlsafe(32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".token.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="ascii") as f:  # mkstemp creates it with mode 0600
         f.write(token + "\n")
         f.flush()
         os.fsync(f.fileno())
+    os.replace(tmp, path)
     return token, True
 
 

@@ -78,6 +78,7 @@ class Ingest:
         """Put photos a dead server left ``processing`` back to ``pending``, and queue them."""
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._reset_interrupted)
+        self._wake.set()  # the backlog is queued at once, not after the first interval
         self._task = asyncio.create_task(self._requeue_forever(), name="derivo-requeue")
 
     async def stop(self) -> None:

@@ -9,6 +9,7 @@ import uvicorn
 
 from derivo.errors import DerivoError
 from derivo.service.app import create_app
+from derivo.service.auth import load_or_create_token
 from derivo.service.datadir import DataDirLock
 from derivo.service.settings import Settings
 
@@ -20,6 +21,8 @@ def serve(settings: Settings) -> None:
     data directory (the lifespan takes the lock for real) or the address is taken.
     """
     DataDirLock(settings.data_dir).release()
+    if settings.token is None and settings.token_path.exists():
+        load_or_create_token(settings.token_path)  # refuses a damaged token file up front
     sock = bind(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host

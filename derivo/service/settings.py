@@ -44,8 +44,8 @@ class Settings:
         for name in ("workers", "queue_size", "max_upload_bytes", "max_pixels", "retry_after"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.task_timeout <= 0:
-            raise ValueError(f"task_timeout must be positive, got {self.task_timeout:g}")
+        if not 0 < self.task_timeout <= 86_400:
+            raise ValueError(f"task_timeout must be 0-86400 seconds, got {self.task_timeout:g}")
         if self.token is not None and len(self.token) < 16:
             raise ValueError("the token must be at least 16 characters long")
 
