@@ -8,35 +8,20 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
 from derivo.cache import STATUSES, DerivativeCache
 from derivo.discover import find_photos
 from derivo.errors import DerivoError
-from derivo.executors import WorkerPool, available_cores
-from derivo.pipeline import PhotoResult, Pipeline
+from derivo.executors import WorkerPool
+from derivo.pipeline import Pipeline
 from derivo.specs import resolve_specs
+from derivo.summary import Summary, progress_bar
 from derivo.tasks import MB, Limits
 
 DB_NAME = "derivo.db"
@@ -167,7 +152,7 @@ def process(
             ) as pipeline,
         ):
             found = list(find_photos(paths, exclude=[out_dir]))
-            with _progress(err, quiet=as_json) as progress:
+            with progress_bar(err, quiet=as_json) as progress:
                 bar = progress.add_task("photos", total=len(found))
                 photos = [(item.photo_id, item.path) for item in found]
                 for result in pipeline.run(photos, force=force, verify=verify):
@@ -185,118 +170,6 @@ def process(
     else:
         summary.print(err)
     sys.exit(1 if summary.failures or summary.pending else 0)
-
-
-class _RateColumn(ProgressColumn):
-    """Photos per second, averaged by rich over the recent past."""
-
-    def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0:.1f} photos/s", style="cyan")
-
-
-def _progress(console: Console, *, quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        _RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=quiet,
-    )
-
-
-def _cpu_seconds() -> float:
-    """CPU time of this process and its reaped children (the workers)."""
-    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    return sum(u.ru_utime + u.ru_stime for u in usage)
-
-
-@dataclass
-class Summary:
-    """Counts and figures of one ``process`` run."""
-
-    rendered: int = 0
-    cached: int = 0
-    pending: int = 0
-    failures: list[PhotoResult] = field(default_factory=list)
-    peak_rss_kb: int = 0
-    wall: float = 0.0
-    cpu_seconds: float = 0.0
-    out: str = ""
-    db: str = ""
-
-    def add(self, result: PhotoResult) -> None:
-        if result.outcome == "rendered":
-            self.rendered += 1
-        elif result.outcome == "cached":
-            self.cached += 1
-        elif result.outcome == "pending":
-            self.pending += 1
-        else:
-            self.failures.append(result)
-        self.peak_rss_kb = max(self.peak_rss_kb, result.peak_rss_kb)
-
-    def start(self) -> None:
-        self.wall, self.cpu_seconds = -time.perf_counter(), -_cpu_seconds()
-
-    def finish(self) -> None:
-        """Close the clocks; workers are reaped by now, so their CPU time is included."""
-        self.wall += time.perf_counter()
-        self.cpu_seconds += _cpu_seconds()
-
-    @property
-    def total(self) -> int:
-        return self.rendered + self.cached + self.pending + len(self.failures)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "photos": self.total,
-            "rendered": self.rendered,
-            "cached": self.cached,
-            "failed": len(self.failures),
-            "pending": self.pending,
-            "wall_seconds": round(self.wall, 4),
-            "photos_per_second": round(self.total / self.wall, 2) if self.wall else None,
-            "cpu_seconds": round(self.cpu_seconds, 3),
-            "cpu_utilisation": round(self.cpu_seconds / self.wall / available_cores(), 3)
-            if self.wall
-            else None,
-            "peak_worker_rss_mb": round(self.peak_rss_kb / 1024, 1),
-            "failures": [
-                {"path": f.source, "kind": f.error_kind, "error": f.error} for f in self.failures
-            ],
-            "out": self.out,
-            "db": self.db,
-        }
-
-    def print(self, console: Console) -> None:
-        d = self.as_dict()
-        figures = [
-            f"{d['photos_per_second']} photos/s",
-            f"CPU {d['cpu_utilisation']:.0%} of {available_cores()} cores",
-        ]
-        if self.peak_rss_kb:
-            figures.append(f"peak worker RSS {d['peak_worker_rss_mb']} MB")
-        console.print(
-            f"[green]{self.rendered} rendered[/], {self.cached} cached, "
-            f"[{'red' if self.failures else 'green'}]{len(self.failures)} failed[/]"
-            + (f", [yellow]{self.pending} not finished[/]" if self.pending else "")
-            + f" in {self.wall:.2f} s ({', '.join(figures)})",
-            soft_wrap=True,
-        )
-        for failure in self.failures:
-            console.print(
-                f"  [red]failed[/] {failure.source}: {failure.error}",
-                highlight=False,
-                soft_wrap=True,
-            )
-        console.print(
-            f"Derivatives in {self.out}, cache {self.db}", highlight=False, soft_wrap=True
-        )
 
 
 @main.command()
