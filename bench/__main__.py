@@ -18,6 +18,7 @@ from bench.contenders import CONTENDERS, RERUNS, SPECS, Contender
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_WORK = Path(__file__).resolve().parent / ".runs"
+NOISY = 0.1
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -81,7 +82,7 @@ def fresh_dir(path: Path) -> Path:
 def describe_run(run: measure.Run, cores: int) -> str:
     line = (
         f"{run.wall:7.2f} s wall, {run.cpu:6.1f} s CPU ({100 * run.utilisation(cores):.0f} %), "
-        f"max RSS {run.max_rss_mb:.0f} MB"
+        f"max RSS {run.max_rss_mb:.0f} MB, other load {100 * run.other_load(cores):.0f} %"
     )
     if run.inner_wall is not None:
         line += f", in-process {run.inner_wall:.3f} s"
@@ -125,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         warm_seconds=corpus_mod.warm(corpus),
         skipped=skipped,
     )
+    derivo_src = REPO / "derivo"
+    fingerprint = measure.source_fingerprint(derivo_src) if derivo_src.is_dir() else ""
     boxes = {spec: (w, h) for spec, w, h, _ in SPECS}
     work = args.work
     for r in range(args.runs):
@@ -147,6 +150,19 @@ def main(argv: list[str] | None = None) -> int:
             run = execute(c, c.name, corpus.directory, work / str(c.rerun_of), res.cores)
             res.reruns.setdefault(c.name, []).append(run)
 
+    if fingerprint and measure.source_fingerprint(derivo_src) != fingerprint:
+        res.warnings.append("derivo's source changed while the benchmark ran; run it again")
+    noisy = [
+        r.name
+        for runs in (*res.fresh.values(), *res.reruns.values())
+        for r in runs
+        if r.other_load(res.cores) > NOISY
+    ]
+    if noisy:
+        res.warnings.append(
+            f"{len(noisy)} run(s) shared the machine with other work using over "
+            f"{NOISY:.0%} of the CPU ({', '.join(sorted(set(noisy)))}); numbers are noisy"
+        )
     print(report.console(res))
     work.mkdir(parents=True, exist_ok=True)
     raw = {

@@ -77,7 +77,16 @@ CONTENDERS: dict[str, Contender] = {
                 "libvips thread pool left at its defaults in every worker",
             ],
         ),
-        Contender("derivo", "derivo process, defaults", "derivo", derivo_args=()),
+        Contender(
+            "derivo",
+            "derivo process, defaults",
+            "derivo",
+            derivo_args=(),
+            notes=[
+                "its workers run at nice 10 (derivo's default): no effect on a quiet "
+                "machine, a handicap whenever anything else wants the CPU",
+            ],
+        ),
         Contender(
             "derivo-cpu50", "derivo process --cpu 0.5", "derivo", derivo_args=("--cpu", "0.5")
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import statistics
@@ -27,6 +28,7 @@ class Run:
     cpu: float  # user + system seconds of the child and every descendant it reaped
     max_rss_mb: float  # largest single process in the tree (ru_maxrss)
     tree_rss_mb: float  # largest sampled sum of RSS over the live tree
+    other_cpu: float  # CPU seconds the rest of the machine used meanwhile (noise)
     returncode: int
     summary: dict[str, Any]
     stderr_tail: str
@@ -37,6 +39,9 @@ class Run:
 
     def utilisation(self, cores: int) -> float:
         return self.cpu / self.wall / cores if self.wall > 0 else 0.0
+
+    def other_load(self, cores: int) -> float:
+        return self.other_cpu / self.wall / cores if self.wall > 0 else 0.0
 
     @property
     def inner_wall(self) -> float | None:
@@ -103,15 +108,27 @@ class _TreeRss(threading.Thread):
             self.stop.wait(RSS_SAMPLE_SECONDS)
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent busy since boot (user, nice, system, irq, softirq)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def run(name: str, cmd: list[str], cwd: Path) -> Run:
     """Run ``cmd`` and measure it with ``wait4`` (rusage covers all reaped descendants)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        busy = machine_busy_seconds()
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         sampler = _TreeRss(proc.pid)
         sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
+        busy = machine_busy_seconds() - busy
         proc.returncode = os.waitstatus_to_exitcode(status)
         sampler.stop.set()
         sampler.join()
@@ -119,16 +136,27 @@ def run(name: str, cmd: list[str], cwd: Path) -> Run:
         err.seek(0)
         stdout = out.read().decode(errors="replace")
         stderr = err.read().decode(errors="replace")
+    cpu = usage.ru_utime + usage.ru_stime
     return Run(
         name=name,
         wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
+        cpu=cpu,
         max_rss_mb=usage.ru_maxrss / 1024,
         tree_rss_mb=sampler.peak / 2**20,
+        other_cpu=max(0.0, busy - cpu),
         returncode=proc.returncode,
         summary=parse_summary(stdout),
         stderr_tail="\n".join(stderr.strip().splitlines()[-15:]),
     )
+
+
+def source_fingerprint(package: Path) -> str:
+    """Short hash of a package's Python sources, to notice edits during a benchmark."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def median(values: list[float]) -> float:
