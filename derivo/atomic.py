@@ -7,6 +7,9 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+#: Temporary files are named ``.<name>.<random>.tmp``, next to their final path.
+TEMP_PATTERN = ".*.tmp"
+
 
 def write_atomically(directory: Path, files: Mapping[str, bytes]) -> None:
     """Write each ``name -> data`` into ``directory`` via temp file, fsync and rename.
@@ -36,3 +39,19 @@ def fsync_directory(directory: Path) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def remove_leftovers(root: Path, *, recursive: bool = False) -> int:
+    """Remove temp files a killed writer left in ``root``; returns how many.
+
+    Call only when nobody else can be writing there (the coordinator, once the
+    render of that folder has ended; the service, holding its data directory lock).
+    """
+    if not root.is_dir():
+        return 0
+    removed = 0
+    for path in root.rglob(TEMP_PATTERN) if recursive else root.glob(TEMP_PATTERN):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

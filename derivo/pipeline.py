@@ -26,13 +26,14 @@ from typing import Literal
 
 import blake3
 
+from derivo.atomic import remove_leftovers
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord
 from derivo.discover import printable
 from derivo.errors import DerivoError, InputError
 from derivo.executors.base import Executor, RenderFuture
 from derivo.hashing import hash_file
 from derivo.specs import SpecSet
-from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
+from derivo.tasks import Derivative, Limits, RenderResult, RenderTask, source_folder
 
 _RACY_SECONDS = 2.0
 
@@ -154,25 +155,17 @@ class Pipeline:
             done.set_result(self._result(record, "failed"))
             return done
         missing = self.specs.specs if force else self.cache.missing(source_hash, self.specs)
+        if missing or not (trusted and record and record.status == "done"):
+            self.cache.put_photo(
+                photo_id,
+                source=printable(source),
+                stat=stat,
+                source_hash=source_hash,
+                status="processing" if missing else "done",
+            )
         if not missing:
-            if not (trusted and record and record.status == "done"):
-                self.cache.put_photo(
-                    photo_id,
-                    source=printable(source),
-                    stat=stat,
-                    source_hash=source_hash,
-                    status="done",
-                )
             done.set_result(self._cached(photo_id, source, source_hash, record))
             return done
-
-        self.cache.put_photo(
-            photo_id,
-            source=printable(source),
-            stat=stat,
-            source_hash=source_hash,
-            status="processing",
-        )
         waiter = (photo_id, printable(source), done)
         with self._lock:
             flight = self._flights.get(source_hash)
@@ -285,6 +278,9 @@ class Pipeline:
                 error = future.exception()
                 result = None if error else future.result()
             attempts = getattr(future, "attempts", 1)
+            if attempts > 1 or (error is not None and not isinstance(error, InputError)):
+                # a worker was killed mid-write: its temp files are no one's now
+                remove_leftovers(source_folder(self.out_dir, source_hash))
             try:
                 if result is not None:
                     self.cache.record(source_hash, self.specs, result.derivatives)

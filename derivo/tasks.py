@@ -28,9 +28,14 @@ class Limits:
     lenient: bool = False
 
 
+def source_folder(out_dir: Path, source_hash: str) -> Path:
+    """Where every derivative of one source lives: ``<out>/<hh>/<hash>``."""
+    return out_dir / source_hash[:2] / source_hash
+
+
 def derivative_path(out_dir: Path, source_hash: str, spec: Spec) -> Path:
     """Content-addressed home of one derivative: ``<out>/<hh>/<hash>/<spec>-<fp>.<ext>``."""
-    return out_dir / source_hash[:2] / source_hash / spec.filename
+    return source_folder(out_dir, source_hash) / spec.filename
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,7 +22,7 @@ from derivo import (
 )
 from derivo.executors import workers_for
 from tests.conftest import SAMPLES
-from tests.workers import scripted, slow_render
+from tests.workers import crash_mid_write, scripted, slow_render
 
 
 def task(source: str) -> RenderTask:
@@ -149,3 +149,15 @@ def test_a_dispatcher_failure_fails_every_future_and_later_submits() -> None:
 def test_an_unbounded_time_limit_is_refused() -> None:
     with pytest.raises(ValueError, match="task_timeout must be in"):
         WorkerPool(workers=1, task_timeout=float("inf"))
+
+
+def test_temp_files_of_a_killed_writer_are_removed(tmp_path: Path) -> None:
+    with (
+        DerivativeCache(tmp_path / "d.db") as cache,
+        WorkerPool(workers=1, func=crash_mid_write) as pool,
+        Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out") as pipeline,
+    ):
+        result = pipeline.submit("jolla", SAMPLES / "jolla.jpg").result(timeout=120)
+    assert result.outcome == "rendered" and result.attempts == 2
+    assert not list((tmp_path / "out").rglob("*.tmp"))
+    assert len(list((tmp_path / "out").rglob("*.jpg"))) == 2

@@ -38,3 +38,13 @@ def slow_render(task: RenderTask) -> RenderResult:
     """The real renderer, slowed down so a test can kill a worker mid-task."""
     time.sleep(0.4)
     return render(task)
+
+
+def crash_mid_write(task: RenderTask) -> RenderResult:
+    """Leave a temp file and die on the first attempt, as a worker killed mid-write would."""
+    folder = Path(task.out_dir) / task.source_hash[:2] / task.source_hash
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        (folder / ".preview-0123.jpg.k3x9.tmp").write_bytes(b"half a jpeg")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return render(task)

@@ -10,10 +10,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from derivo.atomic import remove_leftovers
 from derivo.errors import DerivoError
-
-#: Temporary files are named ``.<name>.<random>.tmp`` (see :mod:`derivo.atomic`).
-TEMP_PATTERN = ".*.tmp"
 
 
 class DataDirLock:
@@ -43,12 +41,4 @@ def sweep_temp_files(*roots: Path) -> int:
 
     Only safe while holding the :class:`DataDirLock`: nobody else can be writing them.
     """
-    removed = 0
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for path in root.rglob(TEMP_PATTERN):
-            if path.is_file():
-                path.unlink(missing_ok=True)
-                removed += 1
-    return removed
+    return sum(remove_leftovers(root, recursive=True) for root in roots)
