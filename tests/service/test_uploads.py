@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from derivo.errors import DerivoError, InputError, LimitExceeded, UnsupportedFormat
+from derivo.service.auth import load_or_create_token
 from derivo.service.datadir import DataDirLock, sweep_temp_files
 from derivo.service.originals import Originals
 from derivo.service.uploads import BATCH, Staged, Stager, receive
@@ -141,3 +142,13 @@ def test_sweep_removes_only_dot_temp_files(tmp_path: Path) -> None:
         path.write_bytes(b"x")
     assert sweep_temp_files(tmp_path, tmp_path / "missing") == 2
     assert [p.exists() for p in swept + kept] == [False, False, True, True]
+
+
+def test_a_token_file_too_short_to_be_a_token_is_refused(tmp_path: Path) -> None:
+    token, created = load_or_create_token(tmp_path / "token")
+    assert created and len(token) >= 16
+    assert (tmp_path / "token").stat().st_mode & 0o777 == 0o600
+    assert load_or_create_token(tmp_path / "token") == (token, False)
+    (tmp_path / "token").write_text("\n")
+    with pytest.raises(DerivoError, match="shorter than 16 characters: remove the file"):
+        load_or_create_token(tmp_path / "token")
