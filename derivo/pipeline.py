@@ -29,7 +29,7 @@ import blake3
 from derivo.atomic import remove_leftovers
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord
 from derivo.discover import printable
-from derivo.errors import DerivoError, InputError
+from derivo.errors import DerivoError, InputError, RenderFailed
 from derivo.executors.base import Executor, RenderFuture
 from derivo.hashing import hash_file
 from derivo.specs import SpecSet
@@ -137,22 +137,13 @@ class Pipeline:
         record = self.cache.photo(photo_id)
         try:
             stat = FileStat.of(source)
+            trusted = None if verify else self._trusted_hash(record, source, stat)
+            source_hash = source_hash or trusted or hash_file(source)
         except OSError as exc:
-            return self._fail_now(
-                done, photo_id, source, None, f"cannot read source: {exc.strerror}"
-            )
-        trusted = None if verify else self._trusted_hash(record, source, stat)
-        if source_hash is None:
-            try:
-                source_hash = trusted or hash_file(source)
-            except OSError as exc:
-                return self._fail_now(
-                    done, photo_id, source, None, f"cannot read source: {exc.strerror}"
-                )
+            return self._unreadable(done, photo_id, source, f"cannot read source: {exc.strerror}")
 
-        if not force and self._known_failure(record, stat, source_hash):
-            assert record is not None
-            done.set_result(self._result(record, "failed"))
+        if not force and record is not None and self._known_failure(record, stat, source_hash):
+            done.set_result(self._recorded_failure(record))
             return done
         missing = self.specs.specs if force else self.cache.missing(source_hash, self.specs)
         if missing or not (trusted and record and record.status == "done"):
@@ -256,10 +247,9 @@ class Pipeline:
             return None
         return record.hash
 
-    def _known_failure(self, record: PhotoRecord | None, stat: FileStat, source_hash: str) -> bool:
-        return bool(
-            record
-            and record.status == "failed"
+    def _known_failure(self, record: PhotoRecord, stat: FileStat, source_hash: str) -> bool:
+        return (
+            record.status == "failed"
             and record.stat == stat
             and record.error_key == self.failure_key(source_hash)
         )
@@ -384,29 +374,26 @@ class Pipeline:
             error="not rendered: stopped before its turn",
         )
 
-    def _result(self, record: PhotoRecord, outcome: Outcome) -> PhotoResult:
+    def _recorded_failure(self, record: PhotoRecord) -> PhotoResult:
         return PhotoResult(
             photo_id=record.id,
             source=record.source,
             source_hash=record.hash,
-            outcome=outcome,
+            outcome="failed",
             error=record.error,
             error_kind=record.error_kind,
             attempts=record.attempts,
         )
 
-    def _fail_now(
-        self,
-        done: Future[PhotoResult],
-        photo_id: str,
-        source: Path,
-        source_hash: str | None,
-        reason: str,
+    def _unreadable(
+        self, done: Future[PhotoResult], photo_id: str, source: Path, reason: str
     ) -> Future[PhotoResult]:
+        """Record a source that cannot be read now; no failure key, so a later run retries."""
+        kind = RenderFailed.kind
         self.cache.put_photo(
-            photo_id, source=printable(source), stat=None, source_hash=source_hash, status="failed"
+            photo_id, source=printable(source), stat=None, source_hash=None, status="failed"
         )
-        self.cache.set_status(photo_id, "failed", error=reason, error_kind="input")
+        self.cache.set_status(photo_id, "failed", error=reason, error_kind=kind)
         done.set_result(
             PhotoResult(
                 photo_id=photo_id,
@@ -414,7 +401,7 @@ class Pipeline:
                 source_hash=None,
                 outcome="failed",
                 error=reason,
-                error_kind="input",
+                error_kind=kind,
             )
         )
         return done

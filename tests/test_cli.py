@@ -106,12 +106,7 @@ def test_every_bad_input_in_one_batch_with_good_photos(tmp_path: Path) -> None:
 
 
 def test_kill_9_of_a_worker_mid_batch_still_completes(tmp_path: Path) -> None:
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for i in range(6):
-        shutil.copy(SAMPLES / "jolla.jpg", photos / f"{i}.jpg")
-        with open(photos / f"{i}.jpg", "ab") as f:
-            f.write(bytes([i]))  # six distinct sources, so six renders
+    photos = _distinct_copies(tmp_path / "photos", 6)
     proc = subprocess.Popen(
         [sys.executable, "-m", "derivo", "process", str(photos), "--out", str(tmp_path / "out"),
          "--workers", "1", "--json"],
@@ -123,6 +118,16 @@ def test_kill_9_of_a_worker_mid_batch_still_completes(tmp_path: Path) -> None:
     assert proc.returncode == 0, stderr
     summary = json.loads(stdout)
     assert (summary["rendered"], summary["failed"]) == (6, 0)
+
+
+def _distinct_copies(folder: Path, count: int) -> Path:
+    """``count`` copies of a real photo, each one byte different: that many renders."""
+    folder.mkdir()
+    for i in range(count):
+        shutil.copy(SAMPLES / "jolla.jpg", folder / f"{i}.jpg")
+        with open(folder / f"{i}.jpg", "ab") as f:
+            f.write(bytes([i]))
+    return folder
 
 
 def _wait_for_worker(pid: int) -> int:
@@ -140,12 +145,7 @@ def _wait_for_worker(pid: int) -> int:
 
 
 def test_ctrl_c_stops_promptly_and_the_next_run_finishes(tmp_path: Path) -> None:
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for i in range(12):
-        shutil.copy(SAMPLES / "jolla.jpg", photos / f"{i}.jpg")
-        with open(photos / f"{i}.jpg", "ab") as f:
-            f.write(bytes([i]))
+    photos = _distinct_copies(tmp_path / "photos", 12)
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "derivo", "process", str(photos), "--out", str(out),
