@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 #: Temporary files are named ``.<name>.<random>.tmp``, next to their final path.
 TEMP_PATTERN = ".*.tmp"
 
 
-def write_atomically(directory: Path, files: Mapping[str, bytes]) -> None:
+def write_atomically(directory: Path, files: Mapping[str, bytes], *, sync: bool = True) -> None:
     """Write each ``name -> data`` into ``directory`` via temp file, fsync and rename.
 
     The directory itself is fsynced once at the end so the renames survive a power
-    loss; callers record a file only after this returns.
+    loss; callers record a file only after this returns. With ``sync=False`` the
+    caller takes that on, for many files at once (:func:`make_durable`).
     """
     directory.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
@@ -23,13 +26,51 @@ def write_atomically(directory: Path, files: Mapping[str, bytes]) -> None:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+                if sync:
+                    f.flush()
+                    os.fsync(f.fileno())
             os.replace(tmp, directory / name)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-    fsync_directory(directory)
+    if sync:
+        fsync_directory(directory)
+
+
+def make_durable(files: Iterable[Path]) -> None:
+    """Make files written with ``sync=False``, and their folders, survive a power loss.
+
+    On Linux one ``syncfs`` per file system flushes a whole batch (as PostgreSQL's
+    ``recovery_init_sync_method=syncfs`` does): a few milliseconds instead of one
+    fsync per file and per folder; elsewhere, each is fsynced.
+    """
+    folders = {path.parent for path in files}
+    syncfs = _syncfs()
+    if syncfs is not None:
+        devices = {os.stat(folder).st_dev: folder for folder in folders}
+        for folder in devices.values():
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                if syncfs(fd) != 0:
+                    errno = ctypes.get_errno()
+                    raise OSError(errno, os.strerror(errno), str(folder))
+            finally:
+                os.close(fd)
+        return
+    for path in files:
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+    for folder in folders:
+        fsync_directory(folder)
+
+
+@functools.cache
+def _syncfs() -> Callable[[int], int] | None:
+    try:
+        function: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
+    except (AttributeError, OSError):
+        return None
+    return function
 
 
 def fsync_directory(directory: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +58,14 @@ CREATE TABLE derivatives (
     PRIMARY KEY (hash, fingerprint)
 );
 """
+_IN_CHUNK = 500  # ids per ``IN (...)`` list, well under SQLite's limit on parameters
+_UPSERT_PHOTO = """
+    INSERT INTO photos (id, source, size, mtime_ns, inode, hash, status, created_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET
+        source = excluded.source, size = excluded.size, mtime_ns = excluded.mtime_ns,
+        inode = excluded.inode, hash = excluded.hash, status = excluded.status,
+        updated_at = excluded.updated_at"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -336,6 +344,64 @@ class DerivativeCache:
                     for d in made
                 ],
             )
+
+    # Bulk access: one statement per window of photos, for libraries of millions
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group several writes into one transaction (one commit instead of one per write)."""
+        with self._transaction():
+            yield
+
+    def photos_by_id(self, ids: Sequence[str]) -> dict[str, PhotoRecord]:
+        """The recorded photos among ``ids`` (primary-key lookups, ``_IN_CHUNK`` per query)."""
+        found: dict[str, PhotoRecord] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            rows = self._query(
+                f"SELECT * FROM photos WHERE id IN ({', '.join('?' * len(chunk))})", chunk
+            )
+            found.update((row["id"], _photo(row)) for row in rows)
+        return found
+
+    def derivatives_of(
+        self, hashes: Iterable[str], specs: Iterable[Spec]
+    ) -> dict[str, dict[str, Derivative]]:
+        """Recorded derivatives of each of ``hashes`` for ``specs``: hash -> spec name -> file."""
+        wanted = {spec.fingerprint: spec.name for spec in specs}
+        unique = list(dict.fromkeys(hashes))
+        found: dict[str, dict[str, Derivative]] = {}
+        marks = ", ".join("?" * len(wanted))
+        for start in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[start : start + _IN_CHUNK]
+            rows = self._query(
+                f"SELECT hash, fingerprint, path, width, height, bytes, format FROM derivatives "
+                f"WHERE hash IN ({', '.join('?' * len(chunk))}) AND fingerprint IN ({marks})",
+                [*chunk, *wanted],
+            )
+            for source_hash, fingerprint, path, width, height, size, fmt in rows:
+                name = wanted[fingerprint]
+                found.setdefault(source_hash, {})[name] = Derivative(
+                    spec=name, path=path, width=width, height=height, bytes=size, format=fmt
+                )
+        return found
+
+    def put_photos(
+        self, photos: Iterable[tuple[str, str, FileStat | None, str | None, Status]]
+    ) -> None:
+        """:meth:`put_photo` for many ``(id, source, stat, hash, status)`` in one transaction."""
+        now = time.time()
+        rows = [
+            (photo_id, source, *_stat_columns(stat), source_hash, status, now, now)
+            for photo_id, source, stat, source_hash, status in photos
+        ]
+        if rows:
+            with self._transaction() as db:
+                db.executemany(_UPSERT_PHOTO, rows)
+
+
+def _stat_columns(stat: FileStat | None) -> tuple[int | None, int | None, int | None]:
+    return (stat.size, stat.mtime_ns, stat.inode) if stat else (None, None, None)
 
 
 def _photo(row: sqlite3.Row) -> PhotoRecord:

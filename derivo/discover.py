@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from derivo.formats import sniff_file
+from derivo.outcomes import printable
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,6 @@ class Found:
     def photo_id(self) -> str:
         """The path as printable text (file names need not be valid UTF-8)."""
         return printable(self.path)
-
-
-def printable(path: Path) -> str:
-    """``str(path)`` with undecodable bytes shown as ``\\xNN`` escapes, safe to store."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def find_photos(paths: Iterable[Path], *, exclude: Iterable[Path] = ()) -> Iterator[Found]:

@@ -1,4 +1,4 @@
-"""The pipeline: hash → cache check → single-flight → executor → record.
+"""The pipeline: identify → decide → dispatch → record.
 
 One object for the CLI, the service and library users::
 
@@ -10,72 +10,100 @@ One object for the CLI, the service and library users::
             result = pipeline.submit("IMG_0001", Path("IMG_0001.jpg")).result()
             print(result.outcome, result.derivatives["thumbnail"].path)
 
-Only the pipeline writes the cache; workers just return results.
+Photos go through in windows: one query fetches the records of a window, the
+quick check answers unchanged photos from a stat call, one transaction writes what
+changed, and only photos that need a render get a task. Renders are recorded by a
+recorder thread in batches: one sync makes a batch's files durable, one
+transaction records it. Only the pipeline writes the cache; workers just return
+results.
 """
 
 from __future__ import annotations
 
-import contextlib
+import os
 import queue
+import stat as stat_module
 import threading
-from collections.abc import Iterable, Iterator
-from concurrent.futures import CancelledError, Future
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import blake3
 
-from derivo.atomic import remove_leftovers
-from derivo.cache import DerivativeCache, FileStat, PhotoRecord
-from derivo.discover import printable
-from derivo.errors import DerivoError, InputError, RenderFailed
+from derivo.cache import DerivativeCache, FileStat, PhotoRecord, Status
+from derivo.errors import DerivoError, RenderFailed
 from derivo.executors.base import Executor, RenderFuture
+from derivo.executors.pool import WorkerPool
 from derivo.hashing import hash_file
-from derivo.specs import SpecSet
-from derivo.tasks import Derivative, Limits, RenderResult, RenderTask, source_folder
+from derivo.outcomes import Outcome, PhotoResult, printable
+from derivo.recorder import Landing, Recorder
+from derivo.specs import Spec, SpecSet
+from derivo.tasks import Derivative, Limits, RenderTask
+
+__all__ = ["Outcome", "PhotoResult", "Pipeline", "printable"]
 
 _RACY_SECONDS = 2.0
+WINDOW = 256  # photos identified, decided and written together
+_AHEAD = 16 * WINDOW  # results run() may hold that its reader has not taken yet
+Deliver = Callable[[PhotoResult], None]
 
 
-@dataclass(frozen=True)
-class _Submitted:
-    """End of submission in :meth:`Pipeline.run`, with how many photos went in."""
+@dataclass(slots=True)
+class _Photo:
+    """One submitted photo, as the caller named it and as the disk and the cache see it."""
 
-    count: int
+    photo_id: str
+    source: Path
+    name: str  # the source as stored and shown
+    record: PhotoRecord | None
+    deliver: Deliver
+    stat: FileStat | None = None
+    error: str | None = None  # why the source cannot be read
+    source_hash: str | None = None
+    trusted: bool = False  # the quick check vouched for the recorded hash
 
 
-Outcome = Literal["rendered", "cached", "failed", "pending"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class PhotoResult:
-    """What became of one submitted photo."""
+@dataclass(frozen=True, slots=True)
+class Waiter:
+    """A photo waiting for a render: whom to tell, and what to call it."""
 
     photo_id: str
     source: str
-    source_hash: str | None
-    outcome: Outcome
-    derivatives: dict[str, Derivative] = field(default_factory=dict)
-    width: int | None = None
-    height: int | None = None
-    error: str | None = None
-    error_kind: str | None = None
-    attempts: int = 0
-    render_seconds: float = 0.0
-    peak_rss_kb: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome in ("rendered", "cached")
+    deliver: Deliver
 
 
-@dataclass
-class _Flight:
+@dataclass(slots=True)
+class Flight:
     """One render in progress, shared by every photo whose source has its hash."""
 
-    future: RenderFuture | None
-    waiters: list[tuple[str, str, Future[PhotoResult]]]
+    waiters: list[Waiter]
+    future: RenderFuture | None = None
+
+
+class _Window:
+    """How many results :meth:`Pipeline.run` may hold unread: keeps memory flat."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._cond = threading.Condition()
+        self._cancelled = False
+
+    def take(self, n: int) -> bool:
+        with self._cond:
+            self._cond.wait_for(lambda: self._free >= n or self._cancelled)
+            self._free -= n
+            return not self._cancelled
+
+    def give(self, n: int) -> None:
+        with self._cond:
+            self._free += n
+            self._cond.notify()
+
+    def cancel(self) -> None:
+        with self._cond:
+            self._cancelled = True
+            self._cond.notify_all()
 
 
 class Pipeline:
@@ -96,10 +124,20 @@ class Pipeline:
         self.specs = specs or SpecSet()
         self.limits = limits or Limits()
         self._lock = threading.Lock()
-        self._settled = threading.Condition(self._lock)
-        self._flights: dict[str, _Flight] = {}
-        self._settling = 0
+        self._flights: dict[str, Flight] = {}
         self._failure_salt = repr((sorted(s.fingerprint for s in self.specs), self.limits))
+        # workers on this machine write without fsync; the recorder syncs each batch
+        self._sync_in_batches = isinstance(executor, WorkerPool)
+        self._recorder = Recorder(
+            cache=cache,
+            specs=self.specs,
+            out_dir=self.out_dir,
+            flights=self._flights,
+            lock=self._lock,
+            failure_key=self.failure_key,
+            sync=self._sync_in_batches,
+        )
+        self._folders: dict[Path, Path] = {}
 
     def __enter__(self) -> Pipeline:
         return self
@@ -111,8 +149,7 @@ class Pipeline:
     def close(self) -> None:
         """Wait until every render this pipeline started is recorded (the executor's owner
         closes the executor; a cancelled render is recorded as pending)."""
-        with self._settled:
-            self._settled.wait_for(lambda: not self._flights and not self._settling)
+        self._recorder.wait_idle()
 
     def submit(
         self,
@@ -133,56 +170,14 @@ class Pipeline:
         it streamed in).
         """
         done: Future[PhotoResult] = Future()
-        source = source.resolve()
-        record = self.cache.photo(photo_id)
-        try:
-            stat = FileStat.of(source)
-            trusted = None if verify else self._trusted_hash(record, source, stat)
-            source_hash = source_hash or trusted or hash_file(source)
-        except OSError as exc:
-            return self._unreadable(done, photo_id, source, f"cannot read source: {exc.strerror}")
-
-        if not force and record is not None and self._known_failure(record, stat, source_hash):
-            done.set_result(self._recorded_failure(record))
-            return done
-        missing = self.specs.specs if force else self.cache.missing(source_hash, self.specs)
-        if missing or not (trusted and record and record.status == "done"):
-            self.cache.put_photo(
-                photo_id,
-                source=printable(source),
-                stat=stat,
-                source_hash=source_hash,
-                status="processing" if missing else "done",
-            )
-        if not missing:
-            done.set_result(self._cached(photo_id, source, source_hash, record))
-            return done
-        waiter = (photo_id, printable(source), done)
-        with self._lock:
-            flight = self._flights.get(source_hash)
-            if flight is not None:
-                flight.waiters.append(waiter)
-                return done
-            flight = self._flights[source_hash] = _Flight(None, [waiter])
-        task = RenderTask(
-            source=str(source),
+        self._submit_window(
+            [(photo_id, source)],
+            done.set_result,
+            verify=verify,
+            force=force,
+            block=block,
             source_hash=source_hash,
-            specs=tuple(missing),
-            out_dir=str(self.out_dir),
-            limits=self.limits,
         )
-        try:
-            future = self.executor.submit(task, block=block)
-        except DerivoError:
-            with self._lock:
-                del self._flights[source_hash]
-            for waiting_id, _source, waiting in flight.waiters:
-                self.cache.set_status(waiting_id, "pending")
-                if waiting is not done:
-                    waiting.set_result(self._pending(waiting_id, printable(source), source_hash))
-            raise
-        flight.future = future
-        future.add_done_callback(lambda f: self._landed(source_hash, f))
         return done
 
     def run(
@@ -190,25 +185,25 @@ class Pipeline:
     ) -> Iterator[PhotoResult]:
         """Submit ``(photo_id, path)`` pairs and yield results as they complete.
 
-        Submission runs in a helper thread (it hashes, and waits for room in the
-        queue), so results stream out while later photos are still being queued.
+        Submission runs in a helper thread (it stats, hashes, and waits for room in
+        the queue), a window at a time, so results stream out while later photos are
+        still being found and queued, and memory stays flat however many there are.
         """
-        results: queue.SimpleQueue[PhotoResult | BaseException | _Submitted] = queue.SimpleQueue()
-        stop = threading.Event()
+        results: queue.SimpleQueue[PhotoResult | BaseException | int] = queue.SimpleQueue()
+        window = _Window(_AHEAD)
 
         def submit_all() -> None:
             count = 0
             try:
-                for photo_id, path in photos:
-                    if stop.is_set():
+                for batch in _batched(photos, WINDOW):
+                    if not window.take(len(batch)):
                         break
-                    future = self.submit(photo_id, path, verify=verify, force=force)
-                    count += 1
-                    future.add_done_callback(lambda f: results.put(f.result()))
+                    self._submit_window(batch, results.put, verify=verify, force=force)
+                    count += len(batch)
             except BaseException as exc:  # handed to the consuming thread, re-raised there
                 results.put(exc)
             finally:
-                results.put(_Submitted(count))
+                results.put(count)
 
         thread = threading.Thread(target=submit_all, name="derivo-submit", daemon=True)
         thread.start()
@@ -216,192 +211,222 @@ class Pipeline:
         try:
             while received != expected:
                 item = results.get()
-                if isinstance(item, _Submitted):
-                    expected = item.count
+                if isinstance(item, int):
+                    expected = item
                 elif isinstance(item, BaseException):
                     raise item
                 else:
                     received += 1
+                    window.give(1)
                     yield item
         finally:
-            stop.set()
-
-    # Internals
+            window.cancel()
 
     def failure_key(self, source_hash: str) -> str:
         """Identifies an input failure: same bytes, specs and limits fail the same way."""
         return blake3.blake3(f"{source_hash}|{self._failure_salt}".encode()).hexdigest()[:24]
 
-    def _trusted_hash(self, record: PhotoRecord | None, source: Path, stat: FileStat) -> str | None:
+    # The steps, a window of photos at a time
+
+    def _submit_window(
+        self,
+        items: Sequence[tuple[str, Path]],
+        deliver: Deliver,
+        *,
+        verify: bool,
+        force: bool,
+        block: bool = True,
+        source_hash: str | None = None,
+    ) -> None:
+        photos = self._identify(items, deliver, verify=verify, source_hash=source_hash)
+        for photo in photos:
+            if photo.error is None and photo.source_hash is None:
+                self._hash(photo)
+        have = self.cache.derivatives_of(
+            (p.source_hash for p in photos if p.source_hash), self.specs
+        )
+        settled: list[tuple[_Photo, PhotoResult]] = []
+        renders: list[tuple[_Photo, tuple[Spec, ...]]] = []
+        writes: list[tuple[str, str, FileStat | None, str | None, Status]] = []
+        with self.cache.batch():
+            for photo in photos:
+                result, missing = self._decide(photo, have, force=force, writes=writes)
+                if result is not None:
+                    settled.append((photo, result))
+                else:
+                    renders.append((photo, missing))
+            self.cache.put_photos(writes)
+        for photo, result in settled:
+            photo.deliver(result)
+        for index, (photo, missing) in enumerate(renders):
+            try:
+                self._dispatch(photo, missing, block=block)
+            except DerivoError:
+                for later, _ in renders[index + 1 :]:
+                    self.cache.set_status(later.photo_id, "pending")
+                    later.deliver(
+                        PhotoResult.pending(later.photo_id, later.name, later.source_hash)
+                    )
+                raise
+
+    def _identify(
+        self,
+        items: Sequence[tuple[str, Path]],
+        deliver: Deliver,
+        *,
+        verify: bool,
+        source_hash: str | None,
+    ) -> list[_Photo]:
+        """Each photo's resolved path, stat and record (one query), and the quick check."""
+        records = self.cache.photos_by_id([photo_id for photo_id, _ in items])
+        photos = []
+        for photo_id, path in items:
+            source, st = self._resolve(path)
+            photo = _Photo(photo_id, source, printable(source), records.get(photo_id), deliver)
+            if isinstance(st, OSError):
+                photo.error = f"cannot read source: {st.strerror}"
+            else:
+                photo.stat = FileStat(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
+                trusted = None if verify else self._trusted_hash(photo)
+                photo.trusted = trusted is not None
+                photo.source_hash = source_hash or trusted
+            photos.append(photo)
+        return photos
+
+    def _hash(self, photo: _Photo) -> None:
+        """The content hash of a photo the quick check could not vouch for."""
+        try:
+            photo.source_hash = hash_file(photo.source)
+        except OSError as exc:
+            photo.error = f"cannot read source: {exc.strerror}"
+
+    def _decide(
+        self,
+        photo: _Photo,
+        have: dict[str, dict[str, Derivative]],
+        *,
+        force: bool,
+        writes: list[tuple[str, str, FileStat | None, str | None, Status]],
+    ) -> tuple[PhotoResult | None, tuple[Spec, ...]]:
+        """Settle the photo now (a result), or name the specs it needs rendered."""
+        record = photo.record
+        if photo.error is not None or photo.source_hash is None:
+            return self._unreadable(photo, photo.error or "cannot read source"), ()
+        source_hash = photo.source_hash
+        if not force and record is not None and self._known_failure(photo, source_hash):
+            return PhotoResult.recorded_failure(record), ()
+        made = have.get(source_hash, {})
+        if force:
+            missing = self.specs.specs
+        else:
+            missing = tuple(
+                s for s in self.specs if s.name not in made or not os.path.isfile(made[s.name].path)
+            )
+        if missing or not (photo.trusted and record and record.status == "done"):
+            status: Status = "processing" if missing else "done"
+            writes.append((photo.photo_id, photo.name, photo.stat, source_hash, status))
+        if missing:
+            return None, tuple(missing)
+        return PhotoResult.cached(photo.photo_id, photo.name, source_hash, made, record), ()
+
+    def _dispatch(self, photo: _Photo, missing: tuple[Spec, ...], *, block: bool) -> None:
+        """Join the render of the same bytes already in flight, or start one."""
+        assert photo.source_hash is not None
+        source_hash = photo.source_hash
+        waiter = Waiter(photo.photo_id, photo.name, photo.deliver)
+        with self._lock:
+            flight = self._flights.get(source_hash)
+            if flight is not None:
+                flight.waiters.append(waiter)
+                return
+            flight = self._flights[source_hash] = Flight([waiter])
+        task = RenderTask(
+            source=str(photo.source),
+            source_hash=source_hash,
+            specs=missing,
+            out_dir=str(self.out_dir),
+            limits=self.limits,
+            sync=not self._sync_in_batches,
+        )
+        try:
+            future = self.executor.submit(task, block=block)
+        except DerivoError:
+            with self._lock:
+                del self._flights[source_hash]
+            for waiting in flight.waiters:
+                self.cache.set_status(waiting.photo_id, "pending")
+                if waiting is not waiter:
+                    waiting.deliver(
+                        PhotoResult.pending(waiting.photo_id, waiting.source, source_hash)
+                    )
+            raise
+        flight.future = future
+        future.add_done_callback(lambda f: self._recorder.landed(Landing(source_hash, f)))
+
+    # Helpers
+
+    def _resolve(self, path: Path) -> tuple[Path, os.stat_result | OSError]:
+        """``path.resolve()`` and its stat, with one ``lstat`` unless the file is a link."""
+        try:
+            st = os.lstat(path)
+        except OSError as exc:
+            return path.resolve(), exc
+        if stat_module.S_ISLNK(st.st_mode):
+            source = path.resolve()
+            try:
+                return source, os.stat(source)
+            except OSError as exc:
+                return source, exc
+        folder = self._folders.get(path.parent)
+        if folder is None:
+            if len(self._folders) > 4096:
+                self._folders.clear()
+            folder = self._folders[path.parent] = path.parent.resolve()
+        return folder / path.name, st
+
+    def _trusted_hash(self, photo: _Photo) -> str | None:
         """The recorded hash, if the file provably did not change since it was recorded.
 
         Like git's index: size, mtime and inode unchanged, same path, and the mtime
         clearly older than the record, since an edit within one timestamp tick of
         the last hash (2 s on FAT) would otherwise go unseen.
         """
-        if record is None or not record.hash or record.stat != stat:
+        record, stat = photo.record, photo.stat
+        if record is None or not record.hash or record.stat != stat or stat is None:
             return None
-        if record.source != printable(source):
+        if record.source != photo.name:
             return None
         if stat.mtime_ns / 1e9 > record.updated_at - _RACY_SECONDS:
             return None
         return record.hash
 
-    def _known_failure(self, record: PhotoRecord, stat: FileStat, source_hash: str) -> bool:
+    def _known_failure(self, photo: _Photo, source_hash: str) -> bool:
+        record = photo.record
         return (
-            record.status == "failed"
-            and record.stat == stat
+            record is not None
+            and record.status == "failed"
+            and record.stat == photo.stat
             and record.error_key == self.failure_key(source_hash)
         )
 
-    def _landed(self, source_hash: str, future: Future[RenderResult]) -> None:
-        """Record a finished render and settle every photo waiting for it; never raises."""
-        with self._lock:
-            flight = self._flights.pop(source_hash)
-            self._settling += 1
-        try:
-            result: RenderResult | None = None
-            error: BaseException | None
-            if future.cancelled():
-                error = CancelledError()
-            else:
-                error = future.exception()
-                result = None if error else future.result()
-            attempts = getattr(future, "attempts", 1)
-            if attempts > 1 or (error is not None and not isinstance(error, InputError)):
-                # a worker was killed mid-write: its temp files are no one's now
-                remove_leftovers(source_folder(self.out_dir, source_hash))
-            try:
-                if result is not None:
-                    self.cache.record(source_hash, self.specs, result.derivatives)
-                for photo_id, source, done in flight.waiters:
-                    done.set_result(
-                        self._settle(photo_id, source, source_hash, result, error, attempts)
-                    )
-            except Exception as exc:  # e.g. the database is gone: settle as failed, not lost
-                self._unrecorded(flight, source_hash, exc)
-        finally:
-            with self._lock:
-                self._settling -= 1
-                self._settled.notify_all()
-
-    def _unrecorded(self, flight: _Flight, source_hash: str, exc: Exception) -> None:
-        reason = f"could not record the result: {type(exc).__name__}: {exc}"
-        for photo_id, source, done in flight.waiters:
-            if done.done():
-                continue
-            with contextlib.suppress(Exception):
-                self.cache.set_status(photo_id, "pending")
-            done.set_result(
-                PhotoResult(
-                    photo_id=photo_id,
-                    source=source,
-                    source_hash=source_hash,
-                    outcome="failed",
-                    error=reason,
-                    error_kind="cache",
-                )
-            )
-
-    def _settle(
-        self,
-        photo_id: str,
-        source: str,
-        source_hash: str,
-        result: RenderResult | None,
-        error: BaseException | None,
-        attempts: int,
-    ) -> PhotoResult:
-        if result is not None:
-            self.cache.set_status(
-                photo_id, "done", attempts=attempts, size=(result.width, result.height)
-            )
-            return PhotoResult(
-                photo_id=photo_id,
-                source=source,
-                source_hash=source_hash,
-                outcome="rendered",
-                derivatives=self.cache.derivatives(source_hash, self.specs),
-                width=result.width,
-                height=result.height,
-                attempts=attempts,
-                render_seconds=result.seconds,
-                peak_rss_kb=result.peak_rss_kb,
-            )
-        if isinstance(error, CancelledError):
-            self.cache.set_status(photo_id, "pending")
-            return self._pending(photo_id, source, source_hash)
-        if not isinstance(error, DerivoError):
-            error = DerivoError(f"{type(error).__name__}: {error}")
-        key = self.failure_key(source_hash) if isinstance(error, InputError) else None
-        self.cache.set_status(
-            photo_id,
-            "failed",
-            error=str(error),
-            error_kind=error.kind,
-            error_key=key,
-            attempts=attempts,
-        )
-        return PhotoResult(
-            photo_id=photo_id,
-            source=source,
-            source_hash=source_hash,
-            outcome="failed",
-            error=str(error),
-            error_kind=error.kind,
-            attempts=attempts,
-        )
-
-    def _cached(
-        self, photo_id: str, source: Path, source_hash: str, record: PhotoRecord | None
-    ) -> PhotoResult:
-        return PhotoResult(
-            photo_id=photo_id,
-            source=printable(source),
-            source_hash=source_hash,
-            outcome="cached",
-            derivatives=self.cache.derivatives(source_hash, self.specs),
-            width=record.width if record else None,
-            height=record.height if record else None,
-        )
-
-    def _pending(self, photo_id: str, source: str, source_hash: str) -> PhotoResult:
-        return PhotoResult(
-            photo_id=photo_id,
-            source=source,
-            source_hash=source_hash,
-            outcome="pending",
-            error="not rendered: stopped before its turn",
-        )
-
-    def _recorded_failure(self, record: PhotoRecord) -> PhotoResult:
-        return PhotoResult(
-            photo_id=record.id,
-            source=record.source,
-            source_hash=record.hash,
-            outcome="failed",
-            error=record.error,
-            error_kind=record.error_kind,
-            attempts=record.attempts,
-        )
-
-    def _unreadable(
-        self, done: Future[PhotoResult], photo_id: str, source: Path, reason: str
-    ) -> Future[PhotoResult]:
+    def _unreadable(self, photo: _Photo, reason: str) -> PhotoResult:
         """Record a source that cannot be read now; no failure key, so a later run retries."""
-        kind = RenderFailed.kind
+        result = PhotoResult.failed(
+            photo.photo_id, photo.name, None, reason, kind=RenderFailed.kind
+        )
         self.cache.put_photo(
-            photo_id, source=printable(source), stat=None, source_hash=None, status="failed"
+            photo.photo_id, source=photo.name, stat=None, source_hash=None, status="failed"
         )
-        self.cache.set_status(photo_id, "failed", error=reason, error_kind=kind)
-        done.set_result(
-            PhotoResult(
-                photo_id=photo_id,
-                source=printable(source),
-                source_hash=None,
-                outcome="failed",
-                error=reason,
-                error_kind=kind,
-            )
-        )
-        return done
+        self.cache.set_status(photo.photo_id, "failed", error=reason, error_kind=result.error_kind)
+        return result
+
+
+def _batched(items: Iterable[tuple[str, Path]], size: int) -> Iterator[list[tuple[str, Path]]]:
+    batch: list[tuple[str, Path]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -47,7 +47,7 @@ def render(task: RenderTask) -> RenderResult:
     except pyvips.Error as exc:
         raise classify_vips_error(decoded.format, exc) from None
     if derivatives:
-        write_atomically(Path(derivatives[0].path).parent, files)
+        write_atomically(Path(derivatives[0].path).parent, files, sync=task.sync)
     return RenderResult(
         width=decoded.source_width,
         height=decoded.source_height,

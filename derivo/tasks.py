@@ -40,13 +40,18 @@ def derivative_path(out_dir: Path, source_hash: str, spec: Spec) -> Path:
 
 @dataclass(frozen=True, kw_only=True)
 class RenderTask:
-    """Everything a worker needs to render one source: no database, no globals."""
+    """Everything a worker needs to render one source: no database, no globals.
+
+    ``sync=False`` leaves the fsync of the written files to the caller, who makes a
+    whole batch durable at once before recording it.
+    """
 
     source: str
     source_hash: str
     specs: tuple[Spec, ...]
     out_dir: str
     limits: Limits = Limits()
+    sync: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

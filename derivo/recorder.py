@@ -1,0 +1,180 @@
+"""Record finished renders in batches: one sync and one transaction for many photos.
+
+Renders land in the executor's thread, which should go straight back to feeding
+workers; a recorder thread takes every render that has landed since its last round,
+makes their files durable together (a recorded derivative is always on disk), records
+them in one transaction, and only then tells the photos waiting for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import CancelledError, Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from derivo.atomic import make_durable, remove_leftovers
+from derivo.cache import DerivativeCache
+from derivo.errors import DerivoError, InputError
+from derivo.outcomes import PhotoResult
+from derivo.specs import SpecSet
+from derivo.tasks import Derivative, RenderResult, source_folder
+
+if TYPE_CHECKING:
+    from derivo.pipeline import Flight
+
+_IDLE_SECONDS = 1.0  # a recorder with nothing to do for this long ends; the next landing starts one
+
+
+@dataclass(frozen=True, slots=True)
+class Landing:
+    """A render that ended (done, failed or cancelled), for the source with this hash."""
+
+    source_hash: str
+    future: Future[RenderResult]
+
+    def outcome(self) -> tuple[RenderResult | None, BaseException | None, int]:
+        """The result or the error, and how many attempts it took."""
+        attempts: int = getattr(self.future, "attempts", 1)
+        if self.future.cancelled():
+            return None, CancelledError(), attempts
+        error = self.future.exception()
+        return (None if error else self.future.result()), error, attempts
+
+
+class Recorder:
+    """The pipeline's recorder thread, started on the first landing and ended when idle."""
+
+    def __init__(
+        self,
+        *,
+        cache: DerivativeCache,
+        specs: SpecSet,
+        out_dir: Path,
+        flights: dict[str, Flight],
+        lock: threading.Lock,
+        failure_key: Callable[[str], str],
+        sync: bool,
+    ) -> None:
+        self.cache = cache
+        self.specs = specs
+        self.out_dir = out_dir
+        self.sync = sync
+        self._flights = flights
+        self._failure_key = failure_key
+        self._lock = lock
+        self._arrived = threading.Condition(lock)
+        self._settled = threading.Condition(lock)
+        self._landings: list[Landing] = []
+        self._settling = 0
+        self._running = False
+
+    def landed(self, landing: Landing) -> None:
+        """Called from the executor's thread when a render ends; never blocks on I/O."""
+        with self._lock:
+            self._landings.append(landing)
+            self._arrived.notify()
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="derivo-record", daemon=True).start()
+
+    def wait_idle(self) -> None:
+        """Wait until every render in flight has been recorded and its photos told."""
+        with self._lock:
+            self._settled.wait_for(lambda: not self._flights and not self._settling)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._arrived.wait_for(lambda: self._landings, _IDLE_SECONDS):
+                    self._running = False
+                    return
+                batch, self._landings = self._landings, []
+                flights = [self._flights.pop(landing.source_hash) for landing in batch]
+                self._settling += 1
+            try:
+                self._record(list(zip(batch, flights, strict=True)))
+            finally:
+                with self._lock:
+                    self._settling -= 1
+                    self._settled.notify_all()
+
+    def _record(self, batch: list[tuple[Landing, Flight]]) -> None:
+        """Sync, record and settle one batch; never raises (a failure settles as failed)."""
+        outcomes = [landing.outcome() for landing, _ in batch]
+        for (landing, _), (_, error, attempts) in zip(batch, outcomes, strict=True):
+            if attempts > 1 or (error is not None and not isinstance(error, InputError)):
+                # a worker was killed mid-write: its temp files are no one's now
+                remove_leftovers(source_folder(self.out_dir, landing.source_hash))
+        settled: list[tuple[Flight, list[PhotoResult]]] = []
+        try:
+            rendered = [
+                (landing.source_hash, result)
+                for (landing, _), (result, _, _) in zip(batch, outcomes, strict=True)
+                if result is not None
+            ]
+            if self.sync:
+                make_durable(Path(d.path) for _, r in rendered for d in r.derivatives)
+            with self.cache.batch():
+                for source_hash, result in rendered:
+                    self.cache.record(source_hash, self.specs, result.derivatives)
+                made = self.cache.derivatives_of((h for h, _ in rendered), self.specs)
+                for (landing, flight), outcome in zip(batch, outcomes, strict=True):
+                    results = [
+                        self._settle(w.photo_id, w.source, landing.source_hash, outcome, made)
+                        for w in flight.waiters
+                    ]
+                    settled.append((flight, results))
+        except Exception as exc:  # e.g. the database is gone: settle as failed, not lost
+            self._unrecorded([(landing.source_hash, flight) for landing, flight in batch], exc)
+            return
+        for flight, results in settled:
+            for waiter, settled_result in zip(flight.waiters, results, strict=True):
+                waiter.deliver(settled_result)
+
+    def _settle(
+        self,
+        photo_id: str,
+        source: str,
+        source_hash: str,
+        outcome: tuple[RenderResult | None, BaseException | None, int],
+        made: dict[str, dict[str, Derivative]],
+    ) -> PhotoResult:
+        result, error, attempts = outcome
+        if result is not None:
+            size = (result.width, result.height)
+            self.cache.set_status(photo_id, "done", attempts=attempts, size=size)
+            derivatives = made.get(source_hash, {})
+            return PhotoResult.rendered(
+                photo_id, source, source_hash, result, derivatives, attempts
+            )
+        if isinstance(error, CancelledError):
+            self.cache.set_status(photo_id, "pending")
+            return PhotoResult.pending(photo_id, source, source_hash)
+        if not isinstance(error, DerivoError):
+            error = DerivoError(f"{type(error).__name__}: {error}")
+        key = self._failure_key(source_hash) if isinstance(error, InputError) else None
+        self.cache.set_status(
+            photo_id,
+            "failed",
+            error=str(error),
+            error_kind=error.kind,
+            error_key=key,
+            attempts=attempts,
+        )
+        return PhotoResult.failed(photo_id, source, source_hash, error, attempts=attempts)
+
+    def _unrecorded(self, batch: Iterable[tuple[str, Flight]], exc: Exception) -> None:
+        reason = f"could not record the result: {type(exc).__name__}: {exc}"
+        for source_hash, flight in batch:
+            for waiter in flight.waiters:
+                with contextlib.suppress(Exception):
+                    self.cache.set_status(waiter.photo_id, "pending")
+                waiter.deliver(
+                    PhotoResult.failed(
+                        waiter.photo_id, waiter.source, source_hash, reason, kind="cache"
+                    )
+                )
