@@ -21,7 +21,7 @@ from derivo.errors import DerivoError
 from derivo.executors import WorkerPool
 from derivo.pipeline import Pipeline
 from derivo.specs import resolve_specs
-from derivo.summary import Summary, progress_bar
+from derivo.summary import PROGRESS_STEP, Summary, discovering, progress_bar
 from derivo.tasks import MB, Limits
 
 DB_NAME = "derivo.db"
@@ -151,13 +151,14 @@ def process(
                 cache=cache, executor=pool, out_dir=out_dir, specs=specs, limits=limits
             ) as pipeline,
         ):
-            found = list(find_photos(paths, exclude=[out_dir]))
             with progress_bar(err, quiet=as_json) as progress:
-                bar = progress.add_task("photos", total=len(found))
-                photos = [(item.photo_id, item.path) for item in found]
+                bar = progress.add_task("finding photos", total=None)
+                photos = discovering(find_photos(paths, exclude=[out_dir]), progress, bar)
                 for result in pipeline.run(photos, force=force, verify=verify):
                     summary.add(result)
-                    progress.advance(bar)
+                    if summary.total % PROGRESS_STEP == 0:
+                        progress.update(bar, completed=summary.total)
+                progress.update(bar, completed=summary.total)
     except KeyboardInterrupt:
         err.print("[yellow]Interrupted[/]: photos not finished stay pending for the next run.")
         sys.exit(130)
@@ -169,7 +170,7 @@ def process(
         click.echo(json.dumps(summary.as_dict(), indent=2))
     else:
         summary.print(err)
-    sys.exit(1 if summary.failures or summary.pending else 0)
+    sys.exit(1 if summary.failed or summary.pending else 0)
 
 
 @main.command()

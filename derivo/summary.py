@@ -1,10 +1,19 @@
-"""What one ``derivo process`` run did, shown live (progress bar) and at the end."""
+"""What one ``derivo process`` run did, shown live (progress bar) and at the end.
+
+Memory stays bounded however many photos fail: failures are counted by kind, and
+only the first :data:`KEPT_FAILURES` are kept for the JSON summary (``derivo
+status`` lists them all from the cache).
+"""
 
 from __future__ import annotations
 
+import itertools
 import resource
 import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +23,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
@@ -21,8 +31,14 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from derivo.discover import Found
 from derivo.executors import available_cores
 from derivo.pipeline import PhotoResult
+
+KEPT_FAILURES = 10_000  # failures listed in the JSON summary
+SHOWN_PER_KIND = 3  # failures printed for each kind at the end of a run
+_DISCOVERY_STEP = 500  # files found between two updates of the progress total
+PROGRESS_STEP = 50  # results between two updates of the progress bar
 
 
 class _RateColumn(ProgressColumn):
@@ -47,10 +63,30 @@ def progress_bar(console: Console, *, quiet: bool) -> Progress:
     )
 
 
+def discovering(
+    found: Iterable[Found], progress: Progress, bar: TaskID
+) -> Iterator[tuple[str, Path]]:
+    """Pass found photos on as ``(photo_id, path)``, showing how many were found so far."""
+    count = 0
+    for item in found:
+        count += 1
+        if count % _DISCOVERY_STEP == 0:
+            progress.update(bar, total=count)
+        yield item.photo_id, item.path
+    progress.update(bar, total=count, description="photos")
+
+
 def _cpu_seconds() -> float:
     """CPU time of this process and its reaped children (the workers)."""
     usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    source: str
+    kind: str
+    error: str
 
 
 @dataclass
@@ -60,7 +96,9 @@ class Summary:
     rendered: int = 0
     cached: int = 0
     pending: int = 0
-    failures: list[PhotoResult] = field(default_factory=list)
+    failed: int = 0
+    failed_by_kind: Counter[str] = field(default_factory=Counter)
+    failures: list[Failure] = field(default_factory=list)  # the first KEPT_FAILURES
     peak_rss_kb: int = 0
     wall: float = 0.0
     cpu_seconds: float = 0.0
@@ -70,13 +108,17 @@ class Summary:
     def add(self, result: PhotoResult) -> None:
         if result.outcome == "rendered":
             self.rendered += 1
+            self.peak_rss_kb = max(self.peak_rss_kb, result.peak_rss_kb)
         elif result.outcome == "cached":
             self.cached += 1
         elif result.outcome == "pending":
             self.pending += 1
         else:
-            self.failures.append(result)
-        self.peak_rss_kb = max(self.peak_rss_kb, result.peak_rss_kb)
+            kind = result.error_kind or "error"
+            self.failed += 1
+            self.failed_by_kind[kind] += 1
+            if len(self.failures) < KEPT_FAILURES:
+                self.failures.append(Failure(result.source, kind, result.error or ""))
 
     def start(self) -> None:
         self.wall, self.cpu_seconds = -time.perf_counter(), -_cpu_seconds()
@@ -88,14 +130,14 @@ class Summary:
 
     @property
     def total(self) -> int:
-        return self.rendered + self.cached + self.pending + len(self.failures)
+        return self.rendered + self.cached + self.pending + self.failed
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "photos": self.total,
             "rendered": self.rendered,
             "cached": self.cached,
-            "failed": len(self.failures),
+            "failed": self.failed,
             "pending": self.pending,
             "wall_seconds": round(self.wall, 4),
             "photos_per_second": round(self.total / self.wall, 2) if self.wall else None,
@@ -104,9 +146,14 @@ class Summary:
             if self.wall
             else None,
             "peak_worker_rss_mb": round(self.peak_rss_kb / 1024, 1),
+            "coordinator_peak_rss_mb": round(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+            ),
+            "failed_by_kind": dict(self.failed_by_kind.most_common()),
             "failures": [
-                {"path": f.source, "kind": f.error_kind, "error": f.error} for f in self.failures
+                {"path": f.source, "kind": f.kind, "error": f.error} for f in self.failures
             ],
+            "failures_not_listed": self.failed - len(self.failures),
             "out": self.out,
             "db": self.db,
         }
@@ -121,17 +168,37 @@ class Summary:
             figures.append(f"peak worker RSS {d['peak_worker_rss_mb']} MB")
         console.print(
             f"[green]{self.rendered} rendered[/], {self.cached} cached, "
-            f"[{'red' if self.failures else 'green'}]{len(self.failures)} failed[/]"
+            f"[{'red' if self.failed else 'green'}]{self.failed} failed[/]"
             + (f", [yellow]{self.pending} not finished[/]" if self.pending else "")
             + f" in {self.wall:.2f} s ({', '.join(figures)})",
             soft_wrap=True,
         )
-        for failure in self.failures:
-            console.print(
-                f"  [red]failed[/] {failure.source}: {failure.error}",
-                highlight=False,
-                soft_wrap=True,
-            )
+        self._print_failures(console)
         console.print(
             f"Derivatives in {self.out}, cache {self.db}", highlight=False, soft_wrap=True
+        )
+
+    def _print_failures(self, console: Console) -> None:
+        """Every failure when there are few; else counts by kind and the first few of each."""
+        if self.failed <= 2 * SHOWN_PER_KIND:
+            for failure in self.failures:
+                self._print_failure(console, failure, indent="  ")
+            return
+        for kind, count in self.failed_by_kind.most_common():
+            console.print(f"  [red]{count} failed[/] ({kind}), for example:", highlight=False)
+            same = (f for f in self.failures if f.kind == kind)
+            for failure in itertools.islice(same, SHOWN_PER_KIND):
+                self._print_failure(console, failure, indent="    ")
+        console.print(
+            f"  All {self.failed} failures: derivo status --db {self.db}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    @staticmethod
+    def _print_failure(console: Console, failure: Failure, *, indent: str) -> None:
+        console.print(
+            f"{indent}[red]failed[/] {failure.source}: {failure.error}",
+            highlight=False,
+            soft_wrap=True,
         )
