@@ -30,23 +30,33 @@ class Found:
 
 
 def find_photos(paths: Iterable[Path], *, exclude: Iterable[Path] = ()) -> Iterator[Found]:
-    """Yield image files under ``paths`` in a stable order.
+    """Yield image files under ``paths`` in a stable order, as they are found.
 
     Folders are walked recursively (hidden entries and anything inside ``exclude``
     skipped, folder links not followed, so no loops); files found there that are
     not images are passed over silently, unreadable ones are yielded with their
     error. A file named directly is always yielded, so the caller can report it if
-    it is not an image.
+    it is not an image. Nothing is yielded twice, and memory does not grow with
+    the number of files (only with the number of paths named).
     """
     skip = [p.resolve() for p in exclude]
-    seen: set[Path] = set()
+    walked: list[Path] = []
+    named: set[Path] = set()
     for path in paths:
         path = path.resolve()
-        found = _walk(path, skip) if path.is_dir() else iter([_look(path)])
-        for item in found:
-            if item.path not in seen and not _inside(item.path, skip):
-                seen.add(item.path)
-                yield item
+        if path in named or _inside(path, skip):
+            continue
+        if path.is_dir():
+            if not _inside(path, walked):
+                found_here = _walk(path, skip + walked)
+                yield from (f for f in found_here if f.path not in named) if named else found_here
+                walked.append(path)
+            continue
+        named.add(path)
+        found = _look(path)
+        walk_had_it = found.format is not None or found.error is not None
+        if not (walk_had_it and _inside(path, walked)):
+            yield found
 
 
 def _inside(path: Path, folders: list[Path]) -> bool:
