@@ -248,14 +248,20 @@ class Pipeline:
         settled: list[tuple[_Photo, PhotoResult]] = []
         renders: list[tuple[_Photo, tuple[Spec, ...]]] = []
         writes: list[tuple[str, str, FileStat | None, str | None, Status]] = []
-        with self.cache.batch():
-            for photo in photos:
-                result, missing = self._decide(photo, have, force=force, writes=writes)
-                if result is not None:
-                    settled.append((photo, result))
-                else:
-                    renders.append((photo, missing))
-            self.cache.put_photos(writes)
+        for photo in photos:
+            result, missing, status = self._decide(photo, have, force=force)
+            if status is not None:
+                writes.append((photo.photo_id, photo.name, photo.stat, photo.source_hash, status))
+            if result is not None:
+                settled.append((photo, result))
+            else:
+                renders.append((photo, missing))
+        unreadable = [(photo, result) for photo, result in settled if photo.error is not None]
+        if writes or unreadable:
+            with self.cache.batch():
+                self.cache.put_photos(writes)
+                for photo, result in unreadable:
+                    self._record_unreadable(photo, result)
         for photo, result in settled:
             photo.deliver(result)
         for index, (photo, missing) in enumerate(renders):
@@ -301,33 +307,33 @@ class Pipeline:
             photo.error = f"cannot read source: {exc.strerror}"
 
     def _decide(
-        self,
-        photo: _Photo,
-        have: dict[str, dict[str, Derivative]],
-        *,
-        force: bool,
-        writes: list[tuple[str, str, FileStat | None, str | None, Status]],
-    ) -> tuple[PhotoResult | None, tuple[Spec, ...]]:
-        """Settle the photo now (a result), or name the specs it needs rendered."""
+        self, photo: _Photo, have: dict[str, dict[str, Derivative]], *, force: bool
+    ) -> tuple[PhotoResult | None, tuple[Spec, ...], Status | None]:
+        """Settle the photo now (a result) or name the specs it needs rendered; and the
+        state to record for it, if that changed."""
         record = photo.record
         if photo.error is not None or photo.source_hash is None:
-            return self._unreadable(photo, photo.error or "cannot read source"), ()
+            reason = photo.error or "cannot read source"
+            kind = RenderFailed.kind
+            return PhotoResult.failed(photo.photo_id, photo.name, None, reason, kind=kind), (), None
         source_hash = photo.source_hash
         if not force and record is not None and self._known_failure(photo, source_hash):
-            return PhotoResult.recorded_failure(record), ()
+            return PhotoResult.recorded_failure(record), (), None
         made = have.get(source_hash, {})
-        if force:
-            missing = self.specs.specs
-        else:
-            missing = tuple(
+        missing = (
+            self.specs.specs
+            if force
+            else tuple(
                 s for s in self.specs if s.name not in made or not os.path.isfile(made[s.name].path)
             )
+        )
+        status: Status | None = None
         if missing or not (photo.trusted and record and record.status == "done"):
-            status: Status = "processing" if missing else "done"
-            writes.append((photo.photo_id, photo.name, photo.stat, source_hash, status))
+            status = "processing" if missing else "done"
         if missing:
-            return None, tuple(missing)
-        return PhotoResult.cached(photo.photo_id, photo.name, source_hash, made, record), ()
+            return None, tuple(missing), status
+        cached = PhotoResult.cached(photo.photo_id, photo.name, source_hash, made, record)
+        return cached, (), status
 
     def _dispatch(self, photo: _Photo, missing: tuple[Spec, ...], *, block: bool) -> None:
         """Join the render of the same bytes already in flight, or start one."""
@@ -409,16 +415,15 @@ class Pipeline:
             and record.error_key == self.failure_key(source_hash)
         )
 
-    def _unreadable(self, photo: _Photo, reason: str) -> PhotoResult:
-        """Record a source that cannot be read now; no failure key, so a later run retries."""
-        result = PhotoResult.failed(
-            photo.photo_id, photo.name, None, reason, kind=RenderFailed.kind
-        )
+    def _record_unreadable(self, photo: _Photo, result: PhotoResult) -> None:
+        """A source that cannot be read now: failed, with no failure key, so a later run
+        tries again."""
         self.cache.put_photo(
             photo.photo_id, source=photo.name, stat=None, source_hash=None, status="failed"
         )
-        self.cache.set_status(photo.photo_id, "failed", error=reason, error_kind=result.error_kind)
-        return result
+        self.cache.set_status(
+            photo.photo_id, "failed", error=result.error, error_kind=result.error_kind
+        )
 
 
 def _batched(items: Iterable[tuple[str, Path]], size: int) -> Iterator[list[tuple[str, Path]]]:
