@@ -19,7 +19,7 @@ from derivo.cache import STATUSES, DerivativeCache
 from derivo.discover import find_photos
 from derivo.errors import DerivoError
 from derivo.executors import WorkerPool
-from derivo.pipeline import Pipeline
+from derivo.pipeline import FEED, Pipeline
 from derivo.specs import resolve_specs
 from derivo.summary import PROGRESS_STEP, Summary, discovering, progress_bar
 from derivo.tasks import MB, Limits
@@ -146,7 +146,7 @@ def process(
     try:
         with (
             DerivativeCache(db) as cache,
-            WorkerPool(workers, cpu=cpu, task_timeout=timeout) as pool,
+            WorkerPool(workers, cpu=cpu, task_timeout=timeout, queue_size=FEED) as pool,
             Pipeline(
                 cache=cache, executor=pool, out_dir=out_dir, specs=specs, limits=limits
             ) as pipeline,

@@ -45,6 +45,9 @@ __all__ = ["Outcome", "PhotoResult", "Pipeline", "printable"]
 
 _RACY_SECONDS = 2.0
 WINDOW = 256  # photos identified, decided and written together
+#: Renders an executor should be able to queue so its workers never wait while the
+#: pipeline stats and hashes its next window.
+FEED = 2 * WINDOW
 _AHEAD = 16 * WINDOW  # results run() may hold that its reader has not taken yet
 Deliver = Callable[[PhotoResult], None]
 
