@@ -337,6 +337,43 @@ class DerivativeCache:
                 ],
             )
 
+    # Queries for listing and cleaning
+
+    def recorded(self, source_hash: str | None = None) -> list[tuple[str, str, Derivative]]:
+        """Every recorded derivative as (hash, fingerprint, derivative), whatever spec made it;
+        of one source when ``source_hash`` is given. Ordered by hash, spec, newest first."""
+        sql = "SELECT * FROM derivatives"
+        params: list[str] = []
+        if source_hash is not None:
+            sql += " WHERE hash = ?"
+            params.append(source_hash)
+        rows = self._query(sql + " ORDER BY hash, spec, created_at DESC", params)
+        return [
+            (
+                r["hash"],
+                r["fingerprint"],
+                Derivative(
+                    spec=r["spec"],
+                    path=r["path"],
+                    width=r["width"],
+                    height=r["height"],
+                    bytes=r["bytes"],
+                    format=r["format"],
+                ),
+            )
+            for r in rows
+        ]
+
+    def hashes_in_use(self) -> set[str]:
+        """Source hashes at least one photo still points to."""
+        rows = self._query("SELECT DISTINCT hash FROM photos WHERE hash IS NOT NULL")
+        return {r["hash"] for r in rows}
+
+    def forget_derivatives(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Forget the derivatives recorded under these (hash, fingerprint) keys."""
+        with self._transaction() as db:
+            db.executemany("DELETE FROM derivatives WHERE hash = ? AND fingerprint = ?", keys)
+
 
 def _photo(row: sqlite3.Row) -> PhotoRecord:
     stat = None

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -19,6 +20,7 @@ from derivo.cache import STATUSES, DerivativeCache
 from derivo.discover import find_photos
 from derivo.errors import DerivoError
 from derivo.executors import WorkerPool
+from derivo.outputs import failure_json, list_outputs, outputs_json, outputs_lines, result_json
 from derivo.pipeline import Pipeline
 from derivo.specs import resolve_specs
 from derivo.summary import Summary, progress_bar
@@ -107,7 +109,16 @@ def main() -> None:
     show_default=True,
     help="Seconds one photo may take before its worker is killed.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the summary and every photo's outputs as JSON."
+)
+@click.option(
+    "--progress",
+    type=click.Choice(["bar", "jsonl", "none"]),
+    default="bar",
+    show_default=True,
+    help="bar: a progress bar on stderr; jsonl: one JSON line per finished photo on stdout.",
+)
 def process(
     paths: tuple[Path, ...],
     out_dir: Path,
@@ -122,6 +133,7 @@ def process(
     max_mb: int,
     timeout: float,
     as_json: bool,
+    progress: str,
 ) -> None:
     """Make the derivatives of every photo under PATHS (folders are walked recursively).
 
@@ -142,6 +154,7 @@ def process(
     db = db or out_dir / DB_NAME
     err = Console(stderr=True)
     summary = Summary()
+    results: list[dict[str, Any]] = []
     summary.start()
     try:
         with (
@@ -152,12 +165,16 @@ def process(
             ) as pipeline,
         ):
             found = list(find_photos(paths, exclude=[out_dir]))
-            with progress_bar(err, quiet=as_json) as progress:
-                bar = progress.add_task("photos", total=len(found))
+            with progress_bar(err, quiet=as_json or progress != "bar") as bar_display:
+                bar = bar_display.add_task("photos", total=len(found))
                 photos = [(item.photo_id, item.path) for item in found]
                 for result in pipeline.run(photos, force=force, verify=verify):
                     summary.add(result)
-                    progress.advance(bar)
+                    bar_display.advance(bar)
+                    if progress == "jsonl":
+                        click.echo(json.dumps(result_json(result)))
+                    elif as_json:
+                        results.append(result_json(result))
     except KeyboardInterrupt:
         err.print("[yellow]Interrupted[/]: photos not finished stay pending for the next run.")
         sys.exit(130)
@@ -165,8 +182,10 @@ def process(
         raise UsageFailure(str(exc)) from None
     summary.finish()
     summary.out, summary.db = str(out_dir.resolve()), str(db.resolve())
-    if as_json:
-        click.echo(json.dumps(summary.as_dict(), indent=2))
+    if as_json and progress == "jsonl":
+        click.echo(json.dumps({"summary": summary.as_dict()}))
+    elif as_json:
+        click.echo(json.dumps({**summary.as_dict(), "results": results}, indent=2))
     else:
         summary.print(err)
     sys.exit(1 if summary.failures or summary.pending else 0)
@@ -192,8 +211,7 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
                 {
                     "counts": counts,
                     "failures": [
-                        {"id": p.id, "source": p.source, "kind": p.error_kind, "error": p.error}
-                        for p in failed
+                        failure_json(p.id, p.source, p.error_kind, p.error) for p in failed
                     ],
                 },
                 indent=2,
@@ -203,6 +221,35 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     click.echo(", ".join(f"{counts[s]} {s}" for s in STATUSES))
     for photo in failed:
         click.echo(f"failed {photo.source}: {photo.error}")
+
+
+@main.command(name="ls")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_output_options("Output folder whose cache to read.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array, one object per photo.")
+def list_command(paths: tuple[Path, ...], out_dir: Path, db: Path | None, as_json: bool) -> None:
+    """List recorded photos (all, or those at or under PATHS) with their derivatives.
+
+    Each photo: source, state, size; each derivative: spec, size, bytes and path.
+    Exit code 1 when PATHS are given and no recorded photo is under them.
+    """
+    db = db or out_dir / DB_NAME
+    if not db.is_file():
+        raise UsageFailure(f"no cache database at {db} (run 'derivo process' first, or pass --db)")
+    try:
+        with DerivativeCache(db) as cache:
+            items = list(list_outputs(cache, paths))
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps([outputs_json(item) for item in items], indent=2))
+    else:
+        cwd = Path.cwd()
+        for item in items:
+            click.echo("\n".join(outputs_lines(item, cwd=cwd)))
+    if paths and not items:
+        click.echo(f"no recorded photo under {', '.join(map(str, paths))}", err=True)
+        sys.exit(1)
 
 
 @main.command()

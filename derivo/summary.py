@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.text import Text
 
 from derivo.executors import available_cores
+from derivo.outputs import failure_json
 from derivo.pipeline import PhotoResult
 
 
@@ -105,7 +106,7 @@ class Summary:
             else None,
             "peak_worker_rss_mb": round(self.peak_rss_kb / 1024, 1),
             "failures": [
-                {"path": f.source, "kind": f.error_kind, "error": f.error} for f in self.failures
+                failure_json(f.photo_id, f.source, f.error_kind, f.error) for f in self.failures
             ],
             "out": self.out,
             "db": self.db,
