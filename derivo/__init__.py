@@ -14,7 +14,15 @@ from derivo.errors import (
     UnsupportedFormat,
     WorkerCrashed,
 )
-from derivo.executors import Executor, PoolStats, RenderFuture, WorkerPool, workers_for
+from derivo.executors import (
+    Executor,
+    InlineExecutor,
+    PoolStats,
+    RenderFuture,
+    WorkerPool,
+    workers_for,
+)
+from derivo.oneshot import thumbnail
 from derivo.pipeline import PhotoResult, Pipeline
 from derivo.render import render
 from derivo.specs import DEFAULT_SPECS, PREVIEW, THUMBNAIL, Spec, SpecSet
@@ -31,6 +39,7 @@ __all__ = [
     "DerivoError",
     "Executor",
     "FileStat",
+    "InlineExecutor",
     "InputError",
     "LimitExceeded",
     "Limits",
@@ -51,5 +60,6 @@ __all__ = [
     "WorkerCrashed",
     "WorkerPool",
     "render",
+    "thumbnail",
     "workers_for",
 ]

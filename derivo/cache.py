@@ -24,6 +24,8 @@ from derivo.tasks import Derivative
 SCHEMA_VERSION = 1
 Status = Literal["pending", "processing", "done", "failed"]
 STATUSES: tuple[Status, ...] = ("pending", "processing", "done", "failed")
+#: The cache's file name inside an output folder, unless told otherwise.
+DB_NAME = "derivo.db"
 
 _SCHEMA = """
 CREATE TABLE photos (

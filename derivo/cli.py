@@ -16,7 +16,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from derivo.cache import STATUSES, DerivativeCache
+from derivo.cache import DB_NAME, STATUSES, DerivativeCache
 from derivo.discover import find_photos
 from derivo.errors import DerivoError
 from derivo.executors import WorkerPool
@@ -25,8 +25,6 @@ from derivo.pipeline import Pipeline
 from derivo.specs import resolve_specs
 from derivo.summary import Summary, progress_bar
 from derivo.tasks import MB, Limits
-
-DB_NAME = "derivo.db"
 
 
 class UsageFailure(click.ClickException):
