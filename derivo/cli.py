@@ -20,6 +20,7 @@ from derivo.cache import DB_NAME, STATUSES, DerivativeCache
 from derivo.discover import find_photos
 from derivo.errors import DerivoError
 from derivo.executors import WorkerPool
+from derivo.lock import FolderLock
 from derivo.outputs import failure_json, list_outputs, outputs_json, outputs_lines, result_json
 from derivo.pipeline import Pipeline
 from derivo.specs import resolve_specs
@@ -156,6 +157,7 @@ def process(
     summary.start()
     try:
         with (
+            FolderLock(out_dir, purpose="derivo process"),
             DerivativeCache(db) as cache,
             WorkerPool(workers, cpu=cpu, task_timeout=timeout) as pool,
             Pipeline(

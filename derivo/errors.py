@@ -9,6 +9,7 @@
     │   └── LimitExceeded          over the pixel or byte limit (decompression bombs)
     ├── SpecError                  a derivative spec or spec file is invalid
     ├── CacheError                 the cache database cannot be used (e.g. newer schema)
+    ├── FolderLocked               another derivo run holds the output folder's lock
     ├── QueueFull                  the executor's bounded queue is full; try again later
     └── RenderFailed               not the photo's fault (e.g. unreadable now): tried again
         │                          on the next run, never recorded as a verdict on the photo
@@ -55,6 +56,10 @@ class SpecError(DerivoError):
 
 class CacheError(DerivoError):
     kind = "cache"
+
+
+class FolderLocked(DerivoError):
+    kind = "locked"
 
 
 class QueueFull(DerivoError):
