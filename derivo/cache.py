@@ -366,11 +366,6 @@ class DerivativeCache:
             for r in rows
         ]
 
-    def hashes_in_use(self) -> set[str]:
-        """Source hashes at least one photo still points to."""
-        rows = self._query("SELECT DISTINCT hash FROM photos WHERE hash IS NOT NULL")
-        return {r["hash"] for r in rows}
-
     def forget_derivatives(self, keys: Iterable[tuple[str, str]]) -> None:
         """Forget the derivatives recorded under these (hash, fingerprint) keys."""
         with self._transaction() as db:

@@ -6,6 +6,7 @@ are processed and recorded); 2 derivo could not run (bad usage or configuration)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ import click
 from rich.console import Console
 
 from derivo.cache import DB_NAME, STATUSES, DerivativeCache
+from derivo.clean import apply_clean, clean_lines, plan_clean
 from derivo.discover import find_photos
 from derivo.errors import DerivoError
 from derivo.executors import WorkerPool
@@ -250,6 +252,44 @@ def list_command(paths: tuple[Path, ...], out_dir: Path, db: Path | None, as_jso
     if paths and not items:
         click.echo(f"no recorded photo under {', '.join(map(str, paths))}", err=True)
         sys.exit(1)
+
+
+@main.command()
+@_output_options("Output folder to clean.")
+@click.option(
+    "--spec",
+    "spec_args",
+    multiple=True,
+    metavar="FILE|NAME=WxH[,quality=Q]",
+    help="The specs in use, as given to process; derivatives of other specs are deleted.  "
+    "[default: thumbnail and preview]",
+)
+@click.option("--dry-run", is_flag=True, help="Print what would be removed; change nothing.")
+def clean(out_dir: Path, db: Path | None, spec_args: tuple[str, ...], dry_run: bool) -> None:
+    """Forget photos whose source is gone and delete the files nothing uses.
+
+    Deletes derivatives of specs not given with --spec (or the defaults), and every
+    file in a content folder that no record points to. Prints each removal and the
+    bytes freed.
+    """
+    db = db or out_dir / DB_NAME
+    if not db.is_file():
+        raise UsageFailure(f"no cache database at {db} (run 'derivo process' first, or pass --db)")
+    try:
+        specs = resolve_specs(spec_args)
+    except DerivoError as exc:
+        raise click.BadParameter(str(exc), param_hint="--spec") from None
+    try:
+        with contextlib.ExitStack() as stack:
+            if not dry_run:
+                stack.enter_context(FolderLock(out_dir, purpose="derivo clean"))
+            cache = stack.enter_context(DerivativeCache(db))
+            plan = plan_clean(cache, out_dir, specs)
+            if not dry_run:
+                apply_clean(cache, plan)
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
+    click.echo("\n".join(clean_lines(plan, cwd=Path.cwd(), dry_run=dry_run)))
 
 
 @main.command()

@@ -108,7 +108,7 @@ def result_json(result: PhotoResult) -> dict[str, Any]:
 def outputs_lines(item: PhotoOutputs, *, cwd: Path) -> list[str]:
     """A recorded photo as ``derivo ls`` prints it: a line for the photo, one per derivative."""
     photo = item.photo
-    head = [_shown(photo.source, cwd), photo.status]
+    head = [shown(photo.source, cwd), photo.status]
     if photo.width and photo.height:
         head.append(f"{photo.width}x{photo.height}")
     if not item.source_exists:
@@ -120,12 +120,12 @@ def outputs_lines(item: PhotoOutputs, *, cwd: Path) -> list[str]:
     for d in item.derivatives:
         size = f"{d.width}x{d.height}"
         lines.append(
-            f"  {d.spec:<{name_width}}  {size:>9}  {d.bytes:>11,} bytes  {_shown(d.path, cwd)}"
+            f"  {d.spec:<{name_width}}  {size:>9}  {d.bytes:>11,} bytes  {shown(d.path, cwd)}"
         )
     return lines
 
 
-def _shown(path: str, cwd: Path) -> str:
+def shown(path: str, cwd: Path) -> str:
     """Paths under the working folder are shown relative to it: shorter, still usable."""
     root = printable(cwd)
     return path[len(root) + 1 :] if _under(path, root) and path != root else path
