@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,21 @@ class UsageFailure(click.ClickException):
     """A configuration problem found before any photo is touched: exit code 2."""
 
     exit_code = 2
+
+
+def _pixel_count(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    """``200M`` or ``200MP`` megapixels, or a plain number of pixels, as ``Limits`` counts."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(m|mp)?", value.strip(), re.IGNORECASE)
+    if not m:
+        raise click.BadParameter(f"{value!r} is not a pixel count such as 200M or 200000000")
+    if not m[2] and float(m[1]) < 10_000:
+        raise click.BadParameter(
+            f"{value} pixels is smaller than a photo; for megapixels write {value}M"
+        )
+    count = int(float(m[1]) * (1_000_000 if m[2] else 1))
+    if count < 1:
+        raise click.BadParameter(f"{value!r} is less than one pixel")
+    return count
 
 
 def _output_options(out_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -77,7 +94,8 @@ def main() -> None:
     "spec_args",
     multiple=True,
     metavar="FILE|NAME=WxH[,quality=Q]",
-    help="Derivative spec: a TOML/JSON file or inline; repeatable. "
+    help="Derivative spec: a TOML/JSON file or inline (NAME=WxH, or NAME=Wx / NAME=xH to "
+    "bound one side; then ,quality=Q,fit=cover,format=webp); repeatable.  "
     "[default: thumbnail=200x200,quality=80 and preview=1200x1200,quality=85]",
 )
 @click.option("--force", is_flag=True, help="Render again even what the cache has.")
@@ -91,10 +109,12 @@ def main() -> None:
 )
 @click.option(
     "--max-pixels",
-    type=click.IntRange(min=1),
-    default=200,
+    metavar="PIXELS",
+    default="200M",
+    callback=_pixel_count,
     show_default=True,
-    help="Refuse photos larger than this many megapixels.",
+    help="Refuse photos with more pixels than this: 200M (or 200MP) is 200 megapixels, "
+    "200000000 the same, as in Limits(max_pixels=...).",
 )
 @click.option(
     "--max-mb",
@@ -138,7 +158,8 @@ def process(
 ) -> None:
     """Make the derivatives of every photo under PATHS (folders are walked recursively).
 
-    Photos are recognised by their bytes (JPEG, PNG, WebP, GIF, TIFF, HEIF/HEIC).
+    Photos are recognised by their bytes (JPEG, PNG, WebP, GIF, TIFF, HEIF/HEIC,
+    AVIF), whatever their names.
     An unchanged photo is never rendered twice; a changed spec re-renders only
     that spec.
     """
@@ -151,12 +172,13 @@ def process(
         specs = resolve_specs(spec_args)
     except DerivoError as exc:
         raise click.BadParameter(str(exc), param_hint="--spec") from None
-    limits = Limits(max_pixels=max_pixels * 1_000_000, max_bytes=max_mb * MB, lenient=lenient)
+    limits = Limits(max_pixels=max_pixels, max_bytes=max_mb * MB, lenient=lenient)
     db = db or out_dir / DB_NAME
     err = Console(stderr=True)
     summary = Summary()
     results: list[dict[str, Any]] = []
     summary.start()
+    started = time.perf_counter()
     try:
         with (
             FolderLock(out_dir, purpose="derivo process"),
@@ -166,8 +188,10 @@ def process(
                 cache=cache, executor=pool, out_dir=out_dir, specs=specs, limits=limits
             ) as pipeline,
         ):
-            found = list(find_photos(paths, exclude=[out_dir]))
-            with progress_bar(err, quiet=as_json or progress != "bar") as bar_display:
+            found = list(find_photos(paths, exclude=[out_dir], passed_over=summary.pass_over))
+            with progress_bar(
+                err, quiet=as_json or progress != "bar", started=started
+            ) as bar_display:
                 bar = bar_display.add_task("photos", total=len(found))
                 photos = [(item.photo_id, item.path) for item in found]
                 for result in pipeline.run(photos, force=force, verify=verify):
@@ -348,8 +372,14 @@ def serve(
     Everything else (gallery, photos, derivatives, /healthz, /metrics) is public.
     Options override the environment.
     """
-    from derivo.service import Settings
-    from derivo.service import serve as run
+    try:
+        from derivo.service import Settings
+        from derivo.service import serve as run
+    except ModuleNotFoundError as exc:
+        raise UsageFailure(
+            f"derivo serve needs the serve extra ({exc.name} is missing): "
+            "pip install 'derivo[serve]'"
+        ) from None
 
     options = {
         "data_dir": data_dir,

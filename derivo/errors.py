@@ -13,6 +13,7 @@
     ├── QueueFull                  the executor's bounded queue is full; try again later
     └── RenderFailed               not the photo's fault (e.g. unreadable now): tried again
         │                          on the next run, never recorded as a verdict on the photo
+        ├── SourceMissing          the source file is gone (deleted or moved since it was found)
         ├── WorkerCrashed          the worker died (segfault, OOM kill); the pool retries it
         └── TaskTimeout            over its time limit and killed; the pool retries it
 
@@ -70,6 +71,10 @@ class RenderFailed(DerivoError):
     """A render that failed for a reason outside the photo; a later run tries again."""
 
     kind = "failed"
+
+
+class SourceMissing(RenderFailed):
+    kind = "missing"
 
 
 class WorkerCrashed(RenderFailed):
