@@ -7,11 +7,13 @@ are processed and recorded); 2 derivo could not run (bad usage or configuration)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,8 @@ from derivo.executors import WorkerPool
 from derivo.lock import FolderLock
 from derivo.outputs import failure_json, list_outputs, outputs_json, outputs_lines, result_json
 from derivo.pipeline import Pipeline
-from derivo.specs import resolve_specs
+from derivo.preview import plan_process, planned_line
+from derivo.specs import SpecSet, resolve_specs
 from derivo.summary import Summary, progress_bar
 from derivo.tasks import MB, Limits
 
@@ -140,6 +143,11 @@ def main() -> None:
     show_default=True,
     help="bar: a progress bar on stderr; jsonl: one JSON line per finished photo on stdout.",
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print what would be rendered, cached or skipped; change nothing.",
+)
 def process(
     paths: tuple[Path, ...],
     out_dir: Path,
@@ -155,6 +163,7 @@ def process(
     timeout: float,
     as_json: bool,
     progress: str,
+    dry_run: bool,
 ) -> None:
     """Make the derivatives of every photo under PATHS (folders are walked recursively).
 
@@ -174,6 +183,9 @@ def process(
         raise click.BadParameter(str(exc), param_hint="--spec") from None
     limits = Limits(max_pixels=max_pixels, max_bytes=max_mb * MB, lenient=lenient)
     db = db or out_dir / DB_NAME
+    if dry_run:
+        _dry_run(paths, out_dir, db, specs, limits, force=force, as_json=as_json)
+        return
     err = Console(stderr=True)
     summary = Summary()
     results: list[dict[str, Any]] = []
@@ -215,6 +227,37 @@ def process(
     else:
         summary.print(err)
     sys.exit(1 if summary.failures or summary.pending else 0)
+
+
+def _dry_run(
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    db: Path,
+    specs: SpecSet,
+    limits: Limits,
+    *,
+    force: bool,
+    as_json: bool,
+) -> None:
+    passed_over: list[Path] = []
+    try:
+        found = find_photos(paths, exclude=[out_dir], passed_over=passed_over.append)
+        planned = list(
+            plan_process(found, db=db, out_dir=out_dir, specs=specs, limits=limits, force=force)
+        )
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
+    counts = Counter(p.verdict for p in planned)
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(p) for p in planned], indent=2))
+        return
+    cwd = Path.cwd()
+    for item in planned:
+        click.echo(planned_line(item, cwd=cwd))
+    click.echo(
+        f"Dry run: {counts['render']} to render, {counts['cached']} cached, "
+        f"{counts['skip']} skipped, {len(passed_over)} not images; nothing was changed"
+    )
 
 
 @main.command()
