@@ -27,6 +27,7 @@ from derivo.discover import find_photos
 from derivo.errors import DerivoError
 from derivo.executors import WorkerPool
 from derivo.lock import FolderLock
+from derivo.mirror import mirror, relative_name
 from derivo.outputs import failure_json, list_outputs, outputs_json, outputs_lines, result_json
 from derivo.pipeline import Pipeline
 from derivo.preview import plan_process, planned_line
@@ -148,6 +149,13 @@ def main() -> None:
     is_flag=True,
     help="Print what would be rendered, cached or skipped; change nothing.",
 )
+@click.option(
+    "--layout",
+    type=click.Choice(["content", "mirror"]),
+    default="content",
+    show_default=True,
+    help="mirror: also link each derivative as OUT/<path under PATH>/<stem>.<spec>.<ext>.",
+)
 def process(
     paths: tuple[Path, ...],
     out_dir: Path,
@@ -164,6 +172,7 @@ def process(
     as_json: bool,
     progress: str,
     dry_run: bool,
+    layout: str,
 ) -> None:
     """Make the derivatives of every photo under PATHS (folders are walked recursively).
 
@@ -206,8 +215,12 @@ def process(
             ) as bar_display:
                 bar = bar_display.add_task("photos", total=len(found))
                 photos = [(item.photo_id, item.path) for item in found]
+                roots = [p.resolve() for p in paths]
+                names = {item.photo_id: relative_name(item.path, roots) for item in found}
                 for result in pipeline.run(photos, force=force, verify=verify):
                     summary.add(result)
+                    if layout == "mirror" and result.ok:
+                        mirror(out_dir, names[result.photo_id], result.derivatives.values())
                     bar_display.advance(bar)
                     if progress == "jsonl":
                         click.echo(json.dumps(result_json(result)))
