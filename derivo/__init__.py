@@ -3,6 +3,7 @@
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord
 from derivo.errors import (
     CacheError,
+    ConfigError,
     CorruptImage,
     DerivoError,
     FolderLocked,
@@ -35,6 +36,7 @@ __all__ = [
     "PREVIEW",
     "THUMBNAIL",
     "CacheError",
+    "ConfigError",
     "CorruptImage",
     "Derivative",
     "DerivativeCache",

@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import re
 import sys
 import time
 from collections import Counter
@@ -23,6 +22,7 @@ from rich.console import Console
 
 from derivo.cache import DB_NAME, STATUSES, DerivativeCache
 from derivo.clean import apply_clean, clean_lines, plan_clean
+from derivo.config import CONFIG_NAME, RunSettings, load_settings, parse_pixels, settings_lines
 from derivo.discover import find_photos
 from derivo.errors import DerivoError
 from derivo.executors import WorkerPool
@@ -42,19 +42,86 @@ class UsageFailure(click.ClickException):
     exit_code = 2
 
 
-def _pixel_count(ctx: click.Context, param: click.Parameter, value: str) -> int:
-    """``200M`` or ``200MP`` megapixels, or a plain number of pixels, as ``Limits`` counts."""
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(m|mp)?", value.strip(), re.IGNORECASE)
-    if not m:
-        raise click.BadParameter(f"{value!r} is not a pixel count such as 200M or 200000000")
-    if not m[2] and float(m[1]) < 10_000:
-        raise click.BadParameter(
-            f"{value} pixels is smaller than a photo; for megapixels write {value}M"
-        )
-    count = int(float(m[1]) * (1_000_000 if m[2] else 1))
-    if count < 1:
-        raise click.BadParameter(f"{value!r} is less than one pixel")
-    return count
+def _pixel_count(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    try:
+        return None if value is None else parse_pixels(value)
+    except DerivoError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+_RUN_OPTIONS = (
+    click.option("--workers", type=click.IntRange(min=1), help="Number of worker processes."),
+    click.option(
+        "--cpu",
+        type=click.FloatRange(min=0, max=1, min_open=True),
+        help="CPU budget as a fraction of the cores, e.g. 0.5.  [default: 1]",
+    ),
+    click.option(
+        "--spec",
+        "spec_args",
+        multiple=True,
+        metavar="FILE|NAME=WxH[,quality=Q]",
+        help="Derivative spec: a TOML/JSON file or inline (NAME=WxH, or NAME=Wx / NAME=xH to "
+        "bound one side; then ,quality=Q,fit=cover,format=webp); repeatable.  "
+        "[default: thumbnail=200x200,quality=80 and preview=1200x1200,quality=85]",
+    ),
+    click.option(
+        "--lenient/--strict",
+        default=None,
+        help="Accept truncated files (the missing part is filled with grey).  [default: strict]",
+    ),
+    click.option(
+        "--max-pixels",
+        metavar="PIXELS",
+        callback=_pixel_count,
+        help="Refuse photos with more pixels than this: 200M (or 200MP) is 200 megapixels, "
+        "200000000 the same, as in Limits(max_pixels=...).  [default: 200M]",
+    ),
+    click.option(
+        "--max-mb",
+        type=click.IntRange(min=1),
+        help="Refuse source files larger than this many megabytes.  [default: 200]",
+    ),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, max=86_400, min_open=True),
+        help="Seconds one photo may take before its worker is killed.  [default: 120]",
+    ),
+    click.option(
+        "--config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"Settings file (TOML); options given here override it.  [default: OUT/{CONFIG_NAME}"
+        " if present]",
+    ),
+)
+
+
+def _run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The settings a run takes from the command line or ``derivo.toml``."""
+    for option in reversed(_RUN_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _settings(out_dir: Path, config: Path | None, **options: Any) -> RunSettings:
+    """Defaults, then the config file, then the options given on the command line."""
+    if options["workers"] is not None and options["cpu"] is not None:
+        raise click.UsageError("use either --workers or --cpu, not both")
+    given: dict[str, tuple[Any, str]] = {}
+    spec_args = options.pop("spec_args", ())
+    if spec_args:
+        try:
+            given["specs"] = (resolve_specs(spec_args), "--spec")
+        except DerivoError as exc:
+            raise click.BadParameter(str(exc), param_hint="--spec") from None
+    for key, value in options.items():
+        if value is not None:
+            option = "--lenient/--strict" if key == "lenient" else "--" + key.replace("_", "-")
+            given[key] = (value, option)
+    try:
+        return load_settings(out_dir, config, given)
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
 
 
 def _output_options(out_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -87,52 +154,12 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @_output_options("Folder for derivatives (content-addressed: <hh>/<hash>/<spec>-<fp>.jpg).")
-@click.option("--workers", type=click.IntRange(min=1), help="Number of worker processes.")
-@click.option(
-    "--cpu",
-    type=click.FloatRange(min=0, max=1, min_open=True),
-    help="CPU budget as a fraction of the cores, e.g. 0.5.  [default: 1]",
-)
-@click.option(
-    "--spec",
-    "spec_args",
-    multiple=True,
-    metavar="FILE|NAME=WxH[,quality=Q]",
-    help="Derivative spec: a TOML/JSON file or inline (NAME=WxH, or NAME=Wx / NAME=xH to "
-    "bound one side; then ,quality=Q,fit=cover,format=webp); repeatable.  "
-    "[default: thumbnail=200x200,quality=80 and preview=1200x1200,quality=85]",
-)
+@_run_options
 @click.option("--force", is_flag=True, help="Render again even what the cache has.")
 @click.option(
     "--verify",
     is_flag=True,
     help="Hash every file instead of trusting unchanged size, mtime and inode.",
-)
-@click.option(
-    "--lenient", is_flag=True, help="Accept truncated files (the missing part is filled with grey)."
-)
-@click.option(
-    "--max-pixels",
-    metavar="PIXELS",
-    default="200M",
-    callback=_pixel_count,
-    show_default=True,
-    help="Refuse photos with more pixels than this: 200M (or 200MP) is 200 megapixels, "
-    "200000000 the same, as in Limits(max_pixels=...).",
-)
-@click.option(
-    "--max-mb",
-    type=click.IntRange(min=1),
-    default=200,
-    show_default=True,
-    help="Refuse source files larger than this many megabytes.",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, max=86_400, min_open=True),
-    default=120.0,
-    show_default=True,
-    help="Seconds one photo may take before its worker is killed.",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the summary and every photo's outputs as JSON."
@@ -165,10 +192,11 @@ def process(
     spec_args: tuple[str, ...],
     force: bool,
     verify: bool,
-    lenient: bool,
-    max_pixels: int,
-    max_mb: int,
-    timeout: float,
+    lenient: bool | None,
+    max_pixels: int | None,
+    max_mb: int | None,
+    timeout: float | None,
+    config: Path | None,
     as_json: bool,
     progress: str,
     dry_run: bool,
@@ -181,16 +209,22 @@ def process(
     An unchanged photo is never rendered twice; a changed spec re-renders only
     that spec.
     """
-    if workers is not None and cpu is not None:
-        raise click.UsageError("use either --workers or --cpu, not both")
     for path in paths:
         if path.resolve().is_relative_to(out_dir.resolve()):
             raise click.UsageError(f"{path} is inside --out {out_dir}: derivatives are not sources")
-    try:
-        specs = resolve_specs(spec_args)
-    except DerivoError as exc:
-        raise click.BadParameter(str(exc), param_hint="--spec") from None
-    limits = Limits(max_pixels=max_pixels, max_bytes=max_mb * MB, lenient=lenient)
+    settings = _settings(
+        out_dir,
+        config,
+        workers=workers,
+        cpu=cpu,
+        spec_args=spec_args,
+        lenient=lenient,
+        max_pixels=max_pixels,
+        max_mb=max_mb,
+        timeout=timeout,
+    )
+    workers, cpu, timeout = settings.workers, settings.cpu, settings.timeout
+    specs, limits = settings.specs, settings.limits
     db = db or out_dir / DB_NAME
     if dry_run:
         _dry_run(paths, out_dir, db, specs, limits, force=force, as_json=as_json)
@@ -342,10 +376,17 @@ def list_command(paths: tuple[Path, ...], out_dir: Path, db: Path | None, as_jso
     multiple=True,
     metavar="FILE|NAME=WxH[,quality=Q]",
     help="The specs in use, as given to process; derivatives of other specs are deleted.  "
-    "[default: thumbnail and preview]",
+    "[default: the config file's, else thumbnail and preview]",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Settings file whose specs are the ones in use.  [default: OUT/{CONFIG_NAME} if present]",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would be removed; change nothing.")
-def clean(out_dir: Path, db: Path | None, spec_args: tuple[str, ...], dry_run: bool) -> None:
+def clean(
+    out_dir: Path, db: Path | None, spec_args: tuple[str, ...], config: Path | None, dry_run: bool
+) -> None:
     """Forget photos whose source is gone and delete the files nothing uses.
 
     Deletes derivatives of specs not given with --spec (or the defaults), and every
@@ -355,10 +396,7 @@ def clean(out_dir: Path, db: Path | None, spec_args: tuple[str, ...], dry_run: b
     db = db or out_dir / DB_NAME
     if not db.is_file():
         raise UsageFailure(f"no cache database at {db} (run 'derivo process' first, or pass --db)")
-    try:
-        specs = resolve_specs(spec_args)
-    except DerivoError as exc:
-        raise click.BadParameter(str(exc), param_hint="--spec") from None
+    specs = _settings(out_dir, config, workers=None, cpu=None, spec_args=spec_args).specs
     try:
         with contextlib.ExitStack() as stack:
             if not dry_run:
@@ -370,6 +408,17 @@ def clean(out_dir: Path, db: Path | None, spec_args: tuple[str, ...], dry_run: b
     except DerivoError as exc:
         raise UsageFailure(str(exc)) from None
     click.echo("\n".join(clean_lines(plan, cwd=Path.cwd(), dry_run=dry_run)))
+
+
+@main.command(name="config")
+@_output_options("Output folder whose derivo.toml to read.")
+@_run_options
+def config_command(out_dir: Path, db: Path | None, config: Path | None, **options: Any) -> None:
+    """Print the settings a run would use, and where each comes from.
+
+    Options given here override the file, as they would for process.
+    """
+    click.echo("\n".join(settings_lines(_settings(out_dir, config, **options))))
 
 
 @main.command()

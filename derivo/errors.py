@@ -8,6 +8,7 @@
     │   ├── CorruptImage           truncated or damaged data
     │   └── LimitExceeded          over the pixel or byte limit (decompression bombs)
     ├── SpecError                  a derivative spec or spec file is invalid
+    ├── ConfigError                a config file or setting is invalid
     ├── CacheError                 the cache database cannot be used (e.g. newer schema)
     ├── FolderLocked               another derivo run holds the output folder's lock
     ├── QueueFull                  the executor's bounded queue is full; try again later
@@ -53,6 +54,10 @@ class LimitExceeded(InputError):
 
 class SpecError(DerivoError):
     kind = "spec"
+
+
+class ConfigError(DerivoError):
+    kind = "config"
 
 
 class CacheError(DerivoError):
