@@ -137,3 +137,10 @@ def test_the_summary_counts_files_passed_over(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["not_images"] == 2
     human = CliRunner().invoke(main, ["process", str(library), "--out", str(out)])
     assert "0 rendered, 1 cached, 0 failed, 2 files passed over (not images) in" in human.stderr
+
+
+def test_every_new_command_has_help() -> None:
+    for command in ("ls", "clean", "config", "watch"):
+        result = CliRunner().invoke(main, [command, "--help"])
+        assert result.exit_code == 0, command
+        assert f"Usage: main {command} [OPTIONS]" in result.output
