@@ -28,7 +28,14 @@ from derivo.errors import DerivoError
 from derivo.executors import WorkerPool
 from derivo.lock import FolderLock
 from derivo.mirror import mirror, relative_name
-from derivo.outputs import failure_json, list_outputs, outputs_json, outputs_lines, result_json
+from derivo.outputs import (
+    failure_json,
+    list_outputs,
+    outputs_json,
+    outputs_lines,
+    result_json,
+    shown,
+)
 from derivo.pipeline import PhotoResult, Pipeline
 from derivo.preview import plan_process, planned_line
 from derivo.specs import SpecSet, resolve_specs
@@ -304,7 +311,8 @@ def _dry_run(
         click.echo(planned_line(item, cwd=cwd))
     click.echo(
         f"Dry run: {counts['render']} to render, {counts['cached']} cached, "
-        f"{counts['skip']} skipped, {len(passed_over)} not images; nothing was changed"
+        f"{counts['skip']} skipped, {len(passed_over)} "
+        f"{'not an image' if len(passed_over) == 1 else 'not images'}; nothing was changed"
     )
 
 
@@ -351,13 +359,15 @@ def watch_command(
     db = db or out_dir / DB_NAME
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+    cwd = Path.cwd()
+
     def report(result: PhotoResult) -> None:
         if jsonl:
             click.echo(json.dumps(result_json(result)))
         elif result.outcome == "failed":
-            err.print(f"[red]failed[/] {result.source}: {result.error}")
-        elif result.outcome == "rendered":
-            err.print(f"rendered {result.source}")
+            err.print(f"[red]failed[/] {shown(result.source, cwd)}: {result.error}")
+        else:
+            err.print(f"{result.outcome} {shown(result.source, cwd)}")
 
     err.print(f"Watching {', '.join(map(str, paths))} (Ctrl-C stops)")
     try:

@@ -34,7 +34,7 @@ def test_dry_run_before_and_after_a_run(library: Path) -> None:
         0,
         "render  lib/broken.jpg (thumbnail, preview)\n"
         "render  lib/good.jpg (thumbnail, preview)\n"
-        "Dry run: 2 to render, 0 cached, 0 skipped, 1 not images; nothing was changed\n",
+        "Dry run: 2 to render, 0 cached, 0 skipped, 1 not an image; nothing was changed\n",
     )
     assert not Path("out").exists()
 
@@ -45,7 +45,7 @@ def test_dry_run_before_and_after_a_run(library: Path) -> None:
         0,
         f"skip    lib/broken.jpg: failed before: {reason}\n"
         "cached  lib/good.jpg\n"
-        "Dry run: 0 to render, 1 cached, 1 skipped, 1 not images; nothing was changed\n",
+        "Dry run: 0 to render, 1 cached, 1 skipped, 1 not an image; nothing was changed\n",
     )
     new_spec = ("--spec", "thumbnail=200x200,quality=80", "--spec", "small=100x100")
     code, stdout = run("process", "lib", "--out", "out", "--dry-run", "--json", *new_spec)
