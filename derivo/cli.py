@@ -19,6 +19,7 @@ from derivo.cache import STATUSES, DerivativeCache
 from derivo.discover import find_photos
 from derivo.errors import DerivoError
 from derivo.executors import WorkerPool
+from derivo.formats import INPUTS, labels
 from derivo.pipeline import Pipeline
 from derivo.specs import resolve_specs
 from derivo.summary import Summary, progress_bar
@@ -125,7 +126,7 @@ def process(
 ) -> None:
     """Make the derivatives of every photo under PATHS (folders are walked recursively).
 
-    Photos are recognised by their bytes (JPEG, PNG, WebP, GIF, TIFF, HEIF/HEIC).
+    Photos are recognised by their bytes ({inputs}).
     An unchanged photo is never rendered twice; a changed spec re-renders only
     that spec.
     """
@@ -170,6 +171,9 @@ def process(
     else:
         summary.print(err)
     sys.exit(1 if summary.failures or summary.pending else 0)
+
+
+process.help = (process.help or "").format(inputs=labels(INPUTS))
 
 
 @main.command()

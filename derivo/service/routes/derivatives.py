@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from derivo.cache import DerivativeCache, PhotoRecord
 from derivo.errors import PhotoFailed, UnknownPhoto, UnknownSpec, UnknownVersion
+from derivo.formats import FORMATS, OUTPUTS
 from derivo.service.deps import ServicesDep
 from derivo.service.views import ERROR_RESPONSES, PhotoView
 from derivo.specs import Spec
@@ -18,7 +19,6 @@ from derivo.tasks import Derivative
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, no-cache"
-MEDIA_TYPES = {"jpeg": "image/jpeg", "webp": "image/webp"}
 NOT_READY_RETRY = "1"
 
 router = APIRouter(prefix="/photos", tags=["photos"], responses=ERROR_RESPONSES)
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/photos", tags=["photos"], responses=ERROR_RESPONSES)
     "/{photo_id}/{spec}",
     response_class=Response,
     responses={
-        200: {"content": {"image/jpeg": {}}, "description": "The derivative."},
+        200: {"content": {f.media_type: {} for f in OUTPUTS}, "description": "The derivative."},
         202: {"model": PhotoView, "description": "Not rendered yet: retry after Retry-After."},
         304: {"description": "Not modified (If-None-Match)."},
     },
@@ -71,7 +71,7 @@ async def get_derivative(
         return Response(status_code=304, headers=headers)
     return FileResponse(
         derivative.path,
-        media_type=MEDIA_TYPES.get(derivative.format, "application/octet-stream"),
+        media_type=FORMATS[derivative.format].media_type,
         headers=headers,
         stat_result=stat,
     )

@@ -10,6 +10,7 @@ from starlette.requests import ClientDisconnect
 
 from derivo.cache import Status
 from derivo.errors import Busy, DerivoError, InputError, QueueFull, UnknownPhoto
+from derivo.formats import INPUTS, labels
 from derivo.service.deps import IngestDep, ServicesDep, TokenRequired
 from derivo.service.ingest import Deleted
 from derivo.service.resources import Services
@@ -29,7 +30,7 @@ UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "The photo, as a multipart file field or as the raw body. "
-        "Its type is recognised from its bytes (JPEG, PNG, WebP, GIF, TIFF, HEIF/HEIC).",
+        f"Its type is recognised from its bytes ({labels(INPUTS)}).",
         "content": {
             "multipart/form-data": {
                 "schema": {
