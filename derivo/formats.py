@@ -72,7 +72,14 @@ FORMATS: dict[str, Format] = {
         Format(name="gif", label="GIF", extension="gif", media_type="image/gif"),
         Format(name="tiff", label="TIFF", extension="tif", media_type="image/tiff"),
         Format(name="heif", label="HEIF/HEIC", extension="heic", media_type="image/heif"),
-        Format(name="avif", label="AVIF", extension="avif", media_type="image/avif"),
+        Format(
+            name="avif",
+            label="AVIF",
+            extension="avif",
+            media_type="image/avif",
+            encoder="heifsave_buffer",
+            options=lambda q, progressive: {"Q": q, "compression": "av1"},
+        ),
     )
 }
 INPUTS: tuple[Format, ...] = tuple(f for f in FORMATS.values() if f.input)
