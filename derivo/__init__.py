@@ -1,6 +1,6 @@
 """derivo: photo derivatives (thumbnails, previews) fast, in parallel, and never twice."""
 
-from derivo.cache import DerivativeCache, FileStat, PhotoRecord
+from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.errors import (
     CacheError,
     CorruptImage,
@@ -36,6 +36,7 @@ __all__ = [
     "Limits",
     "PhotoRecord",
     "PhotoResult",
+    "PhotoStatus",
     "Pipeline",
     "PoolStats",
     "QueueFull",

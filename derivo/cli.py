@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from derivo.cache import STATUSES, DerivativeCache
+from derivo.cache import DerivativeCache, PhotoStatus
 from derivo.discover import find_photos
 from derivo.errors import DerivoError
 from derivo.executors import WorkerPool
@@ -187,7 +187,7 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     try:
         with DerivativeCache(db) as cache:
             counts = cache.counts()
-            failed = cache.photos(status="failed", limit=10_000)
+            failed = cache.photos(status=PhotoStatus.FAILED, limit=10_000)
     except DerivoError as exc:
         raise UsageFailure(str(exc)) from None
     if as_json:
@@ -204,7 +204,7 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
             )
         )
         return
-    click.echo(", ".join(f"{counts[s]} {s}" for s in STATUSES))
+    click.echo(", ".join(f"{counts[s]} {s}" for s in PhotoStatus))
     for photo in failed:
         click.echo(f"failed {photo.source}: {photo.error}")
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
-from derivo.cache import DerivativeCache, PhotoRecord
+from derivo.cache import DerivativeCache, PhotoRecord, PhotoStatus
 from derivo.errors import PhotoFailed, UnknownPhoto, UnknownSpec, UnknownVersion
 from derivo.formats import FORMATS, OUTPUTS
 from derivo.service.deps import ServicesDep
@@ -52,10 +52,10 @@ async def get_derivative(
     if v is not None and v != wanted.fingerprint:
         raise UnknownVersion(f"{spec} version {v} is not served")
     record, derivative, stat = await asyncio.to_thread(_locate, services.cache, photo_id, wanted)
-    if record.status == "failed":
+    if record.status is PhotoStatus.FAILED:
         raise PhotoFailed(record.error or "failed", kind=record.error_kind)
     if derivative is None or stat is None:
-        if record.status == "done":
+        if record.status is PhotoStatus.DONE:
             await services.ingest.rerender(photo_id)
         view = await asyncio.to_thread(services.view, record)
         return JSONResponse(
@@ -84,7 +84,7 @@ def _locate(
     record = cache.photo(photo_id)
     if record is None:
         raise UnknownPhoto(f"no photo {photo_id}")
-    if record.status != "done" or record.hash is None:
+    if record.status is not PhotoStatus.DONE or record.hash is None:
         return record, None, None
     derivative = cache.derivatives(record.hash, [spec]).get(spec.name)
     if derivative is None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from starlette.requests import ClientDisconnect
 
-from derivo.cache import Status
+from derivo.cache import PhotoStatus
 from derivo.errors import Busy, DerivoError, InputError, QueueFull, UnknownPhoto
 from derivo.formats import INPUTS, labels
 from derivo.service.deps import IngestDep, ServicesDep, TokenRequired
@@ -103,7 +103,7 @@ async def _stage(request: Request, services: Services) -> Staged:
 @router.get("", response_model=PhotoPage)
 async def list_photos(
     services: ServicesDep,
-    status: Status | None = None,
+    status: PhotoStatus | None = None,
     after: Annotated[str | None, Query(description="Cursor: the previous page's next.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> PhotoPage:
