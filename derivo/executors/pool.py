@@ -27,7 +27,8 @@ from derivo.tasks import RenderResult, RenderTask
 
 Job = tuple[int, RenderTask, RenderFuture]
 _IDLE_WAIT = 60.0  # seconds; the dispatcher wakes at least this often
-_MAX_TIMEOUT = 86_400.0
+#: Longest time limit for one task, in seconds (a day): more is a mistake, not a photo.
+MAX_TASK_TIMEOUT = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,8 @@ class WorkerPool:
         initializer: Callable[[], None] | None = _default_initializer,
     ) -> None:
         self.size = workers_for(workers=workers, cpu=cpu)
-        if not 0 < task_timeout <= _MAX_TIMEOUT:
-            raise ValueError(f"task_timeout must be in (0, {_MAX_TIMEOUT:g}] seconds")
+        if not 0 < task_timeout <= MAX_TASK_TIMEOUT:
+            raise ValueError(f"task_timeout must be in (0, {MAX_TASK_TIMEOUT:g}] seconds")
         self.queue_size = queue_size if queue_size is not None else 4 * self.size
         if self.queue_size < 1:
             raise ValueError("queue_size must be at least 1")
