@@ -20,11 +20,12 @@ from derivo.cache import DerivativeCache, PhotoStatus
 from derivo.discover import find_photos
 from derivo.errors import DerivoError
 from derivo.executors import WorkerPool
+from derivo.executors.pool import MAX_TASK_TIMEOUT
 from derivo.formats import INPUTS, labels
+from derivo.limits import MB, MP, Limits
 from derivo.pipeline import Pipeline
 from derivo.specs import resolve_specs
 from derivo.summary import Summary, progress_bar
-from derivo.tasks import MB, Limits
 
 DB_NAME = "derivo.db"
 
@@ -104,7 +105,7 @@ def main() -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, max=86_400, min_open=True),
+    type=click.FloatRange(min=0, max=MAX_TASK_TIMEOUT, min_open=True),
     default=120.0,
     show_default=True,
     help="Seconds one photo may take before its worker is killed.",
@@ -140,7 +141,7 @@ def process(
         specs = resolve_specs(spec_args)
     except DerivoError as exc:
         raise click.BadParameter(str(exc), param_hint="--spec") from None
-    limits = Limits(max_pixels=max_pixels * 1_000_000, max_bytes=max_mb * MB, lenient=lenient)
+    limits = Limits(max_pixels=max_pixels * MP, max_bytes=max_mb * MB, lenient=lenient)
     db = db or out_dir / DB_NAME
     err = Console(stderr=True)
     summary = Summary()
