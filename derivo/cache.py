@@ -282,14 +282,15 @@ class DerivativeCache:
             sql += f" AND status IN ({', '.join('?' * len(allowed))})"
             params += allowed
         with self._transaction() as db:
-            changed = db.execute(sql, params).rowcount
-            if changed or not allowed:
-                return
-            row = db.execute("SELECT status FROM photos WHERE id = ?", (photo_id,)).fetchone()
-        if row is None:
+            if db.execute(sql, params).rowcount == 0 and allowed:
+                self._refuse(photo_id, status, allowed)
+
+    def _refuse(self, photo_id: str, status: PhotoStatus, allowed: list[PhotoStatus]) -> None:
+        record = self.photo(photo_id)
+        if record is None:
             raise UnknownPhoto(f"no photo {photo_id}")
         raise IllegalTransition(
-            f"photo {photo_id} is {row['status']}, not {' or '.join(allowed)}: "
+            f"photo {photo_id} is {record.status}, not {' or '.join(allowed)}: "
             f"cannot make it {status}"
         )
 
