@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from derivo.errors import ConfigError, SpecError
+from derivo.executors.pool import MAX_TASK_TIMEOUT
+from derivo.limits import MB, MP, Limits
 from derivo.specs import SpecSet, spec_from_mapping
-from derivo.tasks import MB, Limits
 
 CONFIG_NAME = "derivo.toml"
 
@@ -35,7 +36,7 @@ CONFIG_NAME = "derivo.toml"
 DEFAULTS: dict[str, Any] = {
     "workers": None,
     "cpu": None,
-    "max_pixels": 200_000_000,
+    "max_pixels": 200 * MP,
     "max_mb": 200,
     "timeout": 120.0,
     "lenient": False,
@@ -86,7 +87,7 @@ def parse_pixels(value: str | int) -> int:
         raise ConfigError(f"{value!r} is not a pixel count such as 200M or 200000000")
     if not m[2] and float(m[1]) < 10_000:
         raise ConfigError(f"{value} pixels is smaller than a photo; for megapixels write {value}M")
-    count = int(float(m[1]) * (1_000_000 if m[2] else 1))
+    count = int(float(m[1]) * (MP if m[2] else 1))
     if count < 1:
         raise ConfigError(f"{value!r} is less than one pixel")
     return count
@@ -152,8 +153,8 @@ def _check(key: str, value: Any) -> Any:
         return parse_pixels(value)
     if key == "max_mb" and not (isinstance(value, int) and number and value >= 1):
         raise ConfigError(f"max_mb must be a whole number of at least 1, got {value!r}")
-    if key == "timeout" and not (number and 0 < value <= 86_400):
-        raise ConfigError(f"timeout must be seconds in (0, 86400], got {value!r}")
+    if key == "timeout" and not (number and 0 < value <= MAX_TASK_TIMEOUT):
+        raise ConfigError(f"timeout must be seconds in (0, {MAX_TASK_TIMEOUT:g}], got {value!r}")
     if key == "lenient" and not isinstance(value, bool):
         raise ConfigError(f"lenient must be true or false, got {value!r}")
     if key == "specs":

@@ -14,7 +14,7 @@ from derivo.discover import printable
 from derivo.errors import DerivoError, SpecError
 from derivo.executors.inline import InlineExecutor
 from derivo.pipeline import Pipeline
-from derivo.specs import Fit, Format, Spec, SpecSet, parse_box
+from derivo.specs import Fit, Spec, SpecSet, parse_box
 from derivo.tasks import Derivative, Limits
 
 
@@ -24,7 +24,7 @@ def thumbnail(
     *,
     out: str | Path,
     fit: Fit = "inside",
-    format: Format = "jpeg",
+    format: str = "jpeg",
     quality: int = 80,
     limits: Limits | None = None,
 ) -> Derivative:

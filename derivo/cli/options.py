@@ -11,6 +11,7 @@ import click
 from derivo.cache import DB_NAME
 from derivo.config import CONFIG_NAME, RunSettings, load_settings, parse_pixels
 from derivo.errors import DerivoError
+from derivo.executors.pool import MAX_TASK_TIMEOUT
 from derivo.specs import resolve_specs
 
 
@@ -62,7 +63,7 @@ RUN_OPTIONS = (
     ),
     click.option(
         "--timeout",
-        type=click.FloatRange(min=0, max=86_400, min_open=True),
+        type=click.FloatRange(min=0, max=MAX_TASK_TIMEOUT, min_open=True),
         help="Seconds one photo may take before its worker is killed.  [default: 120]",
     ),
     click.option(
