@@ -36,7 +36,8 @@ def clean_command(
 ) -> None:
     """Forget photos whose source is gone and delete the files nothing uses.
 
-    Deletes derivatives of specs not given with --spec (or the defaults), and every
+    Deletes derivatives of specs not in use (--spec, else the config file's, else the
+    defaults), and every
     file in a content folder that no record points to. Prints each removal and the
     bytes freed.
     """
