@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,15 +29,21 @@ class Found:
         return printable(self.path)
 
 
-def find_photos(paths: Iterable[Path], *, exclude: Iterable[Path] = ()) -> Iterator[Found]:
+def find_photos(
+    paths: Iterable[Path],
+    *,
+    exclude: Iterable[Path] = (),
+    passed_over: Callable[[Path], None] | None = None,
+) -> Iterator[Found]:
     """Yield image files under ``paths`` in a stable order, as they are found.
 
     Folders are walked recursively (hidden entries and anything inside ``exclude``
     skipped, folder links not followed, so no loops); files found there that are
     not images are passed over silently, unreadable ones are yielded with their
-    error. A file named directly is always yielded, so the caller can report it if
-    it is not an image. Nothing is yielded twice, and memory does not grow with
-    the number of files (only with the number of paths named).
+    error; ``passed_over`` is told of each, so they can be counted. A file named
+    directly is always yielded, so the caller can report it if it is not an image.
+    Nothing is yielded twice, and memory does not grow with the number of files
+    (only with the number of paths named).
     """
     skip = [p.resolve() for p in exclude]
     walked: list[Path] = []
@@ -48,7 +54,7 @@ def find_photos(paths: Iterable[Path], *, exclude: Iterable[Path] = ()) -> Itera
             continue
         if path.is_dir():
             if not _inside(path, walked):
-                found_here = _walk(path, skip + walked)
+                found_here = _walk(path, skip + walked, passed_over)
                 yield from (f for f in found_here if f.path not in named) if named else found_here
                 walked.append(path)
             continue
@@ -70,7 +76,9 @@ def _look(path: Path) -> Found:
         return Found(path, None, f"cannot read source: {exc.strerror}")
 
 
-def _walk(root: Path, skip: list[Path]) -> Iterator[Found]:
+def _walk(
+    root: Path, skip: list[Path], passed_over: Callable[[Path], None] | None
+) -> Iterator[Found]:
     for directory, dirnames, filenames in os.walk(root):
         here = Path(directory)
         dirnames[:] = sorted(
@@ -82,3 +90,5 @@ def _walk(root: Path, skip: list[Path]) -> Iterator[Found]:
             found = _look(here / name)
             if found.format is not None or found.error is not None:
                 yield found
+            elif passed_over is not None:
+                passed_over(found.path)

@@ -8,10 +8,21 @@
     │   ├── CorruptImage           truncated or damaged data
     │   └── LimitExceeded          over the pixel or byte limit (decompression bombs)
     ├── SpecError                  a derivative spec or spec file is invalid
+    ├── ConfigError                a config file or setting is invalid
     ├── CacheError                 the cache database cannot be used (e.g. newer schema)
+    ├── FolderLocked               another derivo run holds the output folder's lock
     ├── QueueFull                  the executor's bounded queue is full; try again later
+    ├── PhotoFailed                the photo was recorded as failed; asked for its derivative
+    ├── NotFound                   asked the service for something it does not have
+    │   ├── UnknownPhoto           no photo with that id
+    │   ├── UnknownSpec            no derivative spec with that name
+    │   └── UnknownVersion         not the spec's current fingerprint
+    ├── Busy                       the photo is being rendered; try again once it is done
+    ├── Unauthorized               a write without the right bearer token
+    ├── IllegalTransition          a photo is not in the state a change of state expects
     └── RenderFailed               not the photo's fault (e.g. unreadable now): tried again
         │                          on the next run, never recorded as a verdict on the photo
+        ├── SourceMissing          the source file is gone (deleted or moved since it was found)
         ├── WorkerCrashed          the worker died (segfault, OOM kill); the pool retries it
         └── TaskTimeout            over its time limit and killed; the pool retries it
 
@@ -19,6 +30,9 @@ Every leaf carries a one-line human reason in ``str(error)``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 
 class DerivoError(Exception):
@@ -53,18 +67,72 @@ class SpecError(DerivoError):
     kind = "spec"
 
 
+class ConfigError(DerivoError):
+    kind = "config"
+
+
 class CacheError(DerivoError):
     kind = "cache"
 
 
+class FolderLocked(DerivoError):
+    kind = "locked"
+
+
 class QueueFull(DerivoError):
+    """``photo`` is what the service kept meanwhile (JSON-ready), shown with the error."""
+
     kind = "queue-full"
+
+    def __init__(self, reason: str, *, photo: Mapping[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.photo = photo
+
+
+class PhotoFailed(DerivoError):
+    """Carries the photo's own recorded failure: its reason and kind."""
+
+    def __init__(self, reason: str, *, kind: str | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind or "failed"
+
+
+class NotFound(DerivoError):
+    kind = "not-found"
+
+
+class UnknownPhoto(NotFound):
+    kind = "unknown-photo"
+
+
+class UnknownSpec(NotFound):
+    kind = "unknown-spec"
+
+
+class UnknownVersion(NotFound):
+    kind = "unknown-version"
+
+
+class Busy(DerivoError):
+    kind = "busy"
+
+
+class Unauthorized(DerivoError):
+    kind = "unauthorized"
+
+
+class IllegalTransition(DerivoError):
+    kind = "illegal-transition"
 
 
 class RenderFailed(DerivoError):
     """A render that failed for a reason outside the photo; a later run tries again."""
 
     kind = "failed"
+
+
+class SourceMissing(RenderFailed):
+    kind = "missing"
 
 
 class WorkerCrashed(RenderFailed):

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import blake3
 
-from derivo.cache import DerivativeCache, FileStat, PhotoRecord, Status
-from derivo.errors import DerivoError, RenderFailed
+from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus, Status
+from derivo.errors import DerivoError, RenderFailed, SourceMissing
 from derivo.executors.base import Executor, RenderFuture
 from derivo.executors.pool import WorkerPool
 from derivo.hashing import hash_file
@@ -63,6 +63,7 @@ class _Photo:
     deliver: Deliver
     stat: FileStat | None = None
     error: str | None = None  # why the source cannot be read
+    error_kind: str = RenderFailed.kind
     source_hash: str | None = None
     trusted: bool = False  # the quick check vouched for the recorded hash
 
@@ -272,7 +273,7 @@ class Pipeline:
                 self._dispatch(photo, missing, block=block)
             except DerivoError:
                 for later, _ in renders[index + 1 :]:
-                    self.cache.set_status(later.photo_id, "pending")
+                    self.cache.set_status(later.photo_id, PhotoStatus.PENDING)
                     later.deliver(
                         PhotoResult.pending(later.photo_id, later.name, later.source_hash)
                     )
@@ -293,7 +294,7 @@ class Pipeline:
             source, st = self._resolve(path)
             photo = _Photo(photo_id, source, printable(source), records.get(photo_id), deliver)
             if isinstance(st, OSError):
-                photo.error = f"cannot read source: {st.strerror}"
+                self._unreadable(photo, st)
             else:
                 photo.stat = FileStat(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
                 trusted = None if verify else self._trusted_hash(photo)
@@ -307,6 +308,14 @@ class Pipeline:
         try:
             photo.source_hash = hash_file(photo.source)
         except OSError as exc:
+            self._unreadable(photo, exc)
+
+    @staticmethod
+    def _unreadable(photo: _Photo, exc: OSError) -> None:
+        """Why the source cannot be read; a later run tries again (no failure key)."""
+        if isinstance(exc, FileNotFoundError):
+            photo.error, photo.error_kind = "source file not found", SourceMissing.kind
+        else:
             photo.error = f"cannot read source: {exc.strerror}"
 
     def _decide(
@@ -316,8 +325,7 @@ class Pipeline:
         state to record for it, if that changed."""
         record = photo.record
         if photo.error is not None or photo.source_hash is None:
-            reason = photo.error or "cannot read source"
-            kind = RenderFailed.kind
+            reason, kind = photo.error or "cannot read source", photo.error_kind
             return PhotoResult.failed(photo.photo_id, photo.name, None, reason, kind=kind), (), None
         source_hash = photo.source_hash
         if not force and record is not None and self._known_failure(photo, source_hash):
@@ -331,8 +339,8 @@ class Pipeline:
             )
         )
         status: Status | None = None
-        if missing or not (photo.trusted and record and record.status == "done"):
-            status = "processing" if missing else "done"
+        if missing or not (photo.trusted and record and record.status is PhotoStatus.DONE):
+            status = PhotoStatus.PROCESSING if missing else PhotoStatus.DONE
         if missing:
             return None, tuple(missing), status
         cached = PhotoResult.cached(photo.photo_id, photo.name, source_hash, made, record)
@@ -363,7 +371,7 @@ class Pipeline:
             with self._lock:
                 del self._flights[source_hash]
             for waiting in flight.waiters:
-                self.cache.set_status(waiting.photo_id, "pending")
+                self.cache.set_status(waiting.photo_id, PhotoStatus.PENDING)
                 if waiting is not waiter:
                     waiting.deliver(
                         PhotoResult.pending(waiting.photo_id, waiting.source, source_hash)
@@ -413,7 +421,7 @@ class Pipeline:
         record = photo.record
         return (
             record is not None
-            and record.status == "failed"
+            and record.status is PhotoStatus.FAILED
             and record.stat == photo.stat
             and record.error_key == self.failure_key(source_hash)
         )
@@ -422,10 +430,14 @@ class Pipeline:
         """A source that cannot be read now: failed, with no failure key, so a later run
         tries again."""
         self.cache.put_photo(
-            photo.photo_id, source=photo.name, stat=None, source_hash=None, status="failed"
+            photo.photo_id,
+            source=photo.name,
+            stat=None,
+            source_hash=None,
+            status=PhotoStatus.FAILED,
         )
         self.cache.set_status(
-            photo.photo_id, "failed", error=result.error, error_kind=result.error_kind
+            photo.photo_id, PhotoStatus.FAILED, error=result.error, error_kind=result.error_kind
         )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from derivo.atomic import make_durable, remove_leftovers
-from derivo.cache import DerivativeCache
+from derivo.cache import DerivativeCache, PhotoStatus
 from derivo.errors import DerivoError, InputError
 from derivo.outcomes import PhotoResult
 from derivo.specs import SpecSet
@@ -146,20 +146,20 @@ class Recorder:
         result, error, attempts = outcome
         if result is not None:
             size = (result.width, result.height)
-            self.cache.set_status(photo_id, "done", attempts=attempts, size=size)
+            self.cache.set_status(photo_id, PhotoStatus.DONE, attempts=attempts, size=size)
             derivatives = made.get(source_hash, {})
             return PhotoResult.rendered(
                 photo_id, source, source_hash, result, derivatives, attempts
             )
         if isinstance(error, CancelledError):
-            self.cache.set_status(photo_id, "pending")
+            self.cache.set_status(photo_id, PhotoStatus.PENDING)
             return PhotoResult.pending(photo_id, source, source_hash)
         if not isinstance(error, DerivoError):
             error = DerivoError(f"{type(error).__name__}: {error}")
         key = self._failure_key(source_hash) if isinstance(error, InputError) else None
         self.cache.set_status(
             photo_id,
-            "failed",
+            PhotoStatus.FAILED,
             error=str(error),
             error_kind=error.kind,
             error_key=key,
@@ -172,7 +172,7 @@ class Recorder:
         for source_hash, flight in batch:
             for waiter in flight.waiters:
                 with contextlib.suppress(Exception):
-                    self.cache.set_status(waiter.photo_id, "pending")
+                    self.cache.set_status(waiter.photo_id, PhotoStatus.PENDING)
                 waiter.deliver(
                     PhotoResult.failed(
                         waiter.photo_id, waiter.source, source_hash, reason, kind="cache"

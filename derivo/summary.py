@@ -33,6 +33,7 @@ from rich.text import Text
 
 from derivo.discover import Found
 from derivo.executors import available_cores
+from derivo.outputs import failure_json
 from derivo.pipeline import PhotoResult
 
 KEPT_FAILURES = 10_000  # failures listed in the JSON summary
@@ -42,19 +43,27 @@ PROGRESS_STEP = 50  # results between two updates of the progress bar
 
 
 class _RateColumn(ProgressColumn):
-    """Photos per second, averaged by rich over the recent past."""
+    """Photos per second since ``started``: the figure the summary ends with."""
+
+    def __init__(self, started: float) -> None:
+        super().__init__()
+        self.started = started
 
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0:.1f} photos/s", style="cyan")
+        elapsed = time.perf_counter() - self.started
+        rate = task.completed / elapsed if elapsed > 0 else 0.0
+        return Text(f"{rate:.1f} photos/s", style="cyan")
 
 
-def progress_bar(console: Console, *, quiet: bool) -> Progress:
+def progress_bar(console: Console, *, quiet: bool, started: float | None = None) -> Progress:
+    """The live bar; its rate counts from ``started`` (a ``perf_counter`` time) like the
+    summary does, so the two agree."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
-        _RateColumn(),
+        _RateColumn(time.perf_counter() if started is None else started),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
@@ -82,13 +91,6 @@ def _cpu_seconds() -> float:
     return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
-    source: str
-    kind: str
-    error: str
-
-
 @dataclass
 class Summary:
     """Counts and figures of one ``process`` run."""
@@ -96,9 +98,10 @@ class Summary:
     rendered: int = 0
     cached: int = 0
     pending: int = 0
+    not_images: int = 0
     failed: int = 0
     failed_by_kind: Counter[str] = field(default_factory=Counter)
-    failures: list[Failure] = field(default_factory=list)  # the first KEPT_FAILURES
+    failures: list[PhotoResult] = field(default_factory=list)  # the first KEPT_FAILURES
     peak_rss_kb: int = 0
     wall: float = 0.0
     cpu_seconds: float = 0.0
@@ -108,17 +111,20 @@ class Summary:
     def add(self, result: PhotoResult) -> None:
         if result.outcome == "rendered":
             self.rendered += 1
-            self.peak_rss_kb = max(self.peak_rss_kb, result.peak_rss_kb)
         elif result.outcome == "cached":
             self.cached += 1
         elif result.outcome == "pending":
             self.pending += 1
         else:
-            kind = result.error_kind or "error"
             self.failed += 1
-            self.failed_by_kind[kind] += 1
+            self.failed_by_kind[result.error_kind or "error"] += 1
             if len(self.failures) < KEPT_FAILURES:
-                self.failures.append(Failure(result.source, kind, result.error or ""))
+                self.failures.append(result)
+        self.peak_rss_kb = max(self.peak_rss_kb, result.peak_rss_kb)
+
+    def pass_over(self, path: object) -> None:
+        """Count a file found in a folder that is not an image."""
+        self.not_images += 1
 
     def start(self) -> None:
         self.wall, self.cpu_seconds = -time.perf_counter(), -_cpu_seconds()
@@ -139,6 +145,7 @@ class Summary:
             "cached": self.cached,
             "failed": self.failed,
             "pending": self.pending,
+            "not_images": self.not_images,
             "wall_seconds": round(self.wall, 4),
             "photos_per_second": round(self.total / self.wall, 2) if self.wall else None,
             "cpu_seconds": round(self.cpu_seconds, 3),
@@ -151,7 +158,7 @@ class Summary:
             ),
             "failed_by_kind": dict(self.failed_by_kind.most_common()),
             "failures": [
-                {"path": f.source, "kind": f.kind, "error": f.error} for f in self.failures
+                failure_json(f.photo_id, f.source, f.error_kind, f.error) for f in self.failures
             ],
             "failures_not_listed": self.failed - len(self.failures),
             "out": self.out,
@@ -170,6 +177,12 @@ class Summary:
             f"[green]{self.rendered} rendered[/], {self.cached} cached, "
             f"[{'red' if self.failed else 'green'}]{self.failed} failed[/]"
             + (f", [yellow]{self.pending} not finished[/]" if self.pending else "")
+            + (
+                f", {self.not_images} file{'s' if self.not_images > 1 else ''} passed over "
+                f"(not {'images' if self.not_images > 1 else 'an image'})"
+                if self.not_images
+                else ""
+            )
             + f" in {self.wall:.2f} s ({', '.join(figures)})",
             soft_wrap=True,
         )
@@ -186,7 +199,7 @@ class Summary:
             return
         for kind, count in self.failed_by_kind.most_common():
             console.print(f"  [red]{count} failed[/] ({kind}), for example:", highlight=False)
-            same = (f for f in self.failures if f.kind == kind)
+            same = (f for f in self.failures if (f.error_kind or "error") == kind)
             for failure in itertools.islice(same, SHOWN_PER_KIND):
                 self._print_failure(console, failure, indent="    ")
         console.print(
@@ -196,7 +209,7 @@ class Summary:
         )
 
     @staticmethod
-    def _print_failure(console: Console, failure: Failure, *, indent: str) -> None:
+    def _print_failure(console: Console, failure: PhotoResult, *, indent: str) -> None:
         console.print(
             f"{indent}[red]failed[/] {failure.source}: {failure.error}",
             highlight=False,
