@@ -11,11 +11,12 @@ import dataclasses
 import json
 import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 from rich.console import Console
@@ -125,53 +126,66 @@ def process(
         return
     err = Console(stderr=True)
     summary = Summary()
-    results: list[dict[str, Any]] = []
-    summary.start()
-    started = time.perf_counter()
+    results = tempfile.TemporaryFile("w+")  # one JSON line per photo, not a list in memory
     try:
-        with (
-            FolderLock(out_dir, purpose="derivo process"),
-            DerivativeCache(db) as cache,
-            WorkerPool(workers, cpu=cpu, task_timeout=timeout, queue_size=FEED) as pool,
-            Pipeline(
-                cache=cache, executor=pool, out_dir=out_dir, specs=specs, limits=limits
-            ) as pipeline,
-        ):
-            found = find_photos(paths, exclude=[out_dir], passed_over=summary.pass_over)
-            with progress_bar(
-                err, quiet=as_json or progress != "bar", started=started
-            ) as bar_display:
-                bar = bar_display.add_task("finding photos", total=None)
-                roots = [p.resolve() for p in paths]
-                names: dict[str, Path] = {}
-                if layout == "mirror":
-                    found = _noting_names(found, roots, names)
-                photos = discovering(found, bar_display, bar)
-                for result in pipeline.run(photos, force=force, verify=verify):
-                    summary.add(result)
-                    if layout == "mirror" and result.ok:
-                        mirror(out_dir, names[result.photo_id], result.derivatives.values())
-                    if summary.total % PROGRESS_STEP == 0:
-                        bar_display.update(bar, completed=summary.total)
-                    if progress == "jsonl":
-                        click.echo(json.dumps(result_json(result)))
-                    elif as_json:
-                        results.append(result_json(result))
-                bar_display.update(bar, completed=summary.total)
-    except KeyboardInterrupt:
-        err.print("[yellow]Interrupted[/]: photos not finished stay pending for the next run.")
-        sys.exit(130)
-    except DerivoError as exc:
-        raise UsageFailure(str(exc)) from None
-    summary.finish()
-    summary.out, summary.db = str(out_dir.resolve()), str(db.resolve())
-    if as_json and progress == "jsonl":
-        click.echo(json.dumps({"summary": summary.as_dict()}))
-    elif as_json:
-        click.echo(json.dumps({**summary.as_dict(), "results": results}, indent=2))
-    else:
-        summary.print(err)
-    sys.exit(1 if summary.failed or summary.pending else 0)
+        summary.start()
+        started = time.perf_counter()
+        try:
+            with (
+                FolderLock(out_dir, purpose="derivo process"),
+                DerivativeCache(db) as cache,
+                WorkerPool(workers, cpu=cpu, task_timeout=timeout, queue_size=FEED) as pool,
+                Pipeline(
+                    cache=cache, executor=pool, out_dir=out_dir, specs=specs, limits=limits
+                ) as pipeline,
+            ):
+                found = find_photos(paths, exclude=[out_dir], passed_over=summary.pass_over)
+                with progress_bar(
+                    err, quiet=as_json or progress != "bar", started=started
+                ) as bar_display:
+                    bar = bar_display.add_task("finding photos", total=None)
+                    roots = [p.resolve() for p in paths]
+                    names: dict[str, Path] = {}
+                    if layout == "mirror":
+                        found = _noting_names(found, roots, names)
+                    photos = discovering(found, bar_display, bar)
+                    for result in pipeline.run(photos, force=force, verify=verify):
+                        summary.add(result)
+                        if layout == "mirror" and result.ok:
+                            mirror(out_dir, names[result.photo_id], result.derivatives.values())
+                        if summary.total % PROGRESS_STEP == 0:
+                            bar_display.update(bar, completed=summary.total)
+                        if progress == "jsonl":
+                            click.echo(json.dumps(result_json(result)))
+                        elif as_json:
+                            results.write(json.dumps(result_json(result)) + "\n")
+                    bar_display.update(bar, completed=summary.total)
+        except KeyboardInterrupt:
+            err.print("[yellow]Interrupted[/]: photos not finished stay pending for the next run.")
+            sys.exit(130)
+        except DerivoError as exc:
+            raise UsageFailure(str(exc)) from None
+        summary.finish()
+        summary.out, summary.db = str(out_dir.resolve()), str(db.resolve())
+        if as_json and progress == "jsonl":
+            click.echo(json.dumps({"summary": summary.as_dict()}))
+        elif as_json:
+            _echo_summary_with_results(summary.as_dict(), results)
+        else:
+            summary.print(err)
+        sys.exit(1 if summary.failed or summary.pending else 0)
+    finally:
+        results.close()
+
+
+def _echo_summary_with_results(summary: dict[str, Any], results: IO[str]) -> None:
+    """The summary as indented JSON with ``results`` streamed from the spool file."""
+    head, tail = json.dumps({**summary, "results": []}, indent=2).rsplit('"results": []', 1)
+    click.echo(head + '"results": [', nl=False)
+    results.seek(0)
+    for index, line in enumerate(results):
+        click.echo(("," if index else "") + "\n    " + line.rstrip("\n"), nl=False)
+    click.echo("\n  ]" + tail)
 
 
 def _noting_names(
