@@ -24,7 +24,7 @@ import os
 import queue
 import stat as stat_module
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +33,11 @@ import blake3
 
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus, Status
 from derivo.errors import DerivoError, RenderFailed, SourceMissing
-from derivo.executors.base import Executor, RenderFuture
+from derivo.executors.base import Executor
 from derivo.executors.pool import WorkerPool
 from derivo.hashing import hash_file
 from derivo.outcomes import Outcome, PhotoResult, printable
-from derivo.recorder import Landing, Recorder
+from derivo.recorder import Deliver, Flight, Landing, Recorder, Waiter
 from derivo.specs import Spec, SpecSet
 from derivo.tasks import Derivative, Limits, RenderTask
 
@@ -49,7 +49,6 @@ WINDOW = 256  # photos identified, decided and written together
 #: pipeline stats and hashes its next window.
 FEED = 2 * WINDOW
 _AHEAD = 16 * WINDOW  # results run() may hold that its reader has not taken yet
-Deliver = Callable[[PhotoResult], None]
 
 
 @dataclass(slots=True)
@@ -66,23 +65,6 @@ class _Photo:
     error_kind: str = RenderFailed.kind
     source_hash: str | None = None
     trusted: bool = False  # the quick check vouched for the recorded hash
-
-
-@dataclass(frozen=True, slots=True)
-class Waiter:
-    """A photo waiting for a render: whom to tell, and what to call it."""
-
-    photo_id: str
-    source: str
-    deliver: Deliver
-
-
-@dataclass(slots=True)
-class Flight:
-    """One render in progress, shared by every photo whose source has its hash."""
-
-    waiters: list[Waiter]
-    future: RenderFuture | None = None
 
 
 class _Window:

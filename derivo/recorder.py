@@ -14,19 +14,36 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from derivo.atomic import make_durable, remove_leftovers
 from derivo.cache import DerivativeCache, PhotoStatus
 from derivo.errors import DerivoError, InputError
+from derivo.executors.base import RenderFuture
 from derivo.outcomes import PhotoResult
 from derivo.specs import SpecSet
 from derivo.tasks import Derivative, RenderResult, source_folder
 
-if TYPE_CHECKING:
-    from derivo.pipeline import Flight
-
 _IDLE_SECONDS = 1.0  # a recorder with nothing to do for this long ends; the next landing starts one
+
+
+Deliver = Callable[[PhotoResult], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Waiter:
+    """A photo waiting for a render: whom to tell, and what to call it."""
+
+    photo_id: str
+    source: str
+    deliver: Deliver
+
+
+@dataclass(slots=True)
+class Flight:
+    """One render in progress, shared by every photo whose source has its hash."""
+
+    waiters: list[Waiter]
+    future: RenderFuture | None = None
 
 
 @dataclass(frozen=True, slots=True)
