@@ -129,23 +129,22 @@ def test_run_reads_its_input_only_a_bounded_window_ahead(
     photos = listing(library)
     list(Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out").run(photos))
     pulled = 0
+    rounds = -(-(2 * _AHEAD + WINDOW) // len(photos))
 
-    def endless() -> Iterator[tuple[str, Path]]:
+    def repeated() -> Iterator[tuple[str, Path]]:
         nonlocal pulled
-        while True:  # a library that never ends: only the window bounds what is read
+        for _ in range(rounds):  # longer than the window: only the window bounds what is read
             for photo in photos:
                 pulled += 1
                 yield photo
 
-    results = Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out").run(endless())
+    pipeline = Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out")
     taken = 0
-    for result in results:
+    for result in pipeline.run(repeated()):
         assert result.outcome == "cached"
         taken += 1
         assert pulled <= taken + _AHEAD + WINDOW
-        if taken == 3 * _AHEAD:
-            break
-    results.close()
+    assert taken == pulled == rounds * len(photos)
 
 
 def test_a_linked_photo_is_recorded_under_its_target(
