@@ -14,7 +14,14 @@ from derivo.errors import (
     UnsupportedFormat,
     WorkerCrashed,
 )
-from derivo.executors import Executor, PoolStats, RenderFuture, WorkerPool, workers_for
+from derivo.executors import (
+    Executor,
+    InlineExecutor,
+    PoolStats,
+    RenderFuture,
+    WorkerPool,
+    workers_for,
+)
 from derivo.pipeline import PhotoResult, Pipeline
 from derivo.render import render
 from derivo.specs import DEFAULT_SPECS, PREVIEW, THUMBNAIL, Spec, SpecSet
@@ -31,6 +38,7 @@ __all__ = [
     "DerivoError",
     "Executor",
     "FileStat",
+    "InlineExecutor",
     "InputError",
     "LimitExceeded",
     "Limits",
