@@ -1,8 +1,9 @@
 """Gates: hold renders in worker processes until the test has acted.
 
 A gate is a folder shared by the test and the workers it starts. A gated render
-announces itself (``arrived/<time>-<pid>``, so the test knows which process holds
-which task) and waits until the test opens the gate. Kill, hang and "still
+announces itself (``arrived/<time>-<pid>-<hash>``, so the test knows which
+process holds which task) and waits until the test opens the gate; a photo can
+also be held alone (by its hash) at an open gate. Kill, hang and "still
 rendering" tests thus act at a moment they choose, however fast the machine.
 """
 
@@ -32,6 +33,7 @@ class Gate:
     @classmethod
     def make(cls, folder: Path) -> Gate:
         (folder / "arrived").mkdir(parents=True)
+        (folder / "held").mkdir()
         return cls(folder)
 
     def render(self) -> Callable[[RenderTask], RenderResult]:
@@ -45,10 +47,20 @@ class Gate:
     def open(self) -> None:
         (self.folder / "open").touch()
 
+    def hold(self, source_hash: str) -> None:
+        """Keep renders of these bytes waiting, even with the gate open."""
+        (self.folder / "held" / source_hash).touch()
+
+    def release(self, source_hash: str) -> None:
+        (self.folder / "held" / source_hash).unlink()
+
+    def arrived(self, source_hash: str) -> bool:
+        return any(p.name.endswith(f"-{source_hash}") for p in (self.folder / "arrived").iterdir())
+
     def arrivals(self) -> list[int]:
         """Pids of the renders that reached the gate, in order of arrival."""
         names = [p.name.split("-") for p in (self.folder / "arrived").iterdir()]
-        return [int(pid) for _, pid in sorted(names, key=lambda n: int(n[0]))]
+        return [int(n[1]) for n in sorted(names, key=lambda n: int(n[0]))]
 
     def wait_for(self, count: int) -> list[int]:
         """Block until ``count`` renders have reached the gate; their pids."""
@@ -62,21 +74,24 @@ class Gate:
 
 def gated_render(folder: str, task: RenderTask) -> RenderResult:
     """Announce this render, wait for the gate to open, then render for real."""
-    wait_at(folder)
+    wait_at(folder, task.source_hash)
     return render(task)
 
 
-def announce(folder: str) -> None:
-    """Report this process at the gate in ``folder``."""
-    (Path(folder) / "arrived" / f"{time.monotonic_ns()}-{os.getpid()}").touch()  # one clock
+def announce(folder: str, source_hash: str = "") -> None:
+    """Report this process (and the photo it holds) at the gate in ``folder``."""
+    name = f"{time.monotonic_ns()}-{os.getpid()}-{source_hash}"  # one clock for all processes
+    (Path(folder) / "arrived" / name).touch()
 
 
-def wait_at(folder: str) -> None:
-    """Announce this process at the gate in ``folder`` and wait until it opens."""
+def wait_at(folder: str, source_hash: str = "") -> None:
+    """Announce this process at the gate in ``folder`` and wait until it lets it pass."""
     gate = Path(folder)
-    announce(folder)
+    announce(folder, source_hash)
     deadline = time.monotonic() + DEADLINE
-    while not (gate / "open").exists():
+    while not (gate / "open").exists() or (
+        source_hash and (gate / "held" / source_hash).exists()
+    ):
         if time.monotonic() > deadline:
             raise TimeoutError("the test never opened the gate")
         time.sleep(POLL)

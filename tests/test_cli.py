@@ -61,6 +61,7 @@ def test_a_newer_database_is_refused_before_any_work(tmp_path: Path) -> None:
     assert "cache database has schema version 7" in result.output
 
 
+@pytest.mark.slow
 def test_process_then_rerun_then_status(tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = derivo("process", ORIENTATION, "--out", out, "--workers", "2", "--json")
@@ -74,6 +75,7 @@ def test_process_then_rerun_then_status(tmp_path: Path) -> None:
     assert status.output == "0 pending, 0 processing, 8 done, 0 failed\n"
 
 
+@pytest.mark.slow
 def test_the_human_summary_says_where_derivatives_are(tmp_path: Path) -> None:
     result = derivo("process", ORIENTATION / "landscape_1.jpg", "--out", tmp_path)
     assert result.returncode == 0
@@ -81,6 +83,7 @@ def test_the_human_summary_says_where_derivatives_are(tmp_path: Path) -> None:
     assert f"Derivatives in {tmp_path}, cache {tmp_path / 'derivo.db'}" in result.stderr
 
 
+@pytest.mark.slow
 def test_every_bad_input_in_one_batch_with_good_photos(tmp_path: Path) -> None:
     """Each bad file gets derivatives or a one-line recorded error; the good all render."""
     good = [SAMPLES / "jolla.jpg", SAMPLES / "IMG_5195.HEIC", *sorted(ORIENTATION.glob("*.jpg"))]
@@ -174,6 +177,7 @@ def test_ctrl_c_stops_promptly_and_the_next_run_finishes(tmp_path: Path, gated_d
     assert (summary["rendered"], summary["cached"]) == (4, 0)
 
 
+@pytest.mark.slow
 def test_out_inside_the_photos_is_skipped_and_photos_inside_out_refused(tmp_path: Path) -> None:
     library = tmp_path / "library"
     library.mkdir()
@@ -186,6 +190,7 @@ def test_out_inside_the_photos_is_skipped_and_photos_inside_out_refused(tmp_path
     assert f"Error: {library} is inside --out {library}" in same.output
 
 
+@pytest.mark.slow
 def test_odd_file_names_and_unreadable_entries(tmp_path: Path) -> None:
     library = tmp_path / "library"
     library.mkdir()

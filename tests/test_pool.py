@@ -34,6 +34,7 @@ def scripted_pool(**options: float) -> WorkerPool:
     return WorkerPool(workers=2, func=scripted, initializer=None, **options)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_a_crashed_worker_is_replaced_and_its_task_retried(tmp_path: Path) -> None:
     with scripted_pool() as pool:
         crashing = pool.submit(task(f"crash-once:{tmp_path / 'marker'}"))
@@ -44,6 +45,7 @@ def test_a_crashed_worker_is_replaced_and_its_task_retried(tmp_path: Path) -> No
         assert pool.stats().restarts == 1
 
 
+@pytest.mark.slow
 def test_a_task_that_always_crashes_fails_after_three_attempts() -> None:
     with scripted_pool() as pool:
         future = pool.submit(task("crash"))
@@ -52,6 +54,7 @@ def test_a_task_that_always_crashes_fails_after_three_attempts() -> None:
         assert pool.submit(task("ok")).result(timeout=60)
 
 
+@pytest.mark.slow
 def test_a_hung_task_is_killed_at_its_time_limit(tmp_path: Path) -> None:
     ready = Gate.make(tmp_path / "ready")
     with WorkerPool(workers=2, func=scripted, initializer=ready.announcer(),  # type: ignore[arg-type]
@@ -65,6 +68,7 @@ def test_a_hung_task_is_killed_at_its_time_limit(tmp_path: Path) -> None:
         assert pool.stats().restarts == 2
 
 
+@pytest.mark.slow
 def test_input_errors_are_not_retried_and_other_errors_are_typed() -> None:
     with scripted_pool() as pool:
         bad, boom = pool.submit(task("bad")), pool.submit(task("boom"))
@@ -75,6 +79,7 @@ def test_input_errors_are_not_retried_and_other_errors_are_typed() -> None:
             boom.result(timeout=60)
 
 
+@pytest.mark.slow
 def test_workers_run_niced_in_their_own_processes() -> None:
     with scripted_pool() as pool:
         result = pool.submit(task("ok")).result(timeout=60)
@@ -82,6 +87,7 @@ def test_workers_run_niced_in_their_own_processes() -> None:
     assert result.height == min(os.nice(0) + 10, 19)
 
 
+@pytest.mark.slow
 def test_a_full_queue_refuses_without_blocking(tmp_path: Path) -> None:
     gate = Gate.make(tmp_path / "gate")
     with WorkerPool(workers=1, queue_size=1, func=scripted, initializer=None) as pool:  # type: ignore[arg-type]
@@ -94,6 +100,7 @@ def test_a_full_queue_refuses_without_blocking(tmp_path: Path) -> None:
         assert held.result(timeout=60) and queued.result(timeout=60)
 
 
+@pytest.mark.slow
 def test_closing_with_cancel_cancels_queued_work(tmp_path: Path) -> None:
     gate = Gate.make(tmp_path / "gate")  # never opened: the running task is cut short
     pool = WorkerPool(workers=1, func=scripted, initializer=None)  # type: ignore[arg-type]
@@ -114,6 +121,7 @@ def test_worker_count_from_a_cpu_budget() -> None:
         workers_for(cpu=1.5)
 
 
+@pytest.mark.slow
 def test_kill_9_of_a_real_worker_mid_batch(tmp_path: Path) -> None:
     """The batch completes; the photo the killed worker held is retried and rendered."""
     photos = sorted(SAMPLES.glob("orientation/*.jpg"))
@@ -134,6 +142,7 @@ def test_kill_9_of_a_real_worker_mid_batch(tmp_path: Path) -> None:
     assert pool.stats().restarts == 1
 
 
+@pytest.mark.slow
 def test_start_spawns_the_workers_before_any_task() -> None:
     with scripted_pool() as pool:
         assert pool.stats().pids == ()
@@ -144,6 +153,7 @@ def test_start_spawns_the_workers_before_any_task() -> None:
         assert len(pool.stats().pids) == 2
 
 
+@pytest.mark.slow
 def test_a_dispatcher_failure_fails_every_future_and_later_submits() -> None:
     pool = WorkerPool(workers=1, func=lambda task: task, initializer=None)  # type: ignore[arg-type,return-value]
     future = pool.submit(task("ok"))
@@ -160,6 +170,7 @@ def test_an_unbounded_time_limit_is_refused() -> None:
         WorkerPool(workers=1, task_timeout=float("inf"))
 
 
+@pytest.mark.slow
 def test_temp_files_of_a_killed_writer_are_removed(tmp_path: Path) -> None:
     with (
         DerivativeCache(tmp_path / "d.db") as cache,

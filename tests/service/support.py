@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pyvips
 
+from tests.gates import Gate
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
 BADINPUT = REPO / "tests" / "data" / "badinput"
@@ -102,13 +104,21 @@ def start_server(
     *args: str,
     token: str | None = TOKEN,
     env: dict[str, str] | None = None,
-    timeout: float = 30,
+    gate: Gate | None = None,
+    timeout: float = 60,
 ) -> Server:
-    """Start ``python -m derivo serve`` on a free port and wait until /healthz answers."""
+    """Start ``python -m derivo serve`` on a free port and wait until /healthz answers.
+
+    With ``gate``, the server's renders wait at that :class:`~tests.gates.Gate`.
+    """
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DERIVO_")}
     if token is not None:
         environ["DERIVO_TOKEN"] = token
     environ.update(env or {})
+    command = ["derivo"]
+    if gate is not None:
+        command = ["tests.gated_cli", str(gate.folder)]
+        environ["PYTHONPATH"] = str(REPO)
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir.parent / f"{data_dir.name}-server-{time.monotonic_ns()}.log"
     with open(log, "wb") as out:
@@ -116,7 +126,7 @@ def start_server(
             [
                 sys.executable,
                 "-m",
-                "derivo",
+                *command,
                 "serve",
                 "--data-dir",
                 str(data_dir),
@@ -176,7 +186,7 @@ def wait_final(
 def accepted_photo(response: httpx.Response) -> dict[str, object]:
     """The photo an upload answer carries: 202 new, 200 duplicate, 503 kept as pending."""
     body = response.json()
-    assert response.status_code in (200, 202, 503), (response.status_code, body)
+    assert response.status_code in (200, 202, 503), (response.status_code, body)  # each counted
     if response.status_code == 503:
         assert response.headers["retry-after"].isdigit()
         assert body["error"]["kind"] == "queue-full"
