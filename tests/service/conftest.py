@@ -22,6 +22,7 @@ from tests.gates import Gate, every_pool_behind
 
 from .support import TOKEN, Server, Spawn, start_server
 
+
 @dataclass(frozen=True)
 class App:
     """A started app: its client (no token: pass ``headers=AUTH`` to write), gate, data."""

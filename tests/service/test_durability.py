@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from derivo import DerivativeCache
-
 from tests.gates import Gate
 
 from .support import REAL_PHOTOS, Spawn, decode_size, make_jpeg, wait_final

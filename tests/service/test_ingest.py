@@ -64,7 +64,7 @@ def stored(ingest: Ingest, body: bytes) -> Staged:
 
 
 def record_pending(cache: DerivativeCache, ingest: Ingest, count: int, status: str) -> list[str]:
-    """``count`` photos of one small original, recorded in ``status``, as a dead server left them."""
+    """``count`` photos of one small original, recorded in ``status``."""
     staged = stored(ingest, make_jpeg(64, 48, 1))
     path = ingest.originals.commit(staged.temp, staged.source_hash)
     ids = [f"p{i:03d}" for i in range(count)]

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import blake3
-
 import httpx
 import pytest
 
@@ -95,3 +94,20 @@ def test_full_queue_answers_503_and_keeps_the_photo(spawn: Spawn, tmp_path: Path
     final = wait_final(client, ids, timeout=90)
     assert {p["status"] for p in final.values()} == {"done"}
     assert counter(server, 'derivo_uploads_total{result="queue_full"}') == len(full)
+
+
+def test_a_large_upload_streams_over_a_socket(server: Server) -> None:
+    """A chunked body (no Content-Length) of several MB arrives whole, hashed as it streamed."""
+    big = make_jpeg(3000, 2000, 9)
+    assert len(big) > 4 * 1024 * 1024
+
+    def chunks() -> object:
+        for start in range(0, len(big), 64 * 1024):
+            yield big[start : start + 64 * 1024]
+
+    response = server.client().post("/photos", content=chunks())  # type: ignore[arg-type]
+    assert response.status_code == 202, response.text
+    source_hash = blake3.blake3(big).hexdigest()
+    assert response.json()["hash"] == source_hash
+    original = server.data_dir / "originals" / source_hash[:2] / source_hash
+    assert original.read_bytes() == big
