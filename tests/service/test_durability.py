@@ -60,7 +60,7 @@ def test_kill_9_mid_ingest_then_restart_loses_nothing(spawn: Spawn, tmp_path: Pa
     held = Gate.make(tmp_path / "gate")  # never opened: nothing renders before the kill
     server = spawn("--workers", "1", data_dir=data, gate=held)
     bodies = [p.read_bytes() for p in REAL_PHOTOS]
-    bodies += [make_jpeg(3000, 2000, seed) for seed in range(3000, 3004)]
+    bodies += [make_jpeg(640, 480, seed) for seed in range(3000, 3004)]
     answered = asyncio.run(
         upload_until_killed(server.url, server.token or "", bodies, len(bodies) // 2, server.kill)
     )
