@@ -56,3 +56,13 @@ def make_pipeline(tmp_path: Path, cache: DerivativeCache, executor: CountingExec
         return Pipeline(cache=cache, executor=executor, out_dir=tmp_path / "out", specs=specs)
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    """Name the random order's seed even with -q, so a failing order can be replayed."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(
+            f"random order seed {seed}: replay with python -m pytest --randomly-seed={seed}"
+        )
