@@ -14,7 +14,7 @@ from tests.gates import Gate
 
 from .support import SAMPLES, Server, Spawn, accepted_photo, make_jpeg, wait_final
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.slow
 
 
 def counter(server: Server, name: str) -> float:
@@ -58,7 +58,7 @@ def test_100_parallel_uploads_all_complete(server: Server) -> None:
     photos = [accepted_photo(r) for r in responses]
     ids = {p["id"] for p in photos}
     assert len(ids) == 100
-    final = wait_final(server.client(), ids, timeout=90)
+    final = wait_final(server.client(), ids, timeout=180)
     assert {p["status"] for p in final.values()} == {"done"}
     client = server.client()
     for photo in list(final.values())[:5]:
@@ -91,7 +91,7 @@ def test_full_queue_answers_503_and_keeps_the_photo(spawn: Spawn, tmp_path: Path
     assert retried.json()["id"] == full[0].json()["photo"]["id"]
 
     gate.open()
-    final = wait_final(client, ids, timeout=90)
+    final = wait_final(client, ids, timeout=180)
     assert {p["status"] for p in final.values()} == {"done"}
     assert counter(server, 'derivo_uploads_total{result="queue_full"}') == len(full)
 
