@@ -4,6 +4,7 @@
 whose worker pool renders behind :class:`tests.gates.Gate` ``GATE_FOLDER``.
 """
 
+import signal
 import sys
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from derivo.cli import main
 from tests.gates import Gate, every_pool_behind
 
 if __name__ == "__main__":
+    # Ctrl-C as in a terminal, even when started with SIGINT ignored (nohup, some CI runners)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     gate = Gate(Path(sys.argv.pop(1)))
     with every_pool_behind(gate):
         main()
