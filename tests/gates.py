@@ -54,9 +54,6 @@ class Gate:
     def release(self, source_hash: str) -> None:
         (self.folder / "held" / source_hash).unlink()
 
-    def arrived(self, source_hash: str) -> bool:
-        return any(p.name.endswith(f"-{source_hash}") for p in (self.folder / "arrived").iterdir())
-
     def arrivals(self) -> list[int]:
         """Pids of the renders that reached the gate, in order of arrival."""
         names = [p.name.split("-") for p in (self.folder / "arrived").iterdir()]
