@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from pathlib import Path
 
 import blake3
@@ -34,8 +35,20 @@ async def post_all(server: Server, bodies: list[bytes]) -> list[httpx.Response]:
         return list(await asyncio.gather(*(client.post("/photos", content=b) for b in bodies)))
 
 
+def wait_idle(server: Server) -> None:
+    """Until no render is queued or running: counters then move for this test's work only."""
+    deadline = time.monotonic() + 180
+    while True:
+        health = httpx.get(f"{server.url}/healthz").json()
+        if health["queued"] == 0 and health["in_flight"] == 0:
+            return
+        assert time.monotonic() < deadline, health
+        time.sleep(0.05)
+
+
 def test_concurrent_uploads_of_the_same_file_render_once(server: Server) -> None:
     body = (SAMPLES / "jolla.jpg").read_bytes() + b"same-file-test"
+    wait_idle(server)
     rendered = counter(server, 'derivo_photos_total{outcome="rendered"}')
     duplicates = counter(server, 'derivo_uploads_total{result="duplicate"}')
     responses = asyncio.run(post_all(server, [body] * 12))
@@ -105,9 +118,12 @@ def test_a_large_upload_streams_over_a_socket(server: Server) -> None:
         for start in range(0, len(big), 64 * 1024):
             yield big[start : start + 64 * 1024]
 
-    response = server.client().post("/photos", content=chunks())  # type: ignore[arg-type]
+    client = server.client()
+    response = client.post("/photos", content=chunks())  # type: ignore[arg-type]
     assert response.status_code == 202, response.text
     source_hash = blake3.blake3(big).hexdigest()
     assert response.json()["hash"] == source_hash
     original = server.data_dir / "originals" / source_hash[:2] / source_hash
     assert original.read_bytes() == big
+    photo_id = response.json()["id"]
+    assert wait_final(client, [photo_id])[photo_id]["status"] == "done"
