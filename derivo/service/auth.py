@@ -14,8 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from derivo.atomic import write_atomically
 from derivo.errors import DerivoError, Unauthorized
-
-MIN_TOKEN_LENGTH = 16
+from derivo.service.settings import MIN_TOKEN_LENGTH
 
 
 def load_or_create_token(path: Path) -> tuple[str, bool]:
