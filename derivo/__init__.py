@@ -11,12 +11,15 @@ import typing
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.errors import (
     CacheError,
+    ConfigError,
     CorruptImage,
     DerivoError,
+    FolderLocked,
     InputError,
     LimitExceeded,
     QueueFull,
     RenderFailed,
+    SourceMissing,
     SpecError,
     TaskTimeout,
     UnsupportedFormat,
@@ -30,6 +33,7 @@ from derivo.executors import (
     WorkerPool,
     workers_for,
 )
+from derivo.oneshot import thumbnail
 from derivo.pipeline import PhotoResult, Pipeline
 from derivo.specs import DEFAULT_SPECS, PREVIEW, THUMBNAIL, Spec, SpecSet
 from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
@@ -42,12 +46,14 @@ __all__ = [
     "PREVIEW",
     "THUMBNAIL",
     "CacheError",
+    "ConfigError",
     "CorruptImage",
     "Derivative",
     "DerivativeCache",
     "DerivoError",
     "Executor",
     "FileStat",
+    "FolderLocked",
     "InlineExecutor",
     "InputError",
     "LimitExceeded",
@@ -62,6 +68,7 @@ __all__ = [
     "RenderFuture",
     "RenderResult",
     "RenderTask",
+    "SourceMissing",
     "Spec",
     "SpecError",
     "SpecSet",
@@ -70,6 +77,7 @@ __all__ = [
     "WorkerCrashed",
     "WorkerPool",
     "render",
+    "thumbnail",
     "workers_for",
 ]
 

@@ -1,9 +1,12 @@
 """An executor that renders in the calling thread: no processes, no queue.
 
-Useful to step through ``render`` in a debugger, to profile it, or to test code
-that drives a :class:`~derivo.pipeline.Pipeline` without starting workers. It
-gives up what only processes give: parallelism, isolation from native crashes,
-time limits and ``nice``.
+Starting worker processes costs more than rendering one photo, so one-off
+renders (:func:`derivo.thumbnail`) run here; it is also the way to step through
+``render`` in a debugger, to profile it, or to test code that drives a
+:class:`~derivo.pipeline.Pipeline` without starting workers. It gives up what
+only processes give: parallelism, isolation from native crashes (a crash takes
+the caller with it), time limits and ``nice``. Batches belong in
+:class:`~derivo.executors.pool.WorkerPool`.
 
 >>> with InlineExecutor() as executor:                   # doctest: +SKIP
 ...     Pipeline(cache=cache, executor=executor, out_dir=out).submit("a", path)
@@ -19,8 +22,12 @@ from derivo.tasks import RenderResult, RenderTask
 
 
 def _default_render(task: RenderTask) -> RenderResult:
+    import pyvips
+
     from derivo.render import render
 
+    # libvips' operation cache keys on file names, and a source may change between renders
+    pyvips.cache_set_max(0)
     return render(task)
 
 
