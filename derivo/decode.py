@@ -18,6 +18,7 @@ from typing import Any
 
 import pyvips
 
+from derivo.damage import missing_pixels, watch_vips
 from derivo.errors import (
     CorruptImage,
     InputError,
@@ -101,14 +102,28 @@ def _decode_vips(path: Path, fmt: str, specs: tuple[Spec, ...], limits: Limits) 
         if header.get_typeof("orientation") and header.get("orientation") in _ROTATED:
             width, height = height, width
         box_w, box_h = target_box(width, height, specs)
-        # Loader options go in option_string: as a keyword, thumbnail_source drops fail_on.
-        loader = "" if limits.lenient else "fail_on=truncated"
-        image = pyvips.Image.thumbnail_source(
-            source, box_w, height=box_h, size="down", option_string=loader
-        )
-        return Decoded(_finish(image), width, height, fmt)
+        del header
+        if limits.lenient:
+            image = pyvips.Image.thumbnail_source(source, box_w, height=box_h, size="down")
+            return Decoded(_finish(image), width, height, fmt)
+        with watch_vips() as reports:
+            # Loader options go in option_string: as a keyword, thumbnail_source drops fail_on.
+            image = pyvips.Image.thumbnail_source(
+                source, box_w, height=box_h, size="down", option_string="fail_on=truncated"
+            )
+            pixels = _finish(image)
+            del image, source  # the JPEG loader reports its warning count when freed
+        refuse_missing_pixels(fmt, reports)
+        return Decoded(pixels, width, height, fmt)
     finally:
         os.close(fd)
+
+
+def refuse_missing_pixels(fmt: str, reports: list[str]) -> None:
+    """Raise :class:`CorruptImage` if a decoder said pixels are missing (see derivo.damage)."""
+    damage = missing_pixels(reports)
+    if damage is not None:
+        raise CorruptImage(f"truncated or damaged {fmt.upper()} ({damage})")
 
 
 def _decode_heif(path: Path, specs: tuple[Spec, ...], limits: Limits) -> Decoded:
