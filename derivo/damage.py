@@ -49,9 +49,7 @@ _HARMLESS_COLOUR = (
     r"corrupt profile",
     r"^vipsicc:",
 )
-_HARMLESS = re.compile(
-    "|".join(_HARMLESS_JPEG + _HARMLESS_OTHER + _HARMLESS_COLOUR), re.IGNORECASE
-)
+_HARMLESS = re.compile("|".join(_HARMLESS_JPEG + _HARMLESS_OTHER + _HARMLESS_COLOUR), re.IGNORECASE)
 # libvips's JPEG loader shows only the first warning and counts the rest.
 _COUNT = re.compile(r"read gave (\d+) warnings?", re.IGNORECASE)
 _PREFIX = re.compile(r"^(VIPS|VipsJpeg|vipspng|tiff2vips|gifload\w*|webp\w*|heif\w*)\s*:\s*")
