@@ -18,6 +18,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pyvips
 
@@ -79,45 +80,106 @@ def is_harmless(message: str) -> bool:
 
 def missing_pixels(reports: Iterable[str]) -> str | None:
     """The first report that means pixels are missing, cleaned; None if all are harmless."""
-    for report in reports:
-        for line in report.splitlines():
-            if not is_harmless(line):
-                return clean(line)
+    lines = [clean(line) for report in reports for line in report.splitlines()]
+    lines = [line for line in lines if line]
+    for line in lines:
+        if not is_harmless(line):
+            return line
+    counts = [line for line in lines if _COUNT.search(line)]
+    if counts and len(counts) == len(lines):
+        # The loader counted a warning whose text was lost: it cannot be shown harmless.
+        return counts[0]
     return None
 
 
-class _Collect(logging.Handler):
+class VipsReports:
+    """What libvips reported during a :func:`watch_vips` block, as message lines."""
+
     def __init__(self) -> None:
-        super().__init__(logging.WARNING)
         self.messages: list[str] = []
 
+    def snapshot(self) -> None:
+        """Keep libvips's error buffer now: handling any later error clears it."""
+        buffer = pyvips.ffi.string(pyvips.vips_lib.vips_error_buffer())
+        pyvips.vips_lib.vips_error_clear()
+        self.messages.append(buffer.decode("utf-8", "replace"))
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: VipsReports) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+        self.into.messages.append(record.getMessage())
 
 
 @contextmanager
-def watch_vips() -> Iterator[list[str]]:
+def watch_vips() -> Iterator[VipsReports]:
     """Gather every warning libvips and its loaders report inside the block.
 
     Loaders report two ways: through GLib's log (pyvips forwards it to the
     ``pyvips`` logger) and through libvips's error buffer, where the JPEG loader
-    leaves its first warning even when the load succeeds. Drop the decoded
-    pipeline inside the block: the JPEG loader logs its count when it is freed.
+    leaves its first warning even when the load succeeds; call ``snapshot()``
+    before anything that may raise and clear it. Drop the decoded pipeline inside
+    the block: the JPEG loader logs its warning count when it is freed.
     """
     logger = logging.getLogger("pyvips")
-    handler = _Collect()
+    reports = VipsReports()
+    handler = _Collect(reports)
     level = logger.level
     if not logger.isEnabledFor(logging.WARNING):
         logger.setLevel(logging.WARNING)
     logger.addHandler(handler)
     pyvips.vips_lib.vips_error_clear()
-    messages: list[str] = []
     try:
-        yield messages
+        yield reports
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-        buffer = pyvips.ffi.string(pyvips.vips_lib.vips_error_buffer())
-        pyvips.vips_lib.vips_error_clear()
-        messages.extend(handler.messages)
-        messages.append(buffer.decode("utf-8", "replace"))
+        reports.snapshot()
+
+
+@dataclass(frozen=True)
+class Pixels:
+    """Rows of 8-bit pixels in memory: ``height`` rows of ``stride`` bytes."""
+
+    data: bytes | memoryview
+    stride: int
+    width: int
+    height: int
+    bands: int
+
+    def flat(self, x: int, y: int, w: int, h: int, value: bytes | None = None) -> bool:
+        """True if every pixel of the rectangle is ``value`` (default: its first pixel)."""
+        view = memoryview(self.data)
+        start = y * self.stride + x * self.bands
+        value = value if value is not None else bytes(view[start : start + self.bands])
+        row = value * w
+        return all(
+            view[offset : offset + len(row)] == row
+            for offset in range(start, start + h * self.stride, self.stride)
+        )
+
+
+def missing_tiles(pixels: Pixels, tile_width: int, tile_height: int) -> int:
+    """How many tiles of a grid image hold one single value, as a tile that failed does.
+
+    libheif fills a grid tile it cannot decode and reports it only in a warning
+    pillow-heif does not pass on, so the pixels are the report. A camera tile is
+    never one exact value. The grid is tried anchored at both corners, since the
+    container's rotation may have moved it.
+    """
+    width, height = pixels.width, pixels.height
+    for anchor_x, anchor_y in ((0, 0), (width % tile_width, height % tile_height)):
+        flat = 0
+        for top in range(anchor_y - tile_height if anchor_y else 0, height, tile_height):
+            for left in range(anchor_x - tile_width if anchor_x else 0, width, tile_width):
+                x, y = max(left, 0), max(top, 0)
+                w, h = min(left + tile_width, width) - x, min(top + tile_height, height) - y
+                # The middle row rules out almost every real tile at once.
+                if pixels.flat(x, y + h // 2, w, 1) and pixels.flat(x, y, w, h):
+                    flat += 1
+        if flat:
+            return flat
+    return 0

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyvips
 
-from derivo.damage import missing_pixels, watch_vips
+from derivo.damage import Pixels, missing_pixels, missing_tiles, watch_vips
 from derivo.errors import (
     CorruptImage,
     InputError,
@@ -111,9 +111,10 @@ def _decode_vips(path: Path, fmt: str, specs: tuple[Spec, ...], limits: Limits) 
             image = pyvips.Image.thumbnail_source(
                 source, box_w, height=box_h, size="down", option_string="fail_on=truncated"
             )
+            reports.snapshot()
             pixels = _finish(image)
             del image, source  # the JPEG loader reports its warning count when freed
-        refuse_missing_pixels(fmt, reports)
+        refuse_missing_pixels(fmt, reports.messages)
         return Decoded(pixels, width, height, fmt)
     finally:
         os.close(fd)
@@ -141,6 +142,12 @@ def _decode_heif(path: Path, specs: tuple[Spec, ...], limits: Limits) -> Decoded
     image = pyvips.Image.new_from_memory(data, stride // bands, height, bands, "uchar")
     if stride != width * bands:
         image = image.crop(0, 0, width, height)
+    tiling = heif.info.get("tiling") or {}
+    if not limits.lenient and tiling.get("tile_width") and tiling.get("tile_height"):
+        pixels = Pixels(data, stride, width, height, bands)
+        missing = missing_tiles(pixels, tiling["tile_width"], tiling["tile_height"])
+        if missing:
+            raise CorruptImage(f"truncated or damaged HEIF ({missing} grid tiles missing)")
     image = image.copy(interpretation="srgb")
     icc = heif.info.get("icc_profile")
     if icc:
