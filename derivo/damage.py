@@ -162,24 +162,37 @@ class Pixels:
         )
 
 
-def missing_tiles(pixels: Pixels, tile_width: int, tile_height: int) -> int:
-    """How many tiles of a grid image hold one single value, as a tile that failed does.
+HEVC_BLOCK = 64  # largest HEVC coding block; grid tiles are multiples of it
 
-    libheif fills a grid tile it cannot decode and reports it only in a warning
-    pillow-heif does not pass on, so the pixels are the report. A camera tile is
-    never one exact value. The grid is tried anchored at both corners, since the
-    container's rotation may have moved it.
+
+def _is_zero_fill(pixel: bytes) -> bool:
+    """RGB of YCbCr (0, 0, 0): what libde265 leaves where it decoded nothing."""
+    return pixel[0] == 0 and pixel[2] == 0 and pixel[1] > 0
+
+
+def missing_blocks(pixels: Pixels, size: int = HEVC_BLOCK) -> int:
+    """How many ``size`` blocks of a decoded HEIF hold only the decoder's zero fill.
+
+    libheif and libde265 fill what they could not decode (a lost grid tile, the
+    rest of a cut slice) with zero samples and report it only in a warning
+    pillow-heif does not pass on, so the pixels are the report: that fill is
+    one exact green (red and blue 0) no camera block ever is. Blocks are tried
+    anchored at both corners, since the container's rotation may have moved them.
     """
     width, height = pixels.width, pixels.height
-    for anchor_x, anchor_y in ((0, 0), (width % tile_width, height % tile_height)):
-        flat = 0
-        for top in range(anchor_y - tile_height if anchor_y else 0, height, tile_height):
-            for left in range(anchor_x - tile_width if anchor_x else 0, width, tile_width):
-                x, y = max(left, 0), max(top, 0)
-                w, h = min(left + tile_width, width) - x, min(top + tile_height, height) - y
-                # The middle row rules out almost every real tile at once.
-                if pixels.flat(x, y + h // 2, w, 1) and pixels.flat(x, y, w, h):
-                    flat += 1
-        if flat:
-            return flat
+    for anchor_x, anchor_y in ((0, 0), (width % size, height % size)):
+        found = 0
+        for y in range(anchor_y, height - size + 1, size):
+            for x in range(anchor_x, width - size + 1, size):
+                start = y * pixels.stride + x * pixels.bands
+                pixel = bytes(pixels.data[start : start + pixels.bands])
+                # The middle row rules out almost every real block at once.
+                if (
+                    _is_zero_fill(pixel)
+                    and pixels.flat(x, y + size // 2, size, 1, pixel)
+                    and pixels.flat(x, y, size, size, pixel)
+                ):
+                    found += 1
+        if found:
+            return found
     return 0

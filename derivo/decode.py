@@ -18,7 +18,7 @@ from typing import Any
 
 import pyvips
 
-from derivo.damage import Pixels, missing_pixels, missing_tiles, watch_vips
+from derivo.damage import Pixels, missing_blocks, missing_pixels, watch_vips
 from derivo.errors import (
     CorruptImage,
     InputError,
@@ -142,12 +142,10 @@ def _decode_heif(path: Path, specs: tuple[Spec, ...], limits: Limits) -> Decoded
     image = pyvips.Image.new_from_memory(data, stride // bands, height, bands, "uchar")
     if stride != width * bands:
         image = image.crop(0, 0, width, height)
-    tiling = heif.info.get("tiling") or {}
-    if not limits.lenient and tiling.get("tile_width") and tiling.get("tile_height"):
-        pixels = Pixels(data, stride, width, height, bands)
-        missing = missing_tiles(pixels, tiling["tile_width"], tiling["tile_height"])
+    if not limits.lenient and bands >= 3:
+        missing = missing_blocks(Pixels(data, stride, width, height, bands))
         if missing:
-            raise CorruptImage(f"truncated or damaged HEIF ({missing} grid tiles missing)")
+            raise CorruptImage(f"truncated or damaged HEIF ({missing} blocks not decoded)")
     image = image.copy(interpretation="srgb")
     icc = heif.info.get("icc_profile")
     if icc:
