@@ -121,7 +121,10 @@ def mutants(seeds: list[tuple[str, Path]], count: int, seed: int) -> Iterator[Mu
     for i in range(count):
         fmt, stem, data = originals[i % len(originals)]
         how = names[(i // len(originals)) % len(names)]
-        yield Mutant(f"{i:05d}-{stem}-{how}", fmt, MUTATIONS[how](data, fmt, rng))
+        mutated = MUTATIONS[how](data, fmt, rng)
+        while mutated == data:  # e.g. zeroes written over zeroes: draw again
+            mutated = MUTATIONS[how](data, fmt, rng)
+        yield Mutant(f"{i:05d}-{stem}-{how}", fmt, mutated)
 
 
 @dataclass

@@ -136,8 +136,12 @@ def _decode_heif(path: Path, specs: tuple[Spec, ...], limits: Limits) -> Decoded
             width, height = heif.size
             _check_pixels(width, height, limits)
             data, stride, mode = heif.data, heif.stride, heif.mode
-    except (ValueError, RuntimeError, OSError) as exc:
-        raise CorruptImage(f"corrupt HEIF: {_first_line(str(exc))}") from None
+    except (ValueError, RuntimeError, OSError, SyntaxError) as exc:
+        # pillow-heif raises SyntaxError, as Pillow's plugins do, for features it lacks.
+        detail = _first_line(str(exc))
+        if detail.startswith("Unsupported feature"):
+            raise UnsupportedFormat(f"unsupported HEIF variant ({detail})") from None
+        raise CorruptImage(f"corrupt HEIF: {detail}") from None
     bands = len(mode)
     image = pyvips.Image.new_from_memory(data, stride // bands, height, bands, "uchar")
     if stride != width * bands:

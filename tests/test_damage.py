@@ -11,7 +11,7 @@ import pillow_heif
 import pytest
 import pyvips
 
-from derivo import CorruptImage, Limits, RenderTask, render
+from derivo import CorruptImage, Limits, RenderTask, UnsupportedFormat, render
 from derivo.damage import Pixels, is_harmless, missing_blocks, missing_pixels
 from derivo.specs import DEFAULT_SPECS
 from tests.conftest import ORIENTATION, SAMPLES
@@ -221,3 +221,14 @@ def test_the_oracle_sees_flat_columns_as_well_as_rows() -> None:
     assert flat_band(left) == "8 of 64 columns flat"
     top = noise.insert(pyvips.Image.black(64, 7) + 128, 0, 0).cast("uchar")
     assert flat_band(top) is None  # under an eighth
+
+
+def test_a_heif_with_a_garbled_box_version_is_a_clean_error(tmp_path: Path) -> None:
+    """pillow-heif raises SyntaxError for what it lacks; that is an input error, not a crash."""
+    data = bytearray((SAMPLES / "IMG_5195.HEIC").read_bytes())
+    pitm = data.index(b"pitm")
+    data[pitm + 4] = 82  # the box's version
+    garbled = tmp_path / "garbled.heic"
+    garbled.write_bytes(bytes(data))
+    with pytest.raises(UnsupportedFormat, match=r"^unsupported HEIF variant \(Unsupported "):
+        run(garbled, tmp_path / "out")
