@@ -84,7 +84,9 @@ def main() -> None:
     help="Hash every file instead of trusting unchanged size, mtime and inode.",
 )
 @click.option(
-    "--lenient", is_flag=True, help="Accept truncated files (the missing part is filled with grey)."
+    "--lenient",
+    is_flag=True,
+    help="Accept truncated or damaged files (missing parts come out flat grey).",
 )
 @click.option(
     "--max-pixels",
