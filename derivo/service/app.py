@@ -32,6 +32,7 @@ from derivo.executors import WorkerPool
 from derivo.pipeline import Pipeline
 from derivo.service.auth import BearerToken, load_or_create_token
 from derivo.service.datadir import DataDirLock, sweep_temp_files
+from derivo.service.headers import SecurityHeaders
 from derivo.service.http_errors import error_response, install
 from derivo.service.ingest import Deleted, Ingest
 from derivo.service.metrics import CONTENT_TYPE, Metrics
@@ -172,6 +173,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install(app, retry_after=settings.retry_after)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     errors: dict[int | str, dict[str, Any]] = {
