@@ -133,11 +133,14 @@ def _decode_heif(path: Path, specs: tuple[Spec, ...], limits: Limits) -> Decoded
     try:
         with open(path, "rb") as f:
             heif = pillow_heif.open_heif(f, convert_hdr_to_8bit=True)
+            if not len(heif):
+                raise CorruptImage("corrupt HEIF: no image in the file")
             width, height = heif.size
             _check_pixels(width, height, limits)
             data, stride, mode = heif.data, heif.stride, heif.mode
-    except (ValueError, RuntimeError, OSError, SyntaxError) as exc:
-        # pillow-heif raises SyntaxError, as Pillow's plugins do, for features it lacks.
+    except (ValueError, RuntimeError, OSError, EOFError, SyntaxError) as exc:
+        # pillow-heif raises SyntaxError, as Pillow's plugins do, for features it lacks,
+        # and EOFError when the decoder runs out of data.
         detail = _first_line(str(exc))
         if detail.startswith("Unsupported feature"):
             raise UnsupportedFormat(f"unsupported HEIF variant ({detail})") from None

@@ -110,13 +110,19 @@ def test_a_real_heic_cut_short_is_refused(tmp_path: Path) -> None:
     assert all(v is not None for v in run(cut, tmp_path / "lenient", lenient=True))
 
 
-def test_a_single_image_heif_with_a_damaged_slice_is_refused(tmp_path: Path) -> None:
+def small_heif(folder: Path) -> Path:
+    """A one-image HEIF (no grid) encoded from a real photo."""
     photo = pyvips.Image.new_from_file(str(ORIENTATION / "landscape_1.jpg"))
     heif = pillow_heif.from_bytes(
         mode="RGB", size=(photo.width, photo.height), data=photo.write_to_memory()
     )
-    whole = tmp_path / "whole.heic"
-    heif.save(str(whole), quality=85)
+    path = folder / "whole.heic"
+    heif.save(str(path), quality=85)
+    return path
+
+
+def test_a_single_image_heif_with_a_damaged_slice_is_refused(tmp_path: Path) -> None:
+    whole = small_heif(tmp_path)
     assert pillow_heif.open_heif(str(whole)).info.get("tiling") is None
     assert run(whole, tmp_path / "out") == [None, None]
     data = whole.read_bytes()
@@ -232,3 +238,27 @@ def test_a_heif_with_a_garbled_box_version_is_a_clean_error(tmp_path: Path) -> N
     garbled.write_bytes(bytes(data))
     with pytest.raises(UnsupportedFormat, match=r"^unsupported HEIF variant \(Unsupported "):
         run(garbled, tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("patches", "reason"),
+    [  # (offset, byte before, byte after), as found by bench.fuzz
+        (
+            [(377, 100, 26), (382, 243, 84), (448, 234, 180), (559, 166, 121)],
+            "corrupt HEIF: Decoder plugin generated an error: Unexpected end of file",
+        ),
+        ([(62, 0, 62), (357, 0, 1), (422, 238, 249)], "corrupt HEIF: no image in the file"),
+    ],
+)
+def test_heif_headers_garbled_by_the_fuzzer_are_clean_errors(
+    patches: list[tuple[int, int, int]], reason: str, tmp_path: Path
+) -> None:
+    data = bytearray(small_heif(tmp_path).read_bytes())
+    for offset, before, after in patches:
+        assert data[offset] == before, "the encoder's output changed: find new offsets"
+        data[offset] = after
+    garbled = tmp_path / "garbled.heic"
+    garbled.write_bytes(bytes(data))
+    with pytest.raises(CorruptImage) as caught:
+        run(garbled, tmp_path / "out")
+    assert str(caught.value) == reason

@@ -13,7 +13,7 @@ import pytest
 
 from bench import fuzz
 
-MUTANTS = 240
+MUTANTS = 200
 
 
 @pytest.mark.slow
