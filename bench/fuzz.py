@@ -32,17 +32,20 @@ from tests.oracle import check_file
 REPO = Path(__file__).resolve().parent.parent
 CAMERA_JPEGS = (
     REPO / "samples" / "orientation" / "landscape_1.jpg",
-    REPO / "samples" / "orientation" / "landscape_6.jpg",
-    REPO / "samples" / "Reconyx_HC500_Hyperfire.jpg",
+    REPO / "samples" / "orientation" / "landscape_6.jpg",  # EXIF-rotated
 )
-CAMERA_HEIF = REPO / "samples" / "IMG_5195.HEIC"
+#: Full-size camera files, for the long run only.
+LARGE = (
+    ("jpeg", REPO / "samples" / "Reconyx_HC500_Hyperfire.jpg"),
+    ("heif", REPO / "samples" / "IMG_5195.HEIC"),
+)
 BAD = ("flat", "multiline", "crashed", "timeout", "failed")
 
 _END = {"jpeg": b"\xff\xd9", "png": b"\x00\x00\x00\x00IEND\xaeB`\x82"}
 
 
-def make_seeds(folder: Path, *, camera_heif: bool = True) -> list[tuple[str, Path]]:
-    """Real camera JPEGs, and PNG, WebP and HEIF files encoded from one of them."""
+def make_seeds(folder: Path, *, large: bool = True) -> list[tuple[str, Path]]:
+    """Real camera JPEGs, PNG, WebP and HEIF files encoded from one, and :data:`LARGE`."""
     folder.mkdir(parents=True, exist_ok=True)
     photo = pyvips.Image.new_from_file(str(CAMERA_JPEGS[0])).autorot()
     seeds = [("jpeg", path) for path in CAMERA_JPEGS]
@@ -54,9 +57,7 @@ def make_seeds(folder: Path, *, camera_heif: bool = True) -> list[tuple[str, Pat
         str(heif), quality=85
     )
     seeds += [("png", png), ("webp", webp), ("heif", heif)]
-    if camera_heif:
-        seeds.append(("heif", CAMERA_HEIF))
-    return seeds
+    return seeds + list(LARGE) if large else seeds
 
 
 # Mutations: each takes the original bytes, the format and a seeded generator.

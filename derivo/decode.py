@@ -136,6 +136,8 @@ def _decode_heif(path: Path, specs: tuple[Spec, ...], limits: Limits) -> Decoded
             if not len(heif):
                 raise CorruptImage("corrupt HEIF: no image in the file")
             width, height = heif.size
+            if width < 1 or height < 1:
+                raise CorruptImage(f"corrupt HEIF: a {width}x{height} image")
             _check_pixels(width, height, limits)
             data, stride, mode = heif.data, heif.stride, heif.mode
     except (ValueError, RuntimeError, OSError, EOFError, SyntaxError) as exc:

@@ -18,7 +18,7 @@ MUTANTS = 200
 
 @pytest.mark.slow
 def test_every_mutant_is_refused_cleanly_or_renders_soundly(tmp_path: Path) -> None:
-    seeds = fuzz.make_seeds(tmp_path / "seeds", camera_heif=False)
+    seeds = fuzz.make_seeds(tmp_path / "seeds", large=False)
     assert {fmt for fmt, _ in seeds} == {"jpeg", "png", "webp", "heif"}
     counts = fuzz.run(seeds, MUTANTS, seed=7, work=tmp_path, workers=2, timeout=120.0)
     assert counts.mutants == MUTANTS
