@@ -8,8 +8,10 @@ the padding some cameras write between JPEG segments. Unknown reports fail close
 a refused photo can still be rendered with ``lenient``, a grey one cannot be
 taken back once served.
 
-Every decode path asks :func:`missing_pixels`; :func:`watch_vips` gathers what
-libvips reports while it decodes.
+The libvips paths (JPEG, PNG, WebP, TIFF, GIF, AVIF) ask :func:`missing_pixels`
+about what :func:`watch_vips` gathered while they decoded; any other decoder that
+can hand over its messages asks it too. The HEIF path, whose decoder's warnings
+pillow-heif does not pass on, asks :func:`missing_blocks` of the pixels instead.
 """
 
 from __future__ import annotations
