@@ -24,6 +24,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.requests import ClientDisconnect
 
 from derivo.cache import DerivativeCache, PhotoRecord, Status
@@ -32,9 +33,12 @@ from derivo.executors import WorkerPool
 from derivo.pipeline import Pipeline
 from derivo.service.auth import BearerToken, load_or_create_token
 from derivo.service.datadir import DataDirLock, sweep_temp_files
+from derivo.service.head import HeadAsGet
 from derivo.service.http_errors import error_response, install
 from derivo.service.ingest import Deleted, Ingest
+from derivo.service.listing import ORDER_HELP, Order, photo_page
 from derivo.service.metrics import CONTENT_TYPE, Metrics
+from derivo.service.original import find_original
 from derivo.service.originals import Originals
 from derivo.service.settings import Settings
 from derivo.service.uploads import Stager, receive, too_large
@@ -165,13 +169,14 @@ def create_app(settings: Settings) -> FastAPI:
             )
             yield
 
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI and ReDoc assets served from the package, not a CDN
         title="derivo",
         summary="Upload photos; get thumbnails and previews, rendered in parallel, never twice.",
         version="0.1.0",
         lifespan=lifespan,
     )
     install(app, retry_after=settings.retry_after)
+    app.add_middleware(HeadAsGet)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     errors: dict[int | str, dict[str, Any]] = {
@@ -213,7 +218,12 @@ def create_app(settings: Settings) -> FastAPI:
             raise too_large(limit)
         stager = Stager(s.ingest.originals, limit)
         try:
-            staged = await receive(request.stream(), content_type=content_type, stager=stager)
+            staged = await receive(
+                request.stream(),
+                content_type=content_type,
+                stager=stager,
+                name=request.query_params.get("name"),
+            )
         except ClientDisconnect:
             return Response(status_code=400)
         except DerivoError:
@@ -245,18 +255,13 @@ def create_app(settings: Settings) -> FastAPI:
         status: Status | None = None,
         after: Annotated[str | None, Query(description="Cursor: the previous page's next.")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        order: Annotated[Order, Query(description=ORDER_HELP)] = "id",
     ) -> PhotoPage:
-        """Photos ordered by id, optionally with one status; page with ``after=<next>``."""
+        """Photos by id, or newest first by capture or upload time; page with ``after=<next>``."""
         s = services(request)
-
-        def page() -> PhotoPage:
-            records = s.cache.photos(status=status, after=after, limit=limit)
-            return PhotoPage(
-                photos=[s.view(r) for r in records],
-                next=records[-1].id if len(records) == limit else None,
-            )
-
-        return await asyncio.to_thread(page)
+        return await asyncio.to_thread(
+            photo_page, s.cache, s.view, order=order, status=status, after=after, limit=limit
+        )
 
     @app.get("/photos/{photo_id}", response_model=PhotoView, responses=errors, tags=["photos"])
     async def get_photo(request: Request, photo_id: str) -> PhotoView:
@@ -271,6 +276,33 @@ def create_app(settings: Settings) -> FastAPI:
         if view is None:
             raise _not_found("unknown-photo", f"no photo {photo_id}")
         return view
+
+    @app.get(
+        "/photos/{photo_id}/original",
+        response_class=Response,
+        dependencies=[Depends(require_token)],
+        responses={
+            200: {"content": {"image/*": {}}, "description": "The uploaded file."},
+            **errors,
+        },
+        tags=["photos"],
+    )
+    async def get_original(request: Request, photo_id: str) -> Response:
+        """The original bytes as uploaded (token required, like writes)."""
+        found = await asyncio.to_thread(find_original, services(request).cache, photo_id)
+        if found is None:
+            raise _not_found("unknown-photo", f"no photo {photo_id}")
+        headers = {"ETag": found.etag, "Cache-Control": "private, no-cache"}
+        if _matches(request.headers.get("if-none-match"), found.etag):
+            return Response(status_code=304, headers=headers)
+        return FileResponse(
+            found.path,
+            media_type=found.media_type,
+            headers=headers,
+            stat_result=found.stat,
+            filename=found.name,
+            content_disposition_type="inline",
+        )
 
     @app.get(
         "/photos/{photo_id}/{spec}",
