@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from derivo.capture import Captured
+from derivo.capture import Captured, CapturedFrom
 from derivo.errors import CacheError
 from derivo.specs import Spec
 from derivo.tasks import Derivative
@@ -223,15 +223,17 @@ class DerivativeCache:
         status: Status = "pending",
         name: str | None = None,
         captured: Captured | None = None,
+        captured_fallback: CapturedFrom = "recorded",
     ) -> None:
         """Insert or update a photo's source and hash, and set its state.
 
         ``name`` and ``captured`` are kept from the first insert; without a capture
-        time the photo sorts by the time it was first recorded.
+        time the photo sorts by the time it was first recorded (``captured_fallback``
+        says what that time was, e.g. ``upload``).
         """
         now = time.time()
         size, mtime, inode = (stat.size, stat.mtime_ns, stat.inode) if stat else (None, None, None)
-        captured = captured or Captured.fallback(now, "recorded")
+        captured = captured or Captured.fallback(now, captured_fallback)
         with self._transaction() as db:
             db.execute(
                 """INSERT INTO photos (id, source, size, mtime_ns, inode, hash, status,

@@ -19,14 +19,13 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord
-from derivo.capture import Captured, read_capture_time
+from derivo.capture import read_capture_time
 from derivo.errors import QueueFull
 from derivo.pipeline import PhotoResult, Pipeline
 from derivo.service.metrics import Metrics
@@ -134,7 +133,6 @@ class Ingest:
                 existing = self.cache.photo(existing.id) or existing
             return Accepted(photo=existing, duplicate=True, queued=True)
         photo_id = self._new_id()
-        captured = read_capture_time(path, staged.format) or Captured.fallback(time.time())
         self.cache.put_photo(
             photo_id,
             source=str(path),
@@ -142,7 +140,8 @@ class Ingest:
             source_hash=staged.source_hash,
             status="pending",
             name=staged.name,
-            captured=captured,
+            captured=read_capture_time(path, staged.format),
+            captured_fallback="upload",
         )
         queued = self._submit(photo_id, path, staged.source_hash)
         photo = self.cache.photo(photo_id)
