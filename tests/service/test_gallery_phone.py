@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,9 +123,7 @@ def test_the_placeholder_is_painted_until_the_thumbnail_arrives(
     assert page.locator("#grid img.thumb.loaded").count() == 0
 
     photo = httpx.get(server.url + "/photos", params={"order": "captured"}).json()["photos"][0]
-    w, h, expected = thumbhash.thumb_hash_to_rgba(
-        __import__("base64").b64decode(photo["thumbhash"])
-    )
+    w, h, expected = thumbhash.thumb_hash_to_rgba(base64.b64decode(photo["thumbhash"]))
     decoded = page.evaluate(
         "(hash) => { const r = ThumbHash.toRGBA(ThumbHash.bytesOf(hash));"
         " return [r.w, r.h, Array.from(r.rgba)]; }",
@@ -134,7 +133,6 @@ def test_the_placeholder_is_painted_until_the_thumbnail_arrives(
     # the page's decoder agrees with the reference one (float rounding: within 1)
     assert max(abs(a - b) for a, b in zip(decoded[2], expected, strict=True)) <= 1
 
-    page.wait_for_function("(n) => true", arg=len(held))
     for route in held:
         route.continue_()
     page.wait_for_function("() => document.querySelectorAll('#grid img.thumb.loaded').length === 3")
@@ -162,12 +160,17 @@ def test_a_big_library_is_paged_in_as_the_user_scrolls(
     )
     assert len(thumbs) < first_load  # lazy: images far below the fold are not fetched
 
-    for _ in range(40):
+    for _ in range(10):  # 150 photos are 3 pages: each scroll to the end brings the next
         if page.inner_text("#more") == "That is all.":
             break
-        page.mouse.wheel(0, 4000)
-        page.wait_for_timeout(50)  # let the scroll event fire; the loop ends on content
-    page.wait_for_function("() => document.getElementById('more').textContent === 'That is all.'")
+        count = page.locator("#grid .card").count()
+        page.locator("#more").scroll_into_view_if_needed()
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('#grid .card').length > n"
+            " || document.getElementById('more').textContent === 'That is all.'",
+            arg=count,
+        )
+    assert page.inner_text("#more") == "That is all."
     names = page.locator("#grid figcaption").evaluate_all(
         "(caps) => caps.map((c) => c.firstChild.textContent)"
     )
