@@ -259,7 +259,8 @@ def serve(
     Uploads and deletes need the bearer token from DERIVO_TOKEN; without it, a token
     is generated at first start, kept in DATA_DIR/token (mode 0600) and printed once.
     Everything else (gallery, photos, derivatives, /healthz, /metrics) is public.
-    Options override the environment.
+    Derivatives are offered in WebP, or the formats in DERIVO_FORMATS (avif, webp,
+    none), to clients whose Accept asks for them. Options override the environment.
     """
     from derivo.service import Settings
     from derivo.service import serve as run

@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from derivo.executors import available_cores
+from derivo.specs import FORMATS as SPEC_FORMATS
 from derivo.tasks import MB, Limits
+
+#: Formats a derivative can be offered in besides JPEG, by the client's Accept.
+OFFERABLE = tuple(name for name in SPEC_FORMATS if name != "jpeg")
+
+
+def _format_list(text: str) -> tuple[str, ...]:
+    if text.strip().lower() == "none":
+        return ()
+    return tuple(part.strip().lower() for part in text.split(",") if part.strip())
 
 
 def default_workers() -> int:
@@ -37,8 +47,16 @@ class Settings:
     max_pixels: int = 200_000_000
     task_timeout: float = 120.0
     retry_after: int = 2
+    #: Formats besides JPEG that derivatives are offered in, best first (see variants).
+    formats: tuple[str, ...] = ("webp",)
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.formats) - set(OFFERABLE))
+        if unknown:
+            raise ValueError(
+                f"formats: {', '.join(unknown)} cannot be offered (choose from "
+                f"{', '.join(OFFERABLE)})"
+            )
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0-65535, got {self.port}")
         for name in ("workers", "queue_size", "max_upload_bytes", "max_pixels", "retry_after"):
@@ -150,5 +168,13 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         float,
         "a number",
         "Seconds one render may take before its worker is killed. [120]",
+    ),
+    EnvVar(
+        "DERIVO_FORMATS",
+        "formats",
+        _format_list,
+        "a comma-separated list",
+        "Formats besides JPEG served to clients whose Accept asks for them "
+        "(avif, webp; 'none' for JPEG only). [webp]",
     ),
 )
