@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import blake3
 import httpx
 
-from derivo.cache import DerivativeCache
+from derivo.cache import DerivativeCache, PhotoStatus
 from derivo.capture import Captured
 from derivo.render import render
 from derivo.specs import DEFAULT_SPECS
@@ -93,11 +93,11 @@ def seed_library(data_dir: Path, count: int, *, sources: list[Path] | None = Non
                 source=str(data_dir / "originals" / source_hash),
                 stat=None,
                 source_hash=source_hash,
-                status="done",
+                status=PhotoStatus.DONE,
                 name=f"IMG_{n:05d}.JPG",
                 captured=Captured(at=start - n * 3600, offset=0, source="exif"),
             )
-            cache.set_status(photo_id, "done", size=(4000, 3000))
+            cache.set_status(photo_id, PhotoStatus.DONE, size=(4000, 3000))
             cache.record(source_hash, DEFAULT_SPECS, made[n % len(made)])
             ids.append(photo_id)
     return ids

@@ -12,8 +12,8 @@ running ``derivo serve`` (the variant rendered on request) against a warm one.
 
 Run from the repository root::
 
-    python -m bench.variants              # 100 photos
-    python -m bench.variants --n 10 --cold
+    python -m bench.variants              # 100 photos (AVIF: several minutes)
+    python -m bench.variants --photos 30 --cold
 """
 
 from __future__ import annotations
@@ -167,10 +167,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.variants", description=__doc__)
     parser.add_argument("--n", type=int, default=100, help="photos in the corpus (100)")
     parser.add_argument("--seed", type=int, default=1, help="corpus seed (1)")
+    parser.add_argument(
+        "--photos", type=int, default=None, help="use only the first PHOTOS of the corpus"
+    )
     parser.add_argument("--cold", action="store_true", help="also time a cold AVIF request")
     args = parser.parse_args(argv)
     corpus = corpus_mod.ensure(args.n, args.seed)
-    report = measure_formats(corpus.paths)
+    report = measure_formats(corpus.paths[: args.photos])
     if args.cold:
         report["first_byte"] = cold_avif(corpus.paths[0])
     print(json.dumps(report, indent=2))

@@ -12,7 +12,7 @@ import binascii
 from collections.abc import Callable
 from typing import Literal
 
-from derivo.cache import DerivativeCache, PhotoRecord, Status
+from derivo.cache import DerivativeCache, PhotoRecord, PhotoStatus
 from derivo.errors import InputError
 from derivo.service.views import PhotoPage, PhotoView
 
@@ -27,7 +27,7 @@ def photo_page(
     view: Callable[[PhotoRecord], PhotoView],
     *,
     order: Order,
-    status: Status | None,
+    status: PhotoStatus | None,
     after: str | None,
     limit: int,
 ) -> PhotoPage:

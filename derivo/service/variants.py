@@ -73,7 +73,7 @@ def preferred_format(accept: str | None, offered: Sequence[str]) -> str | None:
 
 def variant_spec(spec: Spec, fmt: str) -> Spec:
     """``spec`` in another format: same box and fit, that format's quality."""
-    return dataclasses.replace(spec, format=fmt, quality=QUALITY.get(fmt, spec.quality))  # type: ignore[arg-type]
+    return dataclasses.replace(spec, format=fmt, quality=QUALITY.get(fmt, spec.quality))
 
 
 class Variants:

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
-from derivo.cache import PhotoRecord, Status
+from derivo.cache import PhotoRecord, PhotoStatus
 from derivo.capture import Captured
 from derivo.specs import Spec, SpecSet
 from derivo.tasks import Derivative
@@ -28,7 +28,7 @@ class DerivativeView(BaseModel):
 class PhotoView(BaseModel):
     id: str
     hash: str | None = Field(description="BLAKE3 of the uploaded bytes.")
-    status: Status
+    status: PhotoStatus
     error: str | None = Field(None, description="One-line reason, when status is failed.")
     error_kind: str | None = None
     width: int | None = Field(None, description="Source width, once rendered.")
@@ -56,7 +56,7 @@ class PhotoPage(BaseModel):
     photos: list[PhotoView]
     next: str | None = Field(description="Cursor for the next page (``after=``), or null.")
     order: str = Field("id", description="The order of this listing: id, captured or uploaded.")
-    counts: dict[Status, int] = Field(
+    counts: dict[PhotoStatus, int] = Field(
         default_factory=dict, description="Photos in the library per status, now."
     )
 
@@ -86,7 +86,7 @@ def photo_view(record: PhotoRecord, specs: SpecSet, made: dict[str, Derivative])
     """Render a photo; ``made`` holds its recorded derivatives (empty until done)."""
     derivatives = {}
     for spec in specs:
-        d = made.get(spec.name) if record.status == "done" else None
+        d = made.get(spec.name) if record.status is PhotoStatus.DONE else None
         derivatives[spec.name] = DerivativeView(
             url=derivative_url(record.id, spec),
             ready=d is not None,
@@ -102,7 +102,7 @@ def photo_view(record: PhotoRecord, specs: SpecSet, made: dict[str, Derivative])
         captured_at=captured.isoformat(),
         captured_from=captured.source,
         thumbhash=next((d.thumbhash for d in made.values() if d.thumbhash), None)
-        if record.status == "done"
+        if record.status is PhotoStatus.DONE
         else None,
         id=record.id,
         hash=record.hash,

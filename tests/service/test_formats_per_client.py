@@ -41,9 +41,10 @@ def test_the_client_chooses_among_the_offered_formats(
 
 def test_only_known_output_formats_can_be_offered() -> None:
     with pytest.raises(ValueError, match="formats: gif cannot be offered"):
-        Settings(formats=("gif",))
-    assert Settings.from_env({"DERIVO_FORMATS": "none"}).formats == ()
-    assert Settings.from_env({"DERIVO_FORMATS": " WebP "}).formats == ("webp",)
+        Settings(formats="gif,webp")
+    assert Settings.from_env({"DERIVO_FORMATS": "none"}).offered == ()
+    assert Settings.from_env({"DERIVO_FORMATS": " WebP "}).offered == ("webp",)
+    assert Settings.from_env({"DERIVO_FORMATS": "avif,webp"}).offered == ("avif", "webp")
 
 
 def test_webp_for_clients_that_ask_jpeg_for_the_rest(spawn: Spawn) -> None:
@@ -101,3 +102,19 @@ def test_jpeg_only_when_no_format_is_offered(spawn: Spawn) -> None:
     got = client.get(done["derivatives"]["thumbnail"]["url"], headers={"Accept": CHROME})  # type: ignore[index]
     assert got.headers["content-type"] == "image/jpeg"
     assert "vary" not in got.headers
+
+
+def test_avif_for_clients_that_prefer_it(spawn: Spawn) -> None:
+    server = spawn("--workers", "1", env={"DERIVO_FORMATS": "avif,webp"})
+    client = server.client()
+    photo = accepted_photo(client.post("/photos", content=(SAMPLES / "jolla.jpg").read_bytes()))
+    done = wait_final(client, [str(photo["id"])])[str(photo["id"])]
+    url = done["derivatives"]["thumbnail"]["url"]  # type: ignore[index]
+    avif = client.get(url, headers={"Accept": CHROME})
+    assert avif.status_code == 200
+    assert avif.headers["content-type"] == "image/avif"
+    assert avif.content[4:12] == b"ftypavif"
+    assert decode_size(avif.content) == (200, 150)
+    webp = client.get(url, headers={"Accept": "image/webp,*/*"})
+    assert webp.headers["content-type"] == "image/webp"
+    assert client.get(url).headers["content-type"] == "image/jpeg"
