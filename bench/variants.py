@@ -4,8 +4,9 @@ On the bench corpus (``bench/.corpus``, real-size camera-like JPEGs), each photo
 decoded once as derivo does, and each default derivative (thumbnail, preview)
 encoded as derivo's JPEG and as the service's WebP and AVIF variants at their
 qualities (:data:`derivo.service.variants.QUALITY`). Reported: total and median
-bytes per format and derivative, bytes saved against JPEG, median encode time;
-and the ThumbHash cost per photo (from the thumbnail's bytes, as the worker does).
+bytes per format and derivative, bytes saved against JPEG, median encode CPU time;
+and the ThumbHash CPU cost per photo (from the thumbnail's bytes, as the worker
+does). CPU time, not wall time, so a busy machine does not inflate the costs.
 
 With ``--cold``, also the time to the first byte of a cold AVIF preview from a
 running ``derivo serve`` (the variant rendered on request) against a warm one.
@@ -65,16 +66,16 @@ def measure_formats(paths: list[Path]) -> dict[str, Any]:
         for spec in DEFAULT_SPECS:
             image = fit(decoded.image, spec).copy_memory()
             for fmt, encoder in encoders(spec).items():
-                started = time.perf_counter()
+                started = time.process_time()
                 data = encoder(image)
-                seconds.setdefault((spec.name, fmt), []).append(time.perf_counter() - started)
+                seconds.setdefault((spec.name, fmt), []).append(time.process_time() - started)
                 sizes.setdefault((spec.name, fmt), []).append(len(data))
                 if spec.name == "thumbnail" and fmt == "jpeg":
                     runs = []
                     for _ in range(5):
-                        started = time.perf_counter()
+                        started = time.process_time()
                         thumbhash_of(data)
-                        runs.append(time.perf_counter() - started)
+                        runs.append(time.process_time() - started)
                     placeholder_ms.append(min(runs) * 1000)
     report: dict[str, Any] = {"photos": len(paths), "thumbhash_ms_median": 0.0, "derivatives": {}}
     report["thumbhash_ms_median"] = round(statistics.median(placeholder_ms), 3)
