@@ -56,7 +56,7 @@ def encoders(spec: Any) -> dict[str, Any]:
     }
 
 
-def measure_formats(paths: list[Path]) -> dict[str, Any]:
+def measure_formats(paths: list[Path], formats: tuple[str, ...]) -> dict[str, Any]:
     init_worker()
     sizes: dict[tuple[str, str], list[int]] = {}
     seconds: dict[tuple[str, str], list[float]] = {}
@@ -66,6 +66,8 @@ def measure_formats(paths: list[Path]) -> dict[str, Any]:
         for spec in DEFAULT_SPECS:
             image = fit(decoded.image, spec).copy_memory()
             for fmt, encoder in encoders(spec).items():
+                if fmt not in formats:
+                    continue
                 started = time.process_time()
                 data = encoder(image)
                 seconds.setdefault((spec.name, fmt), []).append(time.process_time() - started)
@@ -83,7 +85,7 @@ def measure_formats(paths: list[Path]) -> dict[str, Any]:
     for spec in DEFAULT_SPECS:
         jpeg_total = sum(sizes[(spec.name, "jpeg")])
         rows = {}
-        for fmt in ("jpeg", "webp", "avif"):
+        for fmt in formats:
             total = sum(sizes[(spec.name, fmt)])
             rows[fmt] = {
                 "quality": spec.quality if fmt == "jpeg" else QUALITY[fmt],
@@ -171,10 +173,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--photos", type=int, default=None, help="use only the first PHOTOS of the corpus"
     )
+    parser.add_argument(
+        "--formats", default="jpeg,webp,avif", help="formats to encode (jpeg first; default all)"
+    )
     parser.add_argument("--cold", action="store_true", help="also time a cold AVIF request")
     args = parser.parse_args(argv)
     corpus = corpus_mod.ensure(args.n, args.seed)
-    report = measure_formats(corpus.paths[: args.photos])
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    report = measure_formats(corpus.paths[: args.photos], formats)
     if args.cold:
         report["first_byte"] = cold_avif(corpus.paths[0])
     print(json.dumps(report, indent=2))

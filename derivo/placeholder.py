@@ -1,38 +1,37 @@
 """ThumbHash placeholders: ~25 bytes that a page paints while the thumbnail loads.
 
 Computed in the worker from the smallest derivative just encoded (its bytes are
-decoded again, shrunk on load to ThumbHash's 100 px limit), so the placeholder
-matches what the page will show and the renderer needs no change of shape.
-The encoder is the `thumbhash` crate's, through the ``thumbhash-rs`` bindings.
+decoded again, shrunk on load to 64 px), so the placeholder matches what the page
+will show and the renderer needs no change of shape. Pillow decodes here, not
+libvips: for a 200 px JPEG its scaled decode plus ``thumbnail`` costs about 1 ms
+of CPU, half of what a libvips pipeline's set-up does. The encoder is the
+``thumbhash`` crate's, through the ``thumbhash-rs`` bindings.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import io
 from collections.abc import Mapping, Sequence
 
-import pyvips
 import thumbhash
+from PIL import Image
 
 from derivo.tasks import Derivative
 
 #: ThumbHash takes at most 100x100 pixels; it keeps only low frequencies, so 64 px
-#: gives the same placeholder (within ~2/255 per pixel) at half the cost.
+#: gives the same placeholder (measured: identical decoded pixels on the samples).
 MAX_SIDE = 64
 
 
 def thumbhash_of(encoded: bytes) -> str:
     """The ThumbHash (base64) of an encoded image, e.g. a JPEG thumbnail."""
-    image = pyvips.Image.thumbnail_buffer(encoded, MAX_SIDE, height=MAX_SIDE, size="down")
-    if image.bands < 3:
-        image = image.colourspace("srgb")
-    if not image.hasalpha():
-        image = image.bandjoin(255)
-    if image.format != "uchar":
-        image = image.cast("uchar")
-    rgba = bytes(image.write_to_memory())
-    return base64.b64encode(thumbhash.rgba_to_thumb_hash(image.width, image.height, rgba)).decode()
+    with Image.open(io.BytesIO(encoded)) as image:
+        image.thumbnail((MAX_SIDE, MAX_SIDE))  # a scaled JPEG decode, then a small resize
+        rgba = image.convert("RGBA")
+    placeholder = thumbhash.rgba_to_thumb_hash(rgba.width, rgba.height, rgba.tobytes())
+    return base64.b64encode(placeholder).decode()
 
 
 def with_thumbhash(
