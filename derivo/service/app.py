@@ -8,7 +8,7 @@ raise errors, which :mod:`derivo.service.http_errors` turns into answers.
 
 Public (no token): ``GET`` of photos and derivatives, the gallery ``/``,
 ``/healthz``, ``/metrics``, ``/docs``. Token-protected: ``POST /photos``,
-``DELETE /photos/{id}``.
+``DELETE /photos/{id}``, ``GET /photos/{id}/original``.
 """
 
 from __future__ import annotations
