@@ -91,14 +91,6 @@ CREATE TABLE derivatives (
 );
 """
 _IN_CHUNK = 500  # ids per ``IN (...)`` list, well under SQLite's limit on parameters
-_UPSERT_PHOTO = """
-    INSERT INTO photos (id, source, size, mtime_ns, inode, hash, status, created_at, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (id) DO UPDATE SET
-        source = excluded.source, size = excluded.size, mtime_ns = excluded.mtime_ns,
-        inode = excluded.inode, hash = excluded.hash, status = excluded.status,
-        updated_at = excluded.updated_at"""
-
 #: Who a photo is (uploaded name, capture time) and its placeholder; orders for listing.
 _PHOTO_META = """
 ALTER TABLE photos ADD COLUMN name TEXT;
@@ -541,14 +533,21 @@ class DerivativeCache:
         for start in range(0, len(unique), _IN_CHUNK):
             chunk = unique[start : start + _IN_CHUNK]
             rows = self._query(
-                f"SELECT hash, fingerprint, path, width, height, bytes, format FROM derivatives "
+                f"SELECT hash, fingerprint, path, width, height, bytes, format, thumbhash "
+                f"FROM derivatives "
                 f"WHERE hash IN ({', '.join('?' * len(chunk))}) AND fingerprint IN ({marks})",
                 [*chunk, *wanted],
             )
-            for source_hash, fingerprint, path, width, height, size, fmt in rows:
+            for source_hash, fingerprint, path, width, height, size, fmt, thumbhash in rows:
                 name = wanted[fingerprint]
                 found.setdefault(source_hash, {})[name] = Derivative(
-                    spec=name, path=path, width=width, height=height, bytes=size, format=fmt
+                    spec=name,
+                    path=path,
+                    width=width,
+                    height=height,
+                    bytes=size,
+                    format=fmt,
+                    thumbhash=thumbhash,
                 )
         return found
 
@@ -556,14 +555,13 @@ class DerivativeCache:
         self, photos: Iterable[tuple[str, str, FileStat | None, str | None, Status]]
     ) -> None:
         """:meth:`put_photo` for many ``(id, source, stat, hash, status)`` in one transaction."""
-        now = time.time()
-        rows = [
-            (photo_id, source, *_stat_columns(stat), source_hash, status, now, now)
-            for photo_id, source, stat, source_hash, status in photos
-        ]
+        rows = list(photos)
         if rows:
-            with self._transaction() as db:
-                db.executemany(_UPSERT_PHOTO, rows)
+            with self._transaction():
+                for photo_id, source, stat, source_hash, status in rows:
+                    self.put_photo(
+                        photo_id, source=source, stat=stat, source_hash=source_hash, status=status
+                    )
 
 
 def _states(expected: PhotoStatus | Iterable[PhotoStatus] | None) -> list[PhotoStatus]:
@@ -572,10 +570,6 @@ def _states(expected: PhotoStatus | Iterable[PhotoStatus] | None) -> list[PhotoS
     if isinstance(expected, str):
         return [PhotoStatus(expected)]
     return [PhotoStatus(s) for s in expected]
-
-
-def _stat_columns(stat: FileStat | None) -> tuple[int | None, int | None, int | None]:
-    return (stat.size, stat.mtime_ns, stat.inode) if stat else (None, None, None)
 
 
 def _photo(row: sqlite3.Row) -> PhotoRecord:

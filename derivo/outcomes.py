@@ -88,6 +88,26 @@ class PhotoResult:
         )
 
     @classmethod
+    def shared(
+        cls,
+        photo_id: str,
+        source: str,
+        source_hash: str,
+        result: RenderResult,
+        derivatives: dict[str, Derivative],
+    ) -> PhotoResult:
+        """Cached: its bytes were rendered once, for another photo waiting on the same render."""
+        return cls(
+            photo_id=photo_id,
+            source=source,
+            source_hash=source_hash,
+            outcome="cached",
+            derivatives=derivatives,
+            width=result.width,
+            height=result.height,
+        )
+
+    @classmethod
     def failed(
         cls,
         photo_id: str,

@@ -141,8 +141,8 @@ class Recorder:
                 made = self.cache.derivatives_of((h for h, _ in rendered), self.specs)
                 for (landing, flight), outcome in zip(batch, outcomes, strict=True):
                     results = [
-                        self._settle(w.photo_id, w.source, landing.source_hash, outcome, made)
-                        for w in flight.waiters
+                        self._settle(w, landing.source_hash, outcome, made, first=index == 0)
+                        for index, w in enumerate(flight.waiters)
                     ]
                     settled.append((flight, results))
         except Exception as exc:  # e.g. the database is gone: settle as failed, not lost
@@ -154,17 +154,23 @@ class Recorder:
 
     def _settle(
         self,
-        photo_id: str,
-        source: str,
+        waiter: Waiter,
         source_hash: str,
         outcome: tuple[RenderResult | None, BaseException | None, int],
         made: dict[str, dict[str, Derivative]],
+        *,
+        first: bool,
     ) -> PhotoResult:
+        """Record where one waiting photo ended; only the photo that started the render
+        counts as rendered, the others as cached (one render served them all)."""
+        photo_id, source = waiter.photo_id, waiter.source
         result, error, attempts = outcome
         if result is not None:
             size = (result.width, result.height)
             self.cache.set_status(photo_id, PhotoStatus.DONE, attempts=attempts, size=size)
             derivatives = made.get(source_hash, {})
+            if not first:
+                return PhotoResult.shared(photo_id, source, source_hash, result, derivatives)
             return PhotoResult.rendered(
                 photo_id, source, source_hash, result, derivatives, attempts
             )

@@ -18,7 +18,7 @@ from derivo.discover import find_photos
 from derivo.outcomes import PhotoResult
 from derivo.pipeline import _AHEAD, WINDOW
 from derivo.summary import SHOWN_PER_KIND, Summary
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, CountingExecutor
 
 PHOTOS = 300  # more than one window
 
@@ -61,19 +61,19 @@ def traced(tmp_path: Path) -> Iterator[Traced]:
 
 
 def test_an_unchanged_library_is_answered_in_bulk_without_writing(
-    library: Path, tmp_path: Path, traced: Traced, pool: WorkerPool
+    library: Path, tmp_path: Path, traced: Traced, executor: CountingExecutor
 ) -> None:
     with DerivativeCache(traced.connection) as cache:
         first = list(
-            Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out").run(listing(library))
+            Pipeline(cache=cache, executor=executor, out_dir=tmp_path / "out").run(listing(library))
         )
         assert {r.outcome for r in first} == {"rendered"} and len(first) == PHOTOS
-        completed, start = pool.stats().completed, len(traced.statements)
+        submitted, start = executor.submitted, len(traced.statements)
         again = list(
-            Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out").run(listing(library))
+            Pipeline(cache=cache, executor=executor, out_dir=tmp_path / "out").run(listing(library))
         )
     assert {r.outcome for r in again} == {"cached"} and len(again) == PHOTOS
-    assert pool.stats().completed == completed
+    assert executor.submitted == submitted
     assert traced.since(start, "INSERT", "UPDATE", "DELETE", "BEGIN") == []
     windows = -(-PHOTOS // WINDOW)
     assert len(traced.since(start, "SELECT")) == 2 * windows  # records, then derivatives
@@ -83,10 +83,10 @@ def test_an_unchanged_library_is_answered_in_bulk_without_writing(
 
 
 def test_touched_files_are_hashed_and_recorded_in_one_transaction_per_window(
-    library: Path, tmp_path: Path, traced: Traced, pool: WorkerPool
+    library: Path, tmp_path: Path, traced: Traced, executor: CountingExecutor
 ) -> None:
     with DerivativeCache(traced.connection) as cache:
-        make = lambda: Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out")  # noqa: E731
+        make = lambda: Pipeline(cache=cache, executor=executor, out_dir=tmp_path / "out")  # noqa: E731
         list(make().run(listing(library)))
         touched = [path for _, path in listing(library)[:5]]
         later = time.time() - 3600
@@ -103,7 +103,7 @@ def test_touched_files_are_hashed_and_recorded_in_one_transaction_per_window(
 
 
 def test_a_render_is_recorded_only_after_its_files_are_made_durable(
-    tmp_path: Path, cache: DerivativeCache, pool: WorkerPool, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, cache: DerivativeCache, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     synced: list[tuple[list[Path], bool]] = []
     real = recorder_module.make_durable
@@ -115,8 +115,9 @@ def test_a_render_is_recorded_only_after_its_files_are_made_durable(
         real(paths)
 
     monkeypatch.setattr(recorder_module, "make_durable", spy)
-    pipeline = Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out")
-    result = pipeline.submit("jolla", SAMPLES / "jolla.jpg").result(timeout=120)
+    with WorkerPool(workers=1) as pool:  # workers on this machine leave the sync to the recorder
+        pipeline = Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out")
+        result = pipeline.submit("jolla", SAMPLES / "jolla.jpg").result(timeout=120)
     assert result.outcome == "rendered"
     made = {Path(d.path) for d in result.derivatives.values()}
     assert [(set(paths), recorded) for paths, recorded in synced] == [(made, False)]
@@ -124,10 +125,10 @@ def test_a_render_is_recorded_only_after_its_files_are_made_durable(
 
 
 def test_run_reads_its_input_only_a_bounded_window_ahead(
-    library: Path, tmp_path: Path, cache: DerivativeCache, pool: WorkerPool
+    library: Path, tmp_path: Path, cache: DerivativeCache, executor: CountingExecutor
 ) -> None:
     photos = listing(library)
-    list(Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out").run(photos))
+    list(Pipeline(cache=cache, executor=executor, out_dir=tmp_path / "out").run(photos))
     pulled = 0
     rounds = -(-(2 * _AHEAD + WINDOW) // len(photos))
 
@@ -138,7 +139,7 @@ def test_run_reads_its_input_only_a_bounded_window_ahead(
                 pulled += 1
                 yield photo
 
-    pipeline = Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out")
+    pipeline = Pipeline(cache=cache, executor=executor, out_dir=tmp_path / "out")
     taken = 0
     for result in pipeline.run(repeated()):
         assert result.outcome == "cached"
