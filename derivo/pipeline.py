@@ -250,9 +250,10 @@ class Pipeline:
                     self._record_unreadable(photo, result)
         for photo, result in settled:
             photo.deliver(result)
+        started: set[str] = set()
         for index, (photo, missing) in enumerate(renders):
             try:
-                self._dispatch(photo, missing, block=block)
+                self._dispatch(photo, missing, block=block, started=started)
             except DerivoError:
                 for later, _ in renders[index + 1 :]:
                     self.cache.set_status(later.photo_id, PhotoStatus.PENDING)
@@ -328,8 +329,11 @@ class Pipeline:
         cached = PhotoResult.cached(photo.photo_id, photo.name, source_hash, made, record)
         return cached, (), status
 
-    def _dispatch(self, photo: _Photo, missing: tuple[Spec, ...], *, block: bool) -> None:
-        """Join the render of the same bytes already in flight, or start one."""
+    def _dispatch(
+        self, photo: _Photo, missing: tuple[Spec, ...], *, block: bool, started: set[str]
+    ) -> None:
+        """Join the render of the same bytes already in flight, or start one (``started``:
+        hashes this window rendered, whose render may already be recorded)."""
         assert photo.source_hash is not None
         source_hash = photo.source_hash
         waiter = Waiter(photo.photo_id, photo.name, photo.deliver)
@@ -338,6 +342,19 @@ class Pipeline:
             if flight is not None:
                 flight.waiters.append(waiter)
                 return
+            if source_hash in started:
+                made = self.cache.derivatives_of([source_hash], missing).get(source_hash, {})
+                if len(made) == len(missing):
+                    self.cache.set_status(photo.photo_id, PhotoStatus.DONE)
+                    record = self.cache.photo(photo.photo_id)
+                    all_made = self.cache.derivatives_of([source_hash], self.specs)
+                    photo.deliver(
+                        PhotoResult.cached(
+                            photo.photo_id, photo.name, source_hash, all_made[source_hash], record
+                        )
+                    )
+                    return
+            started.add(source_hash)
             flight = self._flights[source_hash] = Flight([waiter])
         task = RenderTask(
             source=str(photo.source),

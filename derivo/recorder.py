@@ -110,46 +110,63 @@ class Recorder:
                     self._running = False
                     return
                 batch, self._landings = self._landings, []
-                flights = [self._flights.pop(landing.source_hash) for landing in batch]
+                # a flight stays open (photos with the same bytes may still join it)
+                # until it is recorded: joining then costs no second render
+                flights = [self._flights[landing.source_hash] for landing in batch]
+                waiting = [list(flight.waiters) for flight in flights]
                 self._settling += 1
             try:
-                self._record(list(zip(batch, flights, strict=True)))
+                self._record(list(zip(batch, waiting, strict=True)), files=True)
+                with self._lock:
+                    for landing in batch:
+                        del self._flights[landing.source_hash]
+                late = [
+                    (landing, flight.waiters[len(seen) :])
+                    for landing, flight, seen in zip(batch, flights, waiting, strict=True)
+                ]
+                if any(waiters for _, waiters in late):
+                    self._record(late, files=False)
             finally:
                 with self._lock:
                     self._settling -= 1
                     self._settled.notify_all()
 
-    def _record(self, batch: list[tuple[Landing, Flight]]) -> None:
-        """Sync, record and settle one batch; never raises (a failure settles as failed)."""
+    def _record(self, batch: list[tuple[Landing, list[Waiter]]], *, files: bool) -> None:
+        """Sync, record and settle one batch; never raises (a failure settles as failed).
+
+        ``files=False`` settles photos that joined a render already recorded.
+        """
         outcomes = [landing.outcome() for landing, _ in batch]
         for (landing, _), (_, error, attempts) in zip(batch, outcomes, strict=True):
+            if not files:
+                break
             if attempts > 1 or (error is not None and not isinstance(error, InputError)):
                 # a worker was killed mid-write: its temp files are no one's now
                 remove_leftovers(source_folder(self.out_dir, landing.source_hash))
-        settled: list[tuple[Flight, list[PhotoResult]]] = []
+        settled: list[tuple[list[Waiter], list[PhotoResult]]] = []
         try:
             rendered = [
                 (landing.source_hash, result)
                 for (landing, _), (result, _, _) in zip(batch, outcomes, strict=True)
                 if result is not None
             ]
-            if self.sync:
+            if self.sync and files:
                 make_durable(Path(d.path) for _, r in rendered for d in r.derivatives)
             with self.cache.batch():
-                for source_hash, result in rendered:
+                for source_hash, result in rendered if files else []:
                     self.cache.record(source_hash, self.specs, result.derivatives)
                 made = self.cache.derivatives_of((h for h, _ in rendered), self.specs)
-                for (landing, flight), outcome in zip(batch, outcomes, strict=True):
+                for (landing, waiters), outcome in zip(batch, outcomes, strict=True):
                     results = [
-                        self._settle(w, landing.source_hash, outcome, made, first=index == 0)
-                        for index, w in enumerate(flight.waiters)
+                        self._settle(w, landing.source_hash, outcome, made, first=files and i == 0)
+                        for i, w in enumerate(waiters)
                     ]
-                    settled.append((flight, results))
+                    settled.append((waiters, results))
         except Exception as exc:  # e.g. the database is gone: settle as failed, not lost
-            self._unrecorded([(landing.source_hash, flight) for landing, flight in batch], exc)
+            self._unrecorded([(landing.source_hash, waiters) for landing, waiters in batch], exc)
             return
-        for flight, results in settled:
-            for waiter, settled_result in zip(flight.waiters, results, strict=True):
+        for waiters, results in settled:
+            for waiter, settled_result in zip(waiters, results, strict=True):
                 waiter.deliver(settled_result)
 
     def _settle(
@@ -190,10 +207,10 @@ class Recorder:
         )
         return PhotoResult.failed(photo_id, source, source_hash, error, attempts=attempts)
 
-    def _unrecorded(self, batch: Iterable[tuple[str, Flight]], exc: Exception) -> None:
+    def _unrecorded(self, batch: Iterable[tuple[str, list[Waiter]]], exc: Exception) -> None:
         reason = f"could not record the result: {type(exc).__name__}: {exc}"
-        for source_hash, flight in batch:
-            for waiter in flight.waiters:
+        for source_hash, waiters in batch:
+            for waiter in waiters:
                 with contextlib.suppress(Exception):
                     self.cache.set_status(waiter.photo_id, PhotoStatus.PENDING)
                 waiter.deliver(
