@@ -20,7 +20,7 @@ import blake3
 from derivo.errors import SpecError
 
 #: Bump whenever the renderer's output for an unchanged spec changes.
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 
 Fit = Literal["inside", "cover"]
 Format = Literal["jpeg", "webp"]
