@@ -1,6 +1,14 @@
-"""derivo: photo derivatives (thumbnails, previews) fast, in parallel, and never twice."""
+"""derivo: photo derivatives (thumbnails, previews) fast, in parallel, and never twice.
 
-from derivo.cache import DerivativeCache, FileStat, PhotoRecord
+``import derivo`` does not start libvips: :func:`render` loads it on first use, so
+``derivo status`` and ``--help`` stay quick.
+"""
+
+import sys
+import types
+import typing
+
+from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.errors import (
     CacheError,
     CorruptImage,
@@ -16,9 +24,11 @@ from derivo.errors import (
 )
 from derivo.executors import Executor, PoolStats, RenderFuture, WorkerPool, workers_for
 from derivo.pipeline import PhotoResult, Pipeline
-from derivo.render import render
 from derivo.specs import DEFAULT_SPECS, PREVIEW, THUMBNAIL, Spec, SpecSet
 from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
+
+if typing.TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "DEFAULT_SPECS",
@@ -36,6 +46,7 @@ __all__ = [
     "Limits",
     "PhotoRecord",
     "PhotoResult",
+    "PhotoStatus",
     "Pipeline",
     "PoolStats",
     "QueueFull",
@@ -53,3 +64,23 @@ __all__ = [
     "render",
     "workers_for",
 ]
+
+
+class _Package(types.ModuleType):
+    @property
+    def render(self) -> "Callable[[RenderTask], RenderResult]":
+        """:func:`derivo.render.render`, imported (with libvips) when first asked for."""
+        from derivo.render import render
+
+        return render
+
+    @render.setter
+    def render(self, submodule: types.ModuleType) -> None:
+        """The import system sets the submodule here on its first import; the function stays."""
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "render"})
+
+
+sys.modules[__name__].__class__ = _Package

@@ -11,18 +11,21 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 
-from derivo.cache import STATUSES, DerivativeCache
+from derivo.cache import DerivativeCache, PhotoStatus
 from derivo.discover import find_photos
 from derivo.errors import DerivoError
 from derivo.executors import WorkerPool
+from derivo.executors.pool import MAX_TASK_TIMEOUT
+from derivo.formats import INPUTS, labels
+from derivo.limits import MB, MP, Limits
 from derivo.pipeline import Pipeline
 from derivo.specs import resolve_specs
 from derivo.summary import Summary, progress_bar
-from derivo.tasks import MB, Limits
 
 DB_NAME = "derivo.db"
 
@@ -102,7 +105,7 @@ def main() -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, max=86_400, min_open=True),
+    type=click.FloatRange(min=0, max=MAX_TASK_TIMEOUT, min_open=True),
     default=120.0,
     show_default=True,
     help="Seconds one photo may take before its worker is killed.",
@@ -125,7 +128,7 @@ def process(
 ) -> None:
     """Make the derivatives of every photo under PATHS (folders are walked recursively).
 
-    Photos are recognised by their bytes (JPEG, PNG, WebP, GIF, TIFF, HEIF/HEIC).
+    Photos are recognised by their bytes ({inputs}).
     An unchanged photo is never rendered twice; a changed spec re-renders only
     that spec.
     """
@@ -138,7 +141,7 @@ def process(
         specs = resolve_specs(spec_args)
     except DerivoError as exc:
         raise click.BadParameter(str(exc), param_hint="--spec") from None
-    limits = Limits(max_pixels=max_pixels * 1_000_000, max_bytes=max_mb * MB, lenient=lenient)
+    limits = Limits(max_pixels=max_pixels * MP, max_bytes=max_mb * MB, lenient=lenient)
     db = db or out_dir / DB_NAME
     err = Console(stderr=True)
     summary = Summary()
@@ -172,6 +175,9 @@ def process(
     sys.exit(1 if summary.failures or summary.pending else 0)
 
 
+process.help = (process.help or "").format(inputs=labels(INPUTS))
+
+
 @main.command()
 @_output_options("Output folder whose cache to read.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
@@ -183,7 +189,7 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     try:
         with DerivativeCache(db) as cache:
             counts = cache.counts()
-            failed = cache.photos(status="failed", limit=10_000)
+            failed = cache.photos(status=PhotoStatus.FAILED, limit=10_000)
     except DerivoError as exc:
         raise UsageFailure(str(exc)) from None
     if as_json:
@@ -200,60 +206,44 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
             )
         )
         return
-    click.echo(", ".join(f"{counts[s]} {s}" for s in STATUSES))
+    click.echo(", ".join(f"{counts[s]} {s}" for s in PhotoStatus))
     for photo in failed:
         click.echo(f"failed {photo.source}: {photo.error}")
 
 
+def _setting_options(command: Callable[..., None]) -> Callable[..., None]:
+    """One option per setting that has one, from the settings model (help, bounds, default)."""
+    from derivo.service.settings import ENVIRONMENT, option_range
+
+    for env in reversed(ENVIRONMENT):
+        if env.option is None:
+            continue
+        low, high = option_range(env)
+        kind: Any
+        if env.type is int:
+            kind = click.IntRange(_int(low), _int(high))
+        elif env.type is float:
+            kind = click.FloatRange(low, high, min_open=env.low_open)
+        elif env.type is Path:
+            kind = click.Path(file_okay=False, path_type=Path)
+        else:
+            kind = click.STRING
+        command = click.option(
+            env.option,
+            env.setting,
+            type=kind,
+            help=f"{env.help}  [env: {env.name}; default: {env.default_text}]",
+        )(command)
+    return command
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
 @main.command()
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Database, originals, derivatives and token.  "
-    "[env: DERIVO_DATA_DIR; default: derivo-data]",
-)
-@click.option("--host", help="Address to listen on.  [env: DERIVO_HOST; default: 127.0.0.1]")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    help="Port to listen on; 0 picks a free one.  [env: DERIVO_PORT; default: 8000]",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    help="Render worker processes.  [env: DERIVO_WORKERS; default: cores - 1, at least 1]",
-)
-@click.option(
-    "--queue-size",
-    type=click.IntRange(min=1),
-    help="Renders that may wait for a worker before uploads get 503.  "
-    "[env: DERIVO_QUEUE_SIZE; default: 64]",
-)
-@click.option(
-    "--max-upload-mb",
-    type=click.IntRange(min=1),
-    help="Largest upload; bigger ones get 413.  [env: DERIVO_MAX_UPLOAD_MB; default: 200]",
-)
-@click.option(
-    "--max-pixels",
-    type=click.IntRange(min=1),
-    help="Megapixels above which a photo fails.  [env: DERIVO_MAX_PIXELS; default: 200]",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, max=86_400, min_open=True),
-    help="Seconds one render may take.  [env: DERIVO_TASK_TIMEOUT; default: 120]",
-)
-def serve(
-    data_dir: Path | None,
-    host: str | None,
-    port: int | None,
-    workers: int | None,
-    queue_size: int | None,
-    max_upload_mb: int | None,
-    max_pixels: int | None,
-    timeout: float | None,
-) -> None:
+@_setting_options
+def serve(**options: Any) -> None:
     """Serve the upload API and the gallery page over HTTP (see docs/service.md).
 
     Uploads and deletes need the bearer token from DERIVO_TOKEN; without it, a token
@@ -261,23 +251,16 @@ def serve(
     Everything else (gallery, photos, derivatives, /healthz, /metrics) is public.
     Options override the environment.
     """
-    from derivo.service import Settings
-    from derivo.service import serve as run
+    from derivo.service.server import serve as run
+    from derivo.service.settings import ENVIRONMENT, Settings
 
-    options = {
-        "data_dir": data_dir,
-        "host": host,
-        "port": port,
-        "workers": workers,
-        "queue_size": queue_size,
-        "max_upload_bytes": max_upload_mb * MB if max_upload_mb else None,
-        "max_pixels": max_pixels * 1_000_000 if max_pixels else None,
-        "task_timeout": timeout,
+    given = {
+        env.setting: env.parse(str(options[env.setting]))
+        for env in ENVIRONMENT
+        if options.get(env.setting) is not None
     }
     try:
-        settings = Settings.from_env(
-            os.environ, **{k: v for k, v in options.items() if v is not None}
-        )
+        settings = Settings.from_env(os.environ, **given)
     except ValueError as exc:
         raise UsageFailure(str(exc)) from None
     try:

@@ -18,15 +18,14 @@ from typing import Any, Literal
 import blake3
 
 from derivo.errors import SpecError
+from derivo.formats import FORMATS, OUTPUTS
 
 #: Bump whenever the renderer's output for an unchanged spec changes.
 RENDERER_VERSION = "2"
 
 Fit = Literal["inside", "cover"]
-Format = Literal["jpeg", "webp"]
 
 FITS: tuple[str, ...] = ("inside", "cover")
-FORMATS: dict[str, str] = {"jpeg": "jpg", "webp": "webp"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _MAX_SIDE = 16384
 
@@ -34,6 +33,8 @@ _MAX_SIDE = 16384
 @dataclass(frozen=True, kw_only=True)
 class Spec:
     """One derivative: fit the photo into ``width`` x ``height``, never upscaled.
+
+    ``format`` is the name of an output format of :data:`derivo.formats.FORMATS`.
 
     >>> Spec(name="square", width=256, height=256, fit="cover").extension
     'jpg'
@@ -43,7 +44,7 @@ class Spec:
     width: int
     height: int
     fit: Fit = "inside"
-    format: Format = "jpeg"
+    format: str = "jpeg"
     quality: int = 85
     progressive: bool = True
 
@@ -65,10 +66,9 @@ class Spec:
             raise SpecError(
                 f"spec {self.name}: fit must be one of {', '.join(FITS)}, got {self.fit!r}"
             )
-        if self.format not in FORMATS:
-            raise SpecError(
-                f"spec {self.name}: format must be one of {', '.join(FORMATS)}, got {self.format!r}"
-            )
+        if self.format not in (f.name for f in OUTPUTS):
+            names = ", ".join(f.name for f in OUTPUTS)
+            raise SpecError(f"spec {self.name}: format must be one of {names}, got {self.format!r}")
         q = self.quality
         if isinstance(q, bool) or not isinstance(q, int) or not 1 <= q <= 100:
             raise SpecError(f"spec {self.name}: quality must be 1-100, got {q!r}")
@@ -86,7 +86,7 @@ class Spec:
 
     @property
     def extension(self) -> str:
-        return FORMATS[self.format]
+        return FORMATS[self.format].extension
 
     @property
     def filename(self) -> str:
