@@ -11,18 +11,29 @@ import typing
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.errors import (
     CacheError,
+    ConfigError,
     CorruptImage,
     DerivoError,
+    FolderLocked,
     InputError,
     LimitExceeded,
     QueueFull,
     RenderFailed,
+    SourceMissing,
     SpecError,
     TaskTimeout,
     UnsupportedFormat,
     WorkerCrashed,
 )
-from derivo.executors import Executor, PoolStats, RenderFuture, WorkerPool, workers_for
+from derivo.executors import (
+    Executor,
+    InlineExecutor,
+    PoolStats,
+    RenderFuture,
+    WorkerPool,
+    workers_for,
+)
+from derivo.oneshot import thumbnail
 from derivo.pipeline import PhotoResult, Pipeline
 from derivo.specs import DEFAULT_SPECS, PREVIEW, THUMBNAIL, Spec, SpecSet
 from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
@@ -35,12 +46,15 @@ __all__ = [
     "PREVIEW",
     "THUMBNAIL",
     "CacheError",
+    "ConfigError",
     "CorruptImage",
     "Derivative",
     "DerivativeCache",
     "DerivoError",
     "Executor",
     "FileStat",
+    "FolderLocked",
+    "InlineExecutor",
     "InputError",
     "LimitExceeded",
     "Limits",
@@ -54,6 +68,7 @@ __all__ = [
     "RenderFuture",
     "RenderResult",
     "RenderTask",
+    "SourceMissing",
     "Spec",
     "SpecError",
     "SpecSet",
@@ -62,6 +77,7 @@ __all__ = [
     "WorkerCrashed",
     "WorkerPool",
     "render",
+    "thumbnail",
     "workers_for",
 ]
 

@@ -1,11 +1,12 @@
 """Decode a source once, at the smallest size every spec can still be made from.
 
 JPEG goes through libjpeg-turbo's scaled decode (:mod:`derivo.jpeg`) and a
-Lanczos3 resize in libvips; what that binding declines (CMYK, 12-bit, damaged
-data) and PNG, WebP, GIF and TIFF go through libvips ``thumbnail`` (shrink-on-load,
-EXIF auto-rotation). HEIF goes through pillow-heif, since the libvips wheel has no
-HEVC decoder, and its pixels are handed to libvips. Limits are checked from the
-file size and header before any pixel is decoded.
+Lanczos3 resize in libvips; what that binding declines (CMYK, 12-bit, any warning
+of damaged data) and PNG, WebP, GIF and TIFF go through libvips ``thumbnail``
+(shrink-on-load, EXIF auto-rotation), whose damage reports :mod:`derivo.damage`
+judges. HEIF goes through pillow-heif, since the libvips wheel has no HEVC
+decoder, and its pixels are handed to libvips. Limits are checked from the file
+size and header before any pixel is decoded.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from typing import Any
 import pyvips
 
 from derivo import jpeg
+from derivo.damage import Pixels, missing_blocks, missing_pixels, watch_vips
 from derivo.errors import (
     CorruptImage,
     InputError,
     LimitExceeded,
     RenderFailed,
+    SourceMissing,
     UnsupportedFormat,
 )
 from derivo.formats import sniff_file
@@ -70,12 +73,7 @@ def decode(
             decoded = _decode_jpeg(_read(path), tuple(specs), limits)
             if decoded is not None:
                 return decoded
-        fd = os.open(path, os.O_RDONLY)  # pyvips cannot open file names that are not UTF-8
-        try:
-            source = pyvips.Source.new_from_descriptor(fd)
-            return _decode_vips(source, fmt, tuple(specs), limits)
-        finally:
-            os.close(fd)
+        return _decode_vips(path, fmt, tuple(specs), limits)
     except pyvips.Error as exc:
         raise classify_vips_error(fmt, exc) from None
 
@@ -84,13 +82,14 @@ def _check_file_size(path: Path, limits: Limits) -> None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise InputError("source file not found") from None
+        raise SourceMissing("source file not found") from None
     if not stat.S_ISREG(st.st_mode):
         raise UnsupportedFormat("not a regular file")
     size = st.st_size
     if size > limits.max_bytes:
         raise LimitExceeded(
             f"file of {size / MB:.0f} MB exceeds the {limits.max_bytes / MB:.0f} MB limit"
+            " (--max-mb)"
         )
     if size == 0:
         raise UnsupportedFormat("empty file")
@@ -106,7 +105,9 @@ def _read(path: Path) -> bytes:
 
 def _check_pixels(width: int, height: int, limits: Limits) -> None:
     if width * height > limits.max_pixels:
-        raise LimitExceeded(f"{width}x{height} exceeds the {limits.max_pixels / 1e6:g} MP limit")
+        raise LimitExceeded(
+            f"{width}x{height} exceeds the {limits.max_pixels / 1e6:g} MP limit (--max-pixels)"
+        )
 
 
 def target_box(width: int, height: int, specs: Iterable[Spec]) -> tuple[int, int]:
@@ -137,7 +138,7 @@ def _decode_jpeg(data: bytes, specs: tuple[Spec, ...], limits: Limits) -> Decode
     """Scaled libjpeg-turbo decode, Lanczos3 to the box, then orientation and colour.
 
     None when the binding declines the file: libvips then decodes it from the file,
-    exactly as if this path did not exist.
+    exactly as if this path did not exist, and its damage check gives the verdict.
     """
     header = pyvips.Image.new_from_buffer(data, "", access="sequential")
     width, height = header.width, header.height
@@ -169,19 +170,40 @@ def _decode_jpeg(data: bytes, specs: tuple[Spec, ...], limits: Limits) -> Decode
     return Decoded(_finish(image), width, height, "jpeg", decoder="libjpeg-turbo")
 
 
-def _decode_vips(source: Any, fmt: str, specs: tuple[Spec, ...], limits: Limits) -> Decoded:
-    header = pyvips.Image.new_from_source(source, "", access="sequential")
-    width, height = header.width, header.height
-    _check_pixels(width, height, limits)
-    if _orientation(header) in _ROTATED:
-        width, height = height, width
-    box_w, box_h = target_box(width, height, specs)
-    # Loader options go in option_string: as a keyword, thumbnail_source drops fail_on.
-    loader = "" if limits.lenient else "fail_on=truncated"
-    image = pyvips.Image.thumbnail_source(
-        source, box_w, height=box_h, size="down", option_string=loader
-    )
-    return Decoded(_finish(image), width, height, fmt)
+def _decode_vips(path: Path, fmt: str, specs: tuple[Spec, ...], limits: Limits) -> Decoded:
+    # Read through a descriptor: pyvips cannot open file names that are not UTF-8.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        source = pyvips.Source.new_from_descriptor(fd)
+        header = pyvips.Image.new_from_source(source, "", access="sequential")
+        width, height = header.width, header.height
+        _check_pixels(width, height, limits)
+        if header.get_typeof("orientation") and header.get("orientation") in _ROTATED:
+            width, height = height, width
+        box_w, box_h = target_box(width, height, specs)
+        del header
+        if limits.lenient:
+            image = pyvips.Image.thumbnail_source(source, box_w, height=box_h, size="down")
+            return Decoded(_finish(image), width, height, fmt)
+        with watch_vips() as reports:
+            # Loader options go in option_string: as a keyword, thumbnail_source drops fail_on.
+            image = pyvips.Image.thumbnail_source(
+                source, box_w, height=box_h, size="down", option_string="fail_on=truncated"
+            )
+            reports.snapshot()
+            pixels = _finish(image)
+            del image, source  # the JPEG loader reports its warning count when freed
+        refuse_missing_pixels(fmt, reports.messages)
+        return Decoded(pixels, width, height, fmt)
+    finally:
+        os.close(fd)
+
+
+def refuse_missing_pixels(fmt: str, reports: list[str]) -> None:
+    """Raise :class:`CorruptImage` if a decoder said pixels are missing (see derivo.damage)."""
+    damage = missing_pixels(reports)
+    if damage is not None:
+        raise CorruptImage(f"truncated or damaged {fmt.upper()} ({damage})")
 
 
 def _decode_heif(path: Path, specs: tuple[Spec, ...], limits: Limits) -> Decoded:
@@ -190,15 +212,28 @@ def _decode_heif(path: Path, specs: tuple[Spec, ...], limits: Limits) -> Decoded
     try:
         with open(path, "rb") as f:
             heif = pillow_heif.open_heif(f, convert_hdr_to_8bit=True)
+            if not len(heif):
+                raise CorruptImage("corrupt HEIF: no image in the file")
             width, height = heif.size
+            if width < 1 or height < 1:
+                raise CorruptImage(f"corrupt HEIF: a {width}x{height} image")
             _check_pixels(width, height, limits)
             data, stride, mode = heif.data, heif.stride, heif.mode
-    except (ValueError, RuntimeError, OSError) as exc:
-        raise CorruptImage(f"corrupt HEIF: {_first_line(str(exc))}") from None
+    except (ValueError, RuntimeError, OSError, EOFError, SyntaxError) as exc:
+        # pillow-heif raises SyntaxError, as Pillow's plugins do, for features it lacks,
+        # and EOFError when the decoder runs out of data.
+        detail = _first_line(str(exc))
+        if detail.startswith("Unsupported feature"):
+            raise UnsupportedFormat(f"unsupported HEIF variant ({detail})") from None
+        raise CorruptImage(f"corrupt HEIF: {detail}") from None
     bands = len(mode)
     image = pyvips.Image.new_from_memory(data, stride // bands, height, bands, "uchar")
     if stride != width * bands:
         image = image.crop(0, 0, width, height)
+    if not limits.lenient and bands >= 3:
+        missing = missing_blocks(Pixels(data, stride, width, height, bands))
+        if missing:
+            raise CorruptImage(f"truncated or damaged HEIF ({missing} blocks not decoded)")
     image = image.copy(interpretation="srgb")
     icc = heif.info.get("icc_profile")
     if icc:
@@ -254,7 +289,7 @@ def classify_vips_error(fmt: str, exc: pyvips.Error) -> InputError:
     low = detail.lower()
     name = fmt.upper()
     if any(s in low for s in ("premature end", "truncated", "read error", "unexpected end")):
-        return CorruptImage(f"truncated or damaged {name} ({detail})")
+        return CorruptImage(f"truncated or damaged {name} ({detail}; --lenient accepts it)")
     if any(s in low for s in ("unsupported", "not supported", "not been built")):
         return UnsupportedFormat(f"unsupported {name} variant ({detail})")
     return CorruptImage(f"corrupt {name} ({detail})")

@@ -8,7 +8,9 @@
     │   ├── CorruptImage           truncated or damaged data
     │   └── LimitExceeded          over the pixel or byte limit (decompression bombs)
     ├── SpecError                  a derivative spec or spec file is invalid
+    ├── ConfigError                a config file or setting is invalid
     ├── CacheError                 the cache database cannot be used (e.g. newer schema)
+    ├── FolderLocked               another derivo run holds the output folder's lock
     ├── QueueFull                  the executor's bounded queue is full; try again later
     ├── PhotoFailed                the photo was recorded as failed; asked for its derivative
     ├── NotFound                   asked the service for something it does not have
@@ -20,6 +22,7 @@
     ├── IllegalTransition          a photo is not in the state a change of state expects
     └── RenderFailed               not the photo's fault (e.g. unreadable now): tried again
         │                          on the next run, never recorded as a verdict on the photo
+        ├── SourceMissing          the source file is gone (deleted or moved since it was found)
         ├── WorkerCrashed          the worker died (segfault, OOM kill); the pool retries it
         └── TaskTimeout            over its time limit and killed; the pool retries it
 
@@ -64,8 +67,16 @@ class SpecError(DerivoError):
     kind = "spec"
 
 
+class ConfigError(DerivoError):
+    kind = "config"
+
+
 class CacheError(DerivoError):
     kind = "cache"
+
+
+class FolderLocked(DerivoError):
+    kind = "locked"
 
 
 class QueueFull(DerivoError):
@@ -118,6 +129,10 @@ class RenderFailed(DerivoError):
     """A render that failed for a reason outside the photo; a later run tries again."""
 
     kind = "failed"
+
+
+class SourceMissing(RenderFailed):
+    kind = "missing"
 
 
 class WorkerCrashed(RenderFailed):
