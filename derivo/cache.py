@@ -18,11 +18,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from derivo.capture import Captured, CapturedFrom
 from derivo.errors import CacheError, IllegalTransition, UnknownPhoto
 from derivo.specs import Spec
 from derivo.tasks import Derivative
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class PhotoStatus(StrEnum):
@@ -90,6 +91,24 @@ CREATE TABLE derivatives (
 );
 """
 
+#: Who a photo is (uploaded name, capture time) and its placeholder; orders for listing.
+_PHOTO_META = """
+ALTER TABLE photos ADD COLUMN name TEXT;
+ALTER TABLE photos ADD COLUMN captured_at REAL;
+ALTER TABLE photos ADD COLUMN captured_offset INTEGER;
+ALTER TABLE photos ADD COLUMN captured_from TEXT;
+UPDATE photos SET captured_at = created_at, captured_offset = 0, captured_from = 'recorded';
+CREATE INDEX photos_by_captured ON photos (captured_at, id);
+CREATE INDEX photos_by_created ON photos (created_at, id);
+ALTER TABLE derivatives ADD COLUMN thumbhash TEXT;
+"""
+
+#: Schema steps, each taking the database from the version before it to its own.
+_MIGRATIONS: dict[int, str] = {2: _PHOTO_META}
+
+#: Orders for :meth:`DerivativeCache.photos_in_order`, newest first: their column.
+ORDER_COLUMNS = {"captured": "captured_at", "uploaded": "created_at"}
+
 
 @dataclass(frozen=True, kw_only=True)
 class FileStat:
@@ -120,6 +139,8 @@ class PhotoRecord:
     height: int | None
     created_at: float
     updated_at: float
+    name: str | None = None
+    captured: Captured | None = None
 
 
 class DerivativeCache:
@@ -170,8 +191,12 @@ class DerivativeCache:
                 )
             if version == 0:
                 with self._lock:
+                    self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = 1; COMMIT;")
+                version = 1
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                with self._lock:
                     self._db.executescript(
-                        f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                        f"BEGIN; {_MIGRATIONS[step]} PRAGMA user_version = {step}; COMMIT;"
                     )
         except sqlite3.DatabaseError as exc:
             raise CacheError(f"cannot use cache database: {exc}") from None
@@ -227,21 +252,45 @@ class DerivativeCache:
         stat: FileStat | None,
         source_hash: str | None,
         status: PhotoStatus = PhotoStatus.PENDING,
+        name: str | None = None,
+        captured: Captured | None = None,
+        captured_fallback: CapturedFrom = "recorded",
     ) -> None:
-        """Insert or update a photo's source and hash, and set its state."""
+        """Insert or update a photo's source and hash, and set its state.
+
+        ``name`` and ``captured`` are kept from the first insert; without a capture
+        time the photo sorts by the time it was first recorded (``captured_fallback``
+        says what that time was, e.g. ``upload``).
+        """
         now = time.time()
         size, mtime, inode = (stat.size, stat.mtime_ns, stat.inode) if stat else (None, None, None)
+        captured = captured or Captured.fallback(now, captured_fallback)
         with self._transaction() as db:
             db.execute(
                 """INSERT INTO photos (id, source, size, mtime_ns, inode, hash, status,
-                                       created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                       created_at, updated_at,
+                                       name, captured_at, captured_offset, captured_from)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (id) DO UPDATE SET
                        source = excluded.source, size = excluded.size,
                        mtime_ns = excluded.mtime_ns, inode = excluded.inode,
                        hash = excluded.hash, status = excluded.status,
                        updated_at = excluded.updated_at""",
-                (photo_id, source, size, mtime, inode, source_hash, status, now, now),
+                (
+                    photo_id,
+                    source,
+                    size,
+                    mtime,
+                    inode,
+                    source_hash,
+                    status,
+                    now,
+                    now,
+                    name,
+                    captured.at,
+                    captured.offset,
+                    captured.source,
+                ),
             )
 
     def set_status(
@@ -312,6 +361,34 @@ class DerivativeCache:
         sql += " ORDER BY id LIMIT ?"
         return [_photo(r) for r in self._query(sql, [*params, limit])]
 
+    def photos_in_order(
+        self,
+        order: str,
+        *,
+        status: PhotoStatus | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int = 100,
+    ) -> list[PhotoRecord]:
+        """Photos newest first by ``order`` (see :data:`ORDER_COLUMNS`), from the cursor ``after``.
+
+        The cursor is the last row's (key, id): a keyset, so photos added or removed
+        meanwhile never shift a page (no photo seen twice, none skipped).
+        """
+        column = ORDER_COLUMNS[order]
+        sql = "SELECT * FROM photos"
+        params: list[object] = []
+        where = []
+        if after is not None:
+            where.append(f"({column}, id) < (?, ?)")
+            params.extend(after)
+        if status is not None:
+            where.append("status = ?")
+            params.append(str(status))
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {column} DESC, id DESC LIMIT ?"
+        return [_photo(r) for r in self._query(sql, [*params, limit])]
+
     def counts(self) -> dict[PhotoStatus, int]:
         counts: dict[PhotoStatus, int] = dict.fromkeys(PhotoStatus, 0)
         for row in self._query("SELECT status, COUNT(*) AS n FROM photos GROUP BY status"):
@@ -353,6 +430,7 @@ class DerivativeCache:
                 height=r["height"],
                 bytes=r["bytes"],
                 format=r["format"],
+                thumbhash=r["thumbhash"],
             )
             for r in rows
         }
@@ -372,8 +450,9 @@ class DerivativeCache:
         with self._transaction() as db:
             db.executemany(
                 """INSERT OR REPLACE INTO derivatives
-                   (hash, fingerprint, spec, path, width, height, bytes, format, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   (hash, fingerprint, spec, path, width, height, bytes, format, created_at,
+                    thumbhash)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     (
                         source_hash,
@@ -385,6 +464,7 @@ class DerivativeCache:
                         d.bytes,
                         d.format,
                         now,
+                        d.thumbhash,
                     )
                     for d in made
                 ],
@@ -412,6 +492,7 @@ class DerivativeCache:
                     height=r["height"],
                     bytes=r["bytes"],
                     format=r["format"],
+                    thumbhash=r["thumbhash"],
                 ),
             )
             for r in rows
@@ -449,4 +530,8 @@ def _photo(row: sqlite3.Row) -> PhotoRecord:
         height=row["height"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        name=row["name"],
+        captured=Captured(
+            at=row["captured_at"], offset=row["captured_offset"], source=row["captured_from"]
+        ),
     )

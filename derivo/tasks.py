@@ -46,6 +46,7 @@ class Derivative:
     height: int
     bytes: int
     format: str
+    thumbhash: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

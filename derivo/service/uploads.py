@@ -18,6 +18,7 @@ every upload would be written twice and hashed in a second pass.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -48,6 +49,24 @@ class Staged:
     source_hash: str
     size: int
     format: str
+    name: str | None = None
+
+
+#: Longest file name kept (most file systems' limit).
+MAX_NAME = 255
+
+
+def file_name(raw: str | None) -> str | None:
+    """The name to show for an uploaded file: its last path part, printable, at most 255 chars.
+
+    >>> file_name("holiday/IMG_0001.JPG")
+    'IMG_0001.JPG'
+    """
+    if raw is None:
+        return None
+    text = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(c for c in text if c.isprintable()).strip()
+    return text[:MAX_NAME] or None
 
 
 def too_large(max_bytes: int) -> LimitExceeded:
@@ -132,16 +151,22 @@ class Stager:
         self._file.close()
 
 
-async def receive(chunks: AsyncIterator[bytes], *, content_type: str, stager: Stager) -> Staged:
-    """Stage one upload from its body ``chunks``: multipart, or else the raw bytes."""
+async def receive(
+    chunks: AsyncIterator[bytes], *, content_type: str, stager: Stager, name: str | None = None
+) -> Staged:
+    """Stage one upload from its body ``chunks``: multipart, or else the raw bytes.
+
+    The photo's name is the multipart part's file name, else ``name``.
+    """
     try:
         media_type, _ = parse_options_header(content_type)
         if media_type == b"multipart/form-data":
-            await _receive_multipart(chunks, content_type, stager)
+            name = await _receive_multipart(chunks, content_type, stager) or name
         else:
             async for chunk in chunks:
                 await stager.feed(chunk)
-        return await stager.finish()
+        staged = await stager.finish()
+        return dataclasses.replace(staged, name=file_name(name))
     except BaseException:
         stager.discard()
         raise
@@ -149,7 +174,8 @@ async def receive(chunks: AsyncIterator[bytes], *, content_type: str, stager: St
 
 async def _receive_multipart(
     chunks: AsyncIterator[bytes], content_type: str, stager: Stager
-) -> None:
+) -> str | None:
+    """Feed the file part to ``stager``; returns its file name, if it has one."""
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if not boundary:
@@ -174,6 +200,7 @@ async def _receive_multipart(
         raise InputError("multipart upload has no file field (send the photo as a file)")
     if not part.ended:
         raise InputError("multipart body ended early")
+    return part.filename
 
 
 class _FilePart:
@@ -182,6 +209,7 @@ class _FilePart:
     def __init__(self) -> None:
         self.files = 0
         self.ended = False
+        self.filename: str | None = None
         self._pieces: list[bytes] = []
         self._in_file = False
         self._field = bytearray()
@@ -228,6 +256,8 @@ class _FilePart:
             if self.files > 1:
                 raise InputError("one photo per upload: this request holds more than one file")
             self._in_file = True
+            raw = params.get(b"filename")
+            self.filename = raw.decode("utf-8", "replace") if raw is not None else None
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:
