@@ -11,6 +11,7 @@ import typing
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.errors import (
     CacheError,
+    CacheFull,
     CorruptImage,
     DerivoError,
     InputError,
@@ -18,6 +19,7 @@ from derivo.errors import (
     QueueFull,
     RenderFailed,
     SpecError,
+    StorageFull,
     TaskTimeout,
     UnsupportedFormat,
     WorkerCrashed,
@@ -35,6 +37,7 @@ __all__ = [
     "PREVIEW",
     "THUMBNAIL",
     "CacheError",
+    "CacheFull",
     "CorruptImage",
     "Derivative",
     "DerivativeCache",
@@ -57,6 +60,7 @@ __all__ = [
     "Spec",
     "SpecError",
     "SpecSet",
+    "StorageFull",
     "TaskTimeout",
     "UnsupportedFormat",
     "WorkerCrashed",

@@ -8,6 +8,8 @@ coordinator writes; a lock makes one connection safe across its threads.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import sqlite3
 import threading
 import time
@@ -18,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from derivo.errors import CacheError, IllegalTransition, UnknownPhoto
+from derivo.errors import CacheError, CacheFull, IllegalTransition, UnknownPhoto
 from derivo.specs import Spec
 from derivo.tasks import Derivative
 
@@ -138,41 +140,52 @@ class DerivativeCache:
         self, path_or_connection: str | Path | sqlite3.Connection, *, durable: bool = False
     ) -> None:
         self._owns_connection = not isinstance(path_or_connection, sqlite3.Connection)
-        if isinstance(path_or_connection, sqlite3.Connection):
-            self._db = path_or_connection
-        else:
-            if str(path_or_connection) != ":memory:":
-                Path(path_or_connection).parent.mkdir(parents=True, exist_ok=True)
-            try:
+        self.name = _name(path_or_connection)
+        self._lock = threading.RLock()
+        with self._sqlite_errors():
+            if isinstance(path_or_connection, sqlite3.Connection):
+                self._db = path_or_connection
+            else:
+                if str(path_or_connection) != ":memory:":
+                    Path(path_or_connection).parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(
                     path_or_connection, check_same_thread=False, isolation_level=None
                 )
-            except sqlite3.Error as exc:
-                raise CacheError(
-                    f"cannot open cache database {path_or_connection}: {exc}"
-                ) from None
-        self._lock = threading.RLock()
         self._db.row_factory = sqlite3.Row
-        self._migrate("FULL" if durable else "NORMAL")
+        try:
+            with self._sqlite_errors():
+                self._migrate("FULL" if durable else "NORMAL")
+        except CacheError:
+            self.close()
+            raise
 
     def _migrate(self, synchronous: str) -> None:
-        try:
-            self._db.execute("PRAGMA busy_timeout = 10000")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute(f"PRAGMA synchronous = {synchronous}")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise CacheError(
-                    f"cache database has schema version {version}, newer than this derivo "
-                    f"understands ({SCHEMA_VERSION}); upgrade derivo or use another --db"
+        self._db.execute("PRAGMA busy_timeout = 10000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute(f"PRAGMA synchronous = {synchronous}")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise CacheError(
+                f"cache database {self.name} has schema version {version}, newer than this derivo "
+                f"understands ({SCHEMA_VERSION}); upgrade derivo or use another --db"
+            )
+        if version == 0:
+            with self._lock:
+                self._db.executescript(
+                    f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 )
-            if version == 0:
-                with self._lock:
-                    self._db.executescript(
-                        f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                    )
-        except sqlite3.DatabaseError as exc:
-            raise CacheError(f"cannot use cache database: {exc}") from None
+
+    @contextmanager
+    def _sqlite_errors(self) -> Iterator[None]:
+        """Turn every SQLite (and file system) error into a one-line :class:`CacheError`."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise _cache_error(self.name, exc) from None
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise CacheFull(f"{self.name}: {_FULL}") from None
+            raise CacheError(f"{self.name}: {exc.strerror or exc}; {_WAY_OUT['perm']}") from None
 
     def close(self) -> None:
         """Close the database, unless the caller passed the connection in (theirs to close)."""
@@ -188,20 +201,24 @@ class DerivativeCache:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, self._sqlite_errors():
             if self._db.in_transaction:
                 yield self._db
                 return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # a failed COMMIT (disk full) leaves the transaction open: close it, or every
+                # later write would join it and never commit
+                with contextlib.suppress(sqlite3.Error):
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        with self._lock, self._sqlite_errors():
             return self._db.execute(sql, tuple(params)).fetchall()
 
     # Photos
@@ -387,6 +404,51 @@ class DerivativeCache:
                     for d in made
                 ],
             )
+
+
+_FULL = "its device is full; free space there, then try again"
+
+#: What to do about an SQLite error, by its primary result code.
+_WAY_OUT = {
+    "damaged": "the file is damaged: run 'derivo check' on it, or move it away to start "
+    "afresh (derivatives are then rendered again)",
+    "busy": "another process holds it locked; try again once it is done",
+    "perm": "check that it and its folder exist and are writable",
+    "io": "the device reported an error; check the device, then run 'derivo check'",
+    "other": "run 'derivo check' on it",
+}
+_WAY_OUT_BY_CODE = {
+    sqlite3.SQLITE_CORRUPT: "damaged",
+    sqlite3.SQLITE_NOTADB: "damaged",
+    sqlite3.SQLITE_BUSY: "busy",
+    sqlite3.SQLITE_LOCKED: "busy",
+    sqlite3.SQLITE_READONLY: "perm",
+    sqlite3.SQLITE_PERM: "perm",
+    sqlite3.SQLITE_CANTOPEN: "perm",
+    sqlite3.SQLITE_IOERR: "io",
+}
+
+
+def _cache_error(name: str, exc: sqlite3.Error) -> CacheError:
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return CacheFull(f"cannot write cache database {name}: {_FULL}")
+    way = _WAY_OUT[_WAY_OUT_BY_CODE.get(code, "other")]
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return CacheError(f"cannot use cache database {name}: {reason}; {way}")
+
+
+def _name(path_or_connection: str | Path | sqlite3.Connection) -> str:
+    """The database file as a person finds it: an absolute path, or what SQLite calls it."""
+    if isinstance(path_or_connection, sqlite3.Connection):
+        with contextlib.suppress(sqlite3.Error):
+            for row in path_or_connection.execute("PRAGMA database_list"):
+                if row[1] == "main":
+                    return str(row[2]) or ":memory:"
+        return "(connection)"
+    if str(path_or_connection) == ":memory:":
+        return ":memory:"
+    return str(Path(path_or_connection).absolute())
 
 
 def _states(expected: PhotoStatus | Iterable[PhotoStatus] | None) -> list[PhotoStatus]:

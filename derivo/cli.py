@@ -18,7 +18,7 @@ from rich.console import Console
 
 from derivo.cache import DerivativeCache, PhotoStatus
 from derivo.discover import find_photos
-from derivo.errors import DerivoError
+from derivo.errors import DerivoError, StorageFull
 from derivo.executors import WorkerPool
 from derivo.executors.pool import MAX_TASK_TIMEOUT
 from derivo.formats import INPUTS, labels
@@ -159,6 +159,9 @@ def process(
                 bar = progress.add_task("photos", total=len(found))
                 photos = [(item.photo_id, item.path) for item in found]
                 for result in pipeline.run(photos, force=force, verify=verify):
+                    if result.error_kind == StorageFull.kind:
+                        # every later photo would meet the same full disk; stop, resume later
+                        raise StorageFull(result.error or f"no space left under {out_dir}")
                     summary.add(result)
                     progress.advance(bar)
     except KeyboardInterrupt:

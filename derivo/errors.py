@@ -8,7 +8,10 @@
     │   ├── CorruptImage           truncated or damaged data
     │   └── LimitExceeded          over the pixel or byte limit (decompression bombs)
     ├── SpecError                  a derivative spec or spec file is invalid
-    ├── CacheError                 the cache database cannot be used (e.g. newer schema)
+    ├── CacheError                 the cache database cannot be used (damaged, newer schema,
+    │   │                          locked); the reason names the file and the way out
+    │   └── CacheFull              its device is full (also a StorageFull)
+    ├── StorageFull                no space left where derivo writes: retry once space is freed
     ├── QueueFull                  the executor's bounded queue is full; try again later
     ├── PhotoFailed                the photo was recorded as failed; asked for its derivative
     ├── NotFound                   asked the service for something it does not have
@@ -66,6 +69,16 @@ class SpecError(DerivoError):
 
 class CacheError(DerivoError):
     kind = "cache"
+
+
+class StorageFull(DerivoError):
+    """A write found its device full (ENOSPC, EDQUOT); nothing half-written is kept."""
+
+    kind = "storage-full"
+
+
+class CacheFull(CacheError, StorageFull):
+    kind = "storage-full"
 
 
 class QueueFull(DerivoError):

@@ -15,7 +15,9 @@ Busy                  409     the photo is being rendered
 PhotoFailed           422     its derivative asked for; kind is the photo's
 QueueFull             503     render queue full (``Retry-After``; with the
                               kept photo and its ``Location`` when there is one)
-CacheError            503     the database cannot be used
+StorageFull           507     no space left for the upload or the database
+                              (``Retry-After``); nothing of the upload is kept
+CacheError            503     the database cannot be used (``Retry-After``)
 other DerivoError     500
 HTTPException         its own (unknown route, wrong method, ...)
 validation            422     a bad query parameter
@@ -44,6 +46,7 @@ from derivo.errors import (
     NotFound,
     PhotoFailed,
     QueueFull,
+    StorageFull,
     Unauthorized,
     UnsupportedFormat,
 )
@@ -59,6 +62,7 @@ STATUS_OF: tuple[tuple[type[DerivoError], int], ...] = (
     (Busy, 409),
     (PhotoFailed, 422),
     (QueueFull, 503),
+    (StorageFull, 507),
     (CacheError, 503),
     (DerivoError, 500),
 )
@@ -85,7 +89,7 @@ def install(app: FastAPI, *, retry_after: int) -> None:
             log.error("%s %s: %s", request.method, request.url.path, exc)
         headers: dict[str, str] = {}
         extra: dict[str, Any] = {}
-        if status == 503:
+        if status in (503, 507):
             headers["Retry-After"] = str(retry_after)
         if isinstance(exc, Unauthorized):
             headers["WWW-Authenticate"] = "Bearer"

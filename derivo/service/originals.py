@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from derivo.atomic import fsync_directory
+from derivo.atomic import fsync_directory, full_device
 from derivo.hashing import content_path
 
 
@@ -28,21 +28,28 @@ class Originals:
 
     def temp_file(self) -> tuple[BinaryIO, Path]:
         """A new temp file to stream an upload into, named like every derivo temp file."""
-        fd, name = tempfile.mkstemp(dir=self.root, prefix=".upload.", suffix=".tmp")
+        with full_device(self.root):
+            fd, name = tempfile.mkstemp(dir=self.root, prefix=".upload.", suffix=".tmp")
         return os.fdopen(fd, "wb"), Path(name)
 
     def commit(self, temp: Path, source_hash: str) -> Path:
-        """Move a complete, fsynced temp file to its hash's path (or drop it if already there)."""
+        """Move a complete, fsynced temp file to its hash's path (or drop it if already there).
+
+        The temp file is gone afterwards, whether this succeeds or raises.
+        """
         final = self.path(source_hash)
-        if final.is_file():
-            temp.unlink(missing_ok=True)
+        try:
+            if final.is_file():
+                return final
+            with full_device(self.root):
+                if not final.parent.is_dir():
+                    final.parent.mkdir(exist_ok=True)
+                    fsync_directory(self.root)
+                os.replace(temp, final)
+                fsync_directory(final.parent)
             return final
-        if not final.parent.is_dir():
-            final.parent.mkdir(exist_ok=True)
-            fsync_directory(self.root)
-        os.replace(temp, final)
-        fsync_directory(final.parent)
-        return final
+        finally:
+            temp.unlink(missing_ok=True)
 
     def remove(self, source_hash: str) -> None:
         self.path(source_hash).unlink(missing_ok=True)

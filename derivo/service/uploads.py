@@ -18,6 +18,7 @@ every upload would be written twice and hashed in a second pass.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from derivo.atomic import full_device
 from derivo.errors import InputError, LimitExceeded, UnsupportedFormat
 from derivo.formats import SNIFF_BYTES, sniff
 from derivo.hashing import new_hasher
@@ -103,7 +105,8 @@ class Stager:
     def discard(self) -> None:
         """Drop the temp file of an upload that will not be stored."""
         if self._file is not None and not self._file.closed:
-            self._file.close()
+            with contextlib.suppress(OSError):  # unwritten bytes of a full device: dropped anyway
+                self._file.close()
         if self._temp is not None:
             self._temp.unlink(missing_ok=True)
 
@@ -120,16 +123,18 @@ class Stager:
     def _write(self, pieces: list[bytes]) -> None:
         if self._file is None:
             self._file, self._temp = self.originals.temp_file()
-        for piece in pieces:
-            self._hasher.update(piece)
-            self._file.write(piece)
+        with full_device(self.originals.root):
+            for piece in pieces:
+                self._hasher.update(piece)
+                self._file.write(piece)
 
     def _close(self, rest: list[bytes]) -> None:
         self._write(rest)
         assert self._file is not None
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        with full_device(self.originals.root):
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
 
 
 async def receive(chunks: AsyncIterator[bytes], *, content_type: str, stager: Stager) -> Staged:

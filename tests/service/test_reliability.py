@@ -1,0 +1,132 @@
+"""A full disk, then space again: uploads refused cleanly, nothing stranded, all rendered.
+
+The data directory, its originals and its derivatives each sit on a small tmpfs
+of their own, so a test fills exactly the one it means to (a real ENOSPC from the
+kernel), and frees it again, while one real server keeps running.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.smallfs import SmallFs, fill, free
+
+from .support import SAMPLES, Spawn, decode_size, make_jpeg, wait_final
+
+pytestmark = pytest.mark.timeout(180)
+
+PHOTO = SAMPLES / "jolla.jpg"
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Iterator[Path]:
+    """A data directory whose database, originals and derivatives are three small tmpfs."""
+    mounts = SmallFs()
+    data = tmp_path / "data"
+    try:
+        for folder in (data, data / "originals", data / "derivatives"):
+            mounts.mount(folder)
+        yield data
+    finally:
+        mounts.unmount_all()
+
+
+def on_disk(folder: Path) -> list[str]:
+    """Every file under ``folder`` but the filler, relative to it."""
+    return sorted(
+        str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != "filler"
+    )
+
+
+def assert_storage_full(response: httpx.Response) -> None:
+    assert response.status_code == 507, (response.status_code, response.text)
+    assert response.headers["retry-after"].isdigit()
+    error = response.json()["error"]
+    assert error["kind"] == "storage-full"
+    assert "\n" not in error["message"] and "space" in error["message"]
+
+
+def wait_until(condition: object, what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached in {timeout} s: {what}")
+        time.sleep(0.1)
+
+
+def statuses(client: httpx.Client) -> dict[str, str]:
+    return {p["id"]: p["status"] for p in client.get("/photos?limit=1000").json()["photos"]}
+
+
+def test_upload_onto_full_originals_is_507_and_leaves_nothing(spawn: Spawn, data: Path) -> None:
+    server = spawn("--workers", "1", data_dir=data)
+    client = server.client()
+    fill(data / "originals")
+    for headers, body in (
+        ({}, {"content": PHOTO.read_bytes()}),
+        ({}, {"files": {"file": ("a.jpg", PHOTO.read_bytes(), "image/jpeg")}}),
+    ):
+        assert_storage_full(client.post("/photos", headers=headers, **body))  # type: ignore[arg-type]
+    assert on_disk(data / "originals") == []
+    assert statuses(client) == {}
+
+    free(data / "originals")
+    accepted = client.post("/photos", content=PHOTO.read_bytes())
+    assert accepted.status_code == 202
+    assert wait_final(client, [accepted.json()["id"]])[accepted.json()["id"]]["status"] == "done"
+    assert "Traceback" not in server.output()
+
+
+def test_upload_onto_full_database_is_507_and_orphans_no_original(spawn: Spawn, data: Path) -> None:
+    server = spawn("--workers", "1", data_dir=data)
+    client = server.client()
+    fill(data)
+    assert_storage_full(client.post("/photos", content=PHOTO.read_bytes()))
+    assert on_disk(data / "originals") == []
+
+    free(data)
+    assert statuses(client) == {}
+    accepted = client.post("/photos", content=PHOTO.read_bytes())
+    assert accepted.status_code == 202
+    assert wait_final(client, [accepted.json()["id"]])[accepted.json()["id"]]["status"] == "done"
+    assert "Traceback" not in server.output()
+
+
+def test_renders_on_a_full_disk_wait_and_finish_when_space_returns(
+    spawn: Spawn, data: Path
+) -> None:
+    """Derivatives cannot be written, then neither can the database: no photo is failed
+    or left processing with nothing rendering it, and all render once space is back."""
+    server = spawn("--workers", "1", data_dir=data)
+    client = server.client()
+    fill(data / "derivatives")
+    ids = []
+    for seed in range(3):
+        answer = client.post("/photos", content=make_jpeg(640, 480, seed))
+        assert answer.status_code == 202, answer.text
+        ids.append(answer.json()["id"])
+    fill(data)  # now the results cannot even be recorded
+
+    free(data)
+
+    def settled_without_strands() -> bool:
+        health = client.get("/healthz").json()
+        found = statuses(client)
+        assert "failed" not in found.values(), found  # a full disk is not the photo's fault
+        return health["queued"] == health["in_flight"] == 0 and set(found.values()) == {"pending"}
+
+    wait_until(settled_without_strands, "every photo pending again, nothing rendering")
+
+    free(data / "derivatives")
+    final = wait_final(client, ids, timeout=90)
+    assert {p["status"] for p in final.values()} == {"done"}
+    for photo_id in ids:
+        thumbnail = client.get(f"/photos/{photo_id}/thumbnail")
+        assert thumbnail.status_code == 200
+        assert decode_size(thumbnail.content)[0] == 200
+    assert "Traceback" not in server.output()
