@@ -13,7 +13,7 @@ import errno
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from derivo.errors import CacheError, CacheFull, IllegalTransition, UnknownPhoto
+from derivo.hashing import hash_file
 from derivo.specs import Spec
 from derivo.tasks import Derivative
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class PhotoStatus(StrEnum):
@@ -86,9 +87,19 @@ CREATE TABLE derivatives (
     bytes       INTEGER NOT NULL,
     format      TEXT NOT NULL,
     created_at  REAL NOT NULL,
+    blake3      TEXT,  -- of the file's bytes; NULL for files recorded before it was kept
     PRIMARY KEY (hash, fingerprint)
 );
 """
+
+
+def _derivative_hashes(db: sqlite3.Connection) -> None:
+    """Keep each derivative's BLAKE3, so damage is found by ``--verify`` and ``derivo check``."""
+    db.execute("ALTER TABLE derivatives ADD COLUMN blake3 TEXT")
+
+
+#: ``MIGRATIONS[n - 1]`` turns a version ``n`` database into version ``n + 1``.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_derivative_hashes,)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,6 +185,11 @@ class DerivativeCache:
                 self._db.executescript(
                     f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 )
+        elif version < SCHEMA_VERSION:
+            with self._transaction() as db:
+                for step in MIGRATIONS[version - 1 :]:
+                    step(db)
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def _sqlite_errors(self) -> Iterator[None]:
@@ -368,17 +384,19 @@ class DerivativeCache:
                 height=r["height"],
                 bytes=r["bytes"],
                 format=r["format"],
+                blake3=r["blake3"],
             )
             for r in rows
         }
 
-    def missing(self, source_hash: str, specs: Iterable[Spec]) -> tuple[Spec, ...]:
-        """Specs with no recorded derivative for ``source_hash``, or whose file is gone."""
+    def missing(
+        self, source_hash: str, specs: Iterable[Spec], *, verify: bool = False
+    ) -> tuple[Spec, ...]:
+        """Specs with no recorded derivative for ``source_hash``, or whose file is gone or
+        damaged: not its recorded size (one stat), or with ``verify`` not its recorded hash."""
         specs = tuple(specs)
         have = self.derivatives(source_hash, specs)
-        return tuple(
-            s for s in specs if s.name not in have or not Path(have[s.name].path).is_file()
-        )
+        return tuple(s for s in specs if s.name not in have or damage(have[s.name], verify=verify))
 
     def record(self, source_hash: str, specs: Iterable[Spec], made: Iterable[Derivative]) -> None:
         """Record derivatives written for ``source_hash`` (call only after they are on disk)."""
@@ -387,8 +405,9 @@ class DerivativeCache:
         with self._transaction() as db:
             db.executemany(
                 """INSERT OR REPLACE INTO derivatives
-                   (hash, fingerprint, spec, path, width, height, bytes, format, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   (hash, fingerprint, spec, path, width, height, bytes, format, created_at,
+                    blake3)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     (
                         source_hash,
@@ -400,10 +419,69 @@ class DerivativeCache:
                         d.bytes,
                         d.format,
                         now,
+                        d.blake3,
                     )
                     for d in made
                 ],
             )
+
+    # Checks (``derivo check``)
+
+    def integrity_problems(self, limit: int = 20) -> list[str]:
+        """What SQLite's ``PRAGMA integrity_check`` finds wrong, at most ``limit`` lines."""
+        rows = self._query(f"PRAGMA integrity_check({int(limit)})")
+        found = [str(row[0]) for row in rows]
+        return [] if found == ["ok"] else found
+
+    def all_derivatives(self, page: int = 500) -> Iterator[tuple[str, str, Derivative]]:
+        """Every recorded derivative as (source hash, fingerprint, derivative), in pages."""
+        last = 0
+        while rows := self._query(
+            "SELECT rowid, * FROM derivatives WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (last, page),
+        ):
+            for r in rows:
+                yield r["hash"], r["fingerprint"], _derivative(r)
+            last = rows[-1]["rowid"]
+
+    def forget_derivative(self, source_hash: str, fingerprint: str) -> list[str]:
+        """Forget one derivative record, and queue the done photos that had it again."""
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM derivatives WHERE hash = ? AND fingerprint = ?",
+                (source_hash, fingerprint),
+            )
+            rows = db.execute(
+                """UPDATE photos SET status = ?, error = NULL, error_kind = NULL,
+                       error_key = NULL, updated_at = ?
+                   WHERE hash = ? AND status = ? RETURNING id""",
+                (PhotoStatus.PENDING, time.time(), source_hash, PhotoStatus.DONE),
+            ).fetchall()
+        return sorted(r["id"] for r in rows)
+
+
+def damage(derivative: Derivative, *, verify: bool = False) -> str | None:
+    """What is wrong with a recorded derivative's file (gone, wrong size or hash), or None.
+
+    The size costs one stat; the hash (``verify``) reads the file, and is checked only
+    when one was recorded.
+    """
+    path = Path(derivative.path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    if size != derivative.bytes:
+        return f"{size} bytes, recorded {derivative.bytes}"
+    if verify and derivative.blake3 is not None:
+        try:
+            if hash_file(path) != derivative.blake3:
+                return "content differs from the recorded hash"
+        except OSError as exc:
+            return f"unreadable ({exc.strerror})"
+    return None
 
 
 _FULL = "its device is full; free space there, then try again"
@@ -449,6 +527,18 @@ def _name(path_or_connection: str | Path | sqlite3.Connection) -> str:
     if str(path_or_connection) == ":memory:":
         return ":memory:"
     return str(Path(path_or_connection).absolute())
+
+
+def _derivative(row: sqlite3.Row) -> Derivative:
+    return Derivative(
+        spec=row["spec"],
+        path=row["path"],
+        width=row["width"],
+        height=row["height"],
+        bytes=row["bytes"],
+        format=row["format"],
+        blake3=row["blake3"],
+    )
 
 
 def _states(expected: PhotoStatus | Iterable[PhotoStatus] | None) -> list[PhotoStatus]:

@@ -1,4 +1,5 @@
-"""The ``derivo`` command line: ``process`` a library, ``status`` of what is recorded, ``serve``.
+"""The ``derivo`` command line: ``process`` a library, ``status`` of what is recorded,
+``check`` the cache and its files, ``serve``.
 
 Exit codes: 0 all photos have their derivatives; 1 some photos failed (the rest
 are processed and recorded); 2 derivo could not run (bad usage or configuration).
@@ -212,6 +213,41 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     click.echo(", ".join(f"{counts[s]} {s}" for s in PhotoStatus))
     for photo in failed:
         click.echo(f"failed {photo.source}: {photo.error}")
+
+
+@main.command()
+@_output_options("Output folder whose cache to check.")
+@click.option("--verify", is_flag=True, help="Also hash every derivative and source, and compare.")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Fix what can be fixed: forget damaged derivatives and queue their photos again, "
+    "set photos left processing to pending. Not while another derivo uses the database.",
+)
+def check(out_dir: Path, db: Path | None, verify: bool, repair: bool) -> None:
+    """Check the cache database and the files it records; report, and repair what can be.
+
+    Exit codes: 0 nothing wrong (or all repaired), 1 problems left, 2 cannot check.
+    """
+    from derivo.check import check as run_check
+
+    db = db or out_dir / DB_NAME
+    if not db.is_file():
+        raise UsageFailure(f"no cache database at {db} (run 'derivo process' first, or pass --db)")
+    try:
+        with DerivativeCache(db) as cache:
+            report = run_check(cache, verify=verify, repair=repair)
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
+    for problem in report.problems:
+        click.echo(problem.line())
+    left = len(report.left)
+    fixed = len(report.problems) - left
+    click.echo(
+        f"{db}: {report.photos} photos, {report.derivatives} derivatives checked; "
+        f"{len(report.problems)} problem(s), {fixed} repaired, {left} left"
+    )
+    sys.exit(1 if left else 0)
 
 
 def _setting_options(command: Callable[..., None]) -> Callable[..., None]:

@@ -145,7 +145,11 @@ class Pipeline:
         if not force and record is not None and self._known_failure(record, stat, source_hash):
             done.set_result(self._recorded_failure(record))
             return done
-        missing = self.specs.specs if force else self.cache.missing(source_hash, self.specs)
+        missing = (
+            self.specs.specs
+            if force
+            else self.cache.missing(source_hash, self.specs, verify=verify)
+        )
         if missing or not (trusted and record and record.status is PhotoStatus.DONE):
             self.cache.put_photo(
                 photo_id,

@@ -46,6 +46,8 @@ class Derivative:
     height: int
     bytes: int
     format: str
+    #: BLAKE3 of the file's bytes, checked by ``--verify`` and ``derivo check``.
+    blake3: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -130,3 +130,25 @@ def test_renders_on_a_full_disk_wait_and_finish_when_space_returns(
         assert thumbnail.status_code == 200
         assert decode_size(thumbnail.content)[0] == 200
     assert "Traceback" not in server.output()
+
+
+def test_a_derivative_cut_short_is_never_served(spawn: Spawn, tmp_path: Path) -> None:
+    data = tmp_path / "plain"
+    server = spawn("--workers", "1", data_dir=data)
+    client = server.client()
+    photo = client.post("/photos", content=PHOTO.read_bytes()).json()
+    wait_final(client, [photo["id"]])
+    url = photo["derivatives"]["thumbnail"]["url"]
+    assert client.get(url).status_code == 200
+    (path,) = (data / "derivatives").rglob("thumbnail-*")
+    path.write_bytes(path.read_bytes()[:100])
+
+    answer = client.get(url)
+    assert answer.status_code == 202, (answer.status_code, len(answer.content))
+    assert answer.headers["cache-control"] == "no-store"
+
+    def served_whole() -> bool:
+        again = client.get(url)
+        return again.status_code == 200 and decode_size(again.content)[0] == 200
+
+    wait_until(served_whole, "the thumbnail rendered again and served whole")
