@@ -22,6 +22,7 @@ from derivo.errors import (
     StorageFull,
     TaskTimeout,
     UnsupportedFormat,
+    UploadStalled,
     WorkerCrashed,
 )
 from derivo.executors import Executor, PoolStats, RenderFuture, WorkerPool, workers_for
@@ -63,6 +64,7 @@ __all__ = [
     "StorageFull",
     "TaskTimeout",
     "UnsupportedFormat",
+    "UploadStalled",
     "WorkerCrashed",
     "WorkerPool",
     "render",

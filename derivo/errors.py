@@ -6,7 +6,8 @@
     ├── InputError                 permanent: the photo itself is at fault, never retried
     │   ├── UnsupportedFormat      not an image, or a format derivo does not decode
     │   ├── CorruptImage           truncated or damaged data
-    │   └── LimitExceeded          over the pixel or byte limit (decompression bombs)
+    │   ├── LimitExceeded          over the pixel or byte limit (decompression bombs)
+    │   └── UploadStalled          an upload sent nothing for too long; dropped
     ├── SpecError                  a derivative spec or spec file is invalid
     ├── CacheError                 the cache database cannot be used (damaged, newer schema,
     │   │                          locked); the reason names the file and the way out
@@ -61,6 +62,10 @@ class CorruptImage(InputError):
 
 class LimitExceeded(InputError):
     kind = "limit"
+
+
+class UploadStalled(InputError):
+    kind = "upload-stalled"
 
 
 class SpecError(DerivoError):

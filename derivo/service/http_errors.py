@@ -8,6 +8,8 @@ error                 status  when
 ====================  ======  ===========================================
 UnsupportedFormat     415     the upload is not an image
 LimitExceeded         413     the upload is over the size limit
+UploadStalled         408     the upload sent nothing for too long
+                              (``Connection: close``)
 InputError            400     empty upload, malformed multipart body
 Unauthorized          401     missing or wrong token (``WWW-Authenticate``)
 NotFound              404     unknown photo, spec or spec version
@@ -49,6 +51,7 @@ from derivo.errors import (
     StorageFull,
     Unauthorized,
     UnsupportedFormat,
+    UploadStalled,
 )
 
 log = logging.getLogger("derivo.service")
@@ -56,6 +59,7 @@ log = logging.getLogger("derivo.service")
 STATUS_OF: tuple[tuple[type[DerivoError], int], ...] = (
     (UnsupportedFormat, 415),
     (LimitExceeded, 413),
+    (UploadStalled, 408),
     (InputError, 400),
     (Unauthorized, 401),
     (NotFound, 404),
@@ -91,6 +95,8 @@ def install(app: FastAPI, *, retry_after: int) -> None:
         extra: dict[str, Any] = {}
         if status in (503, 507):
             headers["Retry-After"] = str(retry_after)
+        if isinstance(exc, UploadStalled):  # the rest of its body is not read
+            headers["Connection"] = "close"
         if isinstance(exc, Unauthorized):
             headers["WWW-Authenticate"] = "Bearer"
         if isinstance(exc, QueueFull) and exc.photo is not None:

@@ -39,6 +39,8 @@ def serve(settings: Settings) -> None:
         lifespan="on",
         timeout_graceful_shutdown=10,
         server_header=False,
+        # uvicorn counts the connection asking too: one more lets exactly that many be open
+        limit_concurrency=settings.max_connections + 1,
     )
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -29,7 +29,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from derivo.atomic import full_device
-from derivo.errors import InputError, LimitExceeded, UnsupportedFormat
+from derivo.errors import InputError, LimitExceeded, UnsupportedFormat, UploadStalled
 from derivo.formats import SNIFF_BYTES, sniff
 from derivo.hashing import new_hasher
 from derivo.limits import MB
@@ -137,8 +137,21 @@ class Stager:
             self._file.close()
 
 
-async def receive(chunks: AsyncIterator[bytes], *, content_type: str, stager: Stager) -> Staged:
-    """Stage one upload from its body ``chunks``: multipart, or else the raw bytes."""
+async def receive(
+    chunks: AsyncIterator[bytes],
+    *,
+    content_type: str,
+    stager: Stager,
+    idle_timeout: float | None = None,
+) -> Staged:
+    """Stage one upload from its body ``chunks``: multipart, or else the raw bytes.
+
+    With ``idle_timeout``, a body that sends nothing for that many seconds raises
+    :class:`~derivo.errors.UploadStalled`: a slow or stalled client cannot hold a
+    request (and its temp file) open for ever.
+    """
+    if idle_timeout is not None:
+        chunks = _with_idle_timeout(chunks, idle_timeout)
     try:
         media_type, _ = parse_options_header(content_type)
         if media_type == b"multipart/form-data":
@@ -150,6 +163,18 @@ async def receive(chunks: AsyncIterator[bytes], *, content_type: str, stager: St
     except BaseException:
         stager.discard()
         raise
+
+
+async def _with_idle_timeout(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+    pieces = aiter(chunks)
+    while True:
+        try:
+            chunk = await asyncio.wait_for(anext(pieces), seconds)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UploadStalled(f"the upload sent nothing for {seconds:g} s; dropped") from None
+        yield chunk
 
 
 async def _receive_multipart(

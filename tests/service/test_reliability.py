@@ -7,6 +7,8 @@ kernel), and frees it again, while one real server keeps running.
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,3 +154,59 @@ def test_a_derivative_cut_short_is_never_served(spawn: Spawn, tmp_path: Path) ->
         return again.status_code == 200 and decode_size(again.content)[0] == 200
 
     wait_until(served_whole, "the thumbnail rendered again and served whole")
+
+
+def _connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.create_connection((host.strip("[]"), int(port)), timeout=60)
+    return sock
+
+
+def _read_answer(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (or 60 s pass)."""
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def test_an_upload_that_stalls_is_dropped_with_408(spawn: Spawn, tmp_path: Path) -> None:
+    data = tmp_path / "plain"
+    server = spawn("--workers", "1", "--idle-timeout", "1", data_dir=data)
+    body = PHOTO.read_bytes()
+    with _connect(server.url) as sock:
+        sock.sendall(
+            b"POST /photos HTTP/1.1\r\nHost: x\r\n"
+            + f"Authorization: Bearer {server.token}\r\n".encode()
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:1000]
+        )
+        answer = _read_answer(sock)  # the server answers and closes; the client sent no more
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"connection: close" in head.lower()
+    assert json.loads(payload)["error"]["kind"] == "upload-stalled"
+    assert on_disk(data / "originals") == []
+    assert server.client().get("/healthz").status_code == 200
+
+
+def test_connections_over_the_cap_are_answered_503_at_once(spawn: Spawn, tmp_path: Path) -> None:
+    server = spawn("--workers", "1", "--connections", "3", data_dir=tmp_path / "plain")
+    held = []
+    try:
+        for _ in range(3):
+            sock = _connect(server.url)
+            held.append(sock)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")  # the server has it now
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # ...and never finishes
+        refused = httpx.get(f"{server.url}/healthz", timeout=60)
+        assert refused.status_code == 503
+    finally:
+        for sock in held:
+            sock.close()
+
+    def served() -> bool:
+        return httpx.get(f"{server.url}/healthz", timeout=60).status_code == 200
+
+    wait_until(served, "the server answers again once the held connections close")

@@ -92,7 +92,12 @@ async def _stage(request: Request, services: Services) -> Staged:
         if length.isdigit() and int(length) > limit + slack:
             raise too_large(limit)
         stager = Stager(services.ingest.originals, limit)
-        return await receive(request.stream(), content_type=content_type, stager=stager)
+        return await receive(
+            request.stream(),
+            content_type=content_type,
+            stager=stager,
+            idle_timeout=services.settings.upload_idle_timeout,
+        )
     except ClientDisconnect:  # nobody reads the answer; not counted as a refusal
         raise InputError("the client disconnected before the upload was complete") from None
     except DerivoError:
