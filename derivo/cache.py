@@ -153,6 +153,9 @@ class DerivativeCache:
         self._owns_connection = not isinstance(path_or_connection, sqlite3.Connection)
         self.name = _name(path_or_connection)
         self._lock = threading.RLock()
+        self._writing = threading.local()
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.Lock()
         with self._sqlite_errors():
             if isinstance(path_or_connection, sqlite3.Connection):
                 self._db = path_or_connection
@@ -166,9 +169,22 @@ class DerivativeCache:
         try:
             with self._sqlite_errors():
                 self._migrate("FULL" if durable else "NORMAL")
+                if not isinstance(path_or_connection, sqlite3.Connection) and (
+                    self.name != ":memory:"
+                ):
+                    self._reader = self._open_reader(path_or_connection)
         except CacheError:
             self.close()
             raise
+
+    def _open_reader(self, path: str | Path) -> sqlite3.Connection:
+        """A second connection for reads: in WAL mode they never wait for a writer's commit
+        (an fsync with ``durable``), so a lookup stays fast while uploads are recorded."""
+        reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        reader.row_factory = sqlite3.Row
+        reader.execute("PRAGMA busy_timeout = 10000")
+        reader.execute("PRAGMA query_only = ON")
+        return reader
 
     def _migrate(self, synchronous: str) -> None:
         self._db.execute("PRAGMA busy_timeout = 10000")
@@ -208,6 +224,9 @@ class DerivativeCache:
         if self._owns_connection:
             with self._lock:
                 self._db.close()
+            if self._reader is not None:
+                with self._reader_lock:
+                    self._reader.close()
 
     def __enter__(self) -> DerivativeCache:
         return self
@@ -222,6 +241,7 @@ class DerivativeCache:
                 yield self._db
                 return
             self._db.execute("BEGIN IMMEDIATE")
+            self._writing.active = True
             try:
                 yield self._db
                 self._db.execute("COMMIT")
@@ -232,8 +252,13 @@ class DerivativeCache:
                     if self._db.in_transaction:
                         self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._writing.active = False
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        if self._reader is not None and not getattr(self._writing, "active", False):
+            with self._reader_lock, self._sqlite_errors():
+                return self._reader.execute(sql, tuple(params)).fetchall()
         with self._lock, self._sqlite_errors():
             return self._db.execute(sql, tuple(params)).fetchall()
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from derivo import CacheError, Derivative, DerivativeCache, FileStat
+from derivo.cache import SCHEMA_VERSION
 from derivo.specs import DEFAULT_SPECS, PREVIEW, THUMBNAIL
 from derivo.tasks import derivative_path
 
@@ -30,7 +31,7 @@ def test_a_new_database_is_wal_and_versioned(tmp_path: Path) -> None:
         pass
     db = sqlite3.connect(tmp_path / "d.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
