@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -80,7 +81,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # The probe runs in its own process so the uploader's work does not skew its clock.
 
 
-def _probe(url: str, interval: float, stop: Any, results: Any, limit: int) -> None:
+def _probe(url: str, interval: float, stop: Any, ready: Any, results: Any, limit: int) -> None:
     latencies: list[tuple[float, float]] = []  # (wall clock at start, seconds)
     cpu = time.process_time()
     with httpx.Client(timeout=30) as client:
@@ -90,6 +91,7 @@ def _probe(url: str, interval: float, stop: Any, results: Any, limit: int) -> No
             latencies.append((wall, time.perf_counter() - started))
             if response.status_code != 200 or not response.content:
                 raise RuntimeError(f"probe got {response.status_code}")
+            ready.set()
             time.sleep(interval)
     results.put((latencies, time.process_time() - cpu))
 
@@ -100,13 +102,19 @@ class Probe:
     def __init__(self, url: str, interval: float, limit: int = 20_000) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._stop = ctx.Event()
+        self._ready = ctx.Event()
         self._results = ctx.Queue()
         self._process = ctx.Process(
-            target=_probe, args=(url, interval, self._stop, self._results, limit), daemon=True
+            target=_probe,
+            args=(url, interval, self._stop, self._ready, self._results, limit),
+            daemon=True,
         )
 
     def __enter__(self) -> Probe:
+        """Starts the probe, and returns once its first request has been answered."""
         self._process.start()
+        if not self._ready.wait(60):
+            raise RuntimeError("the probe did not get an answer in 60 s")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -139,6 +147,13 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
 
 def percentiles(latencies: list[tuple[float, float]]) -> dict[str, float]:
     ms = sorted(seconds * 1000 for _, seconds in latencies)
+    if len(ms) < 2:
+        return {
+            "n": len(ms),
+            "p50_ms": math.nan,
+            "p99_ms": math.nan,
+            "max_ms": max(ms, default=math.nan),
+        }
     cuts = statistics.quantiles(ms, n=100, method="inclusive")
     return {"n": len(ms), "p50_ms": cuts[49], "p99_ms": cuts[98], "max_ms": ms[-1]}
 
