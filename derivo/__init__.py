@@ -12,12 +12,15 @@ from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.errors import (
     CacheError,
     CacheFull,
+    ConfigError,
     CorruptImage,
     DerivoError,
+    FolderLocked,
     InputError,
     LimitExceeded,
     QueueFull,
     RenderFailed,
+    SourceMissing,
     SpecError,
     StorageFull,
     TaskTimeout,
@@ -25,7 +28,15 @@ from derivo.errors import (
     UploadStalled,
     WorkerCrashed,
 )
-from derivo.executors import Executor, PoolStats, RenderFuture, WorkerPool, workers_for
+from derivo.executors import (
+    Executor,
+    InlineExecutor,
+    PoolStats,
+    RenderFuture,
+    WorkerPool,
+    workers_for,
+)
+from derivo.oneshot import thumbnail
 from derivo.pipeline import PhotoResult, Pipeline
 from derivo.specs import DEFAULT_SPECS, PREVIEW, THUMBNAIL, Spec, SpecSet
 from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
@@ -39,12 +50,15 @@ __all__ = [
     "THUMBNAIL",
     "CacheError",
     "CacheFull",
+    "ConfigError",
     "CorruptImage",
     "Derivative",
     "DerivativeCache",
     "DerivoError",
     "Executor",
     "FileStat",
+    "FolderLocked",
+    "InlineExecutor",
     "InputError",
     "LimitExceeded",
     "Limits",
@@ -58,6 +72,7 @@ __all__ = [
     "RenderFuture",
     "RenderResult",
     "RenderTask",
+    "SourceMissing",
     "Spec",
     "SpecError",
     "SpecSet",
@@ -68,6 +83,7 @@ __all__ = [
     "WorkerCrashed",
     "WorkerPool",
     "render",
+    "thumbnail",
     "workers_for",
 ]
 

@@ -56,6 +56,8 @@ class PhotoStatus(StrEnum):
 #: Kept for code that names the type of a status; the same enum.
 Status = PhotoStatus
 STATUSES: tuple[PhotoStatus, ...] = tuple(PhotoStatus)
+#: The cache's file name inside an output folder, unless told otherwise.
+DB_NAME = "derivo.db"
 
 _SCHEMA = """
 CREATE TABLE photos (
@@ -449,6 +451,24 @@ class DerivativeCache:
                     for d in made
                 ],
             )
+
+    # Queries for listing and cleaning
+
+    def recorded(self, source_hash: str | None = None) -> list[tuple[str, str, Derivative]]:
+        """Every recorded derivative as (hash, fingerprint, derivative), whatever spec made it;
+        of one source when ``source_hash`` is given. Ordered by hash, spec, newest first."""
+        sql = "SELECT * FROM derivatives"
+        params: list[str] = []
+        if source_hash is not None:
+            sql += " WHERE hash = ?"
+            params.append(source_hash)
+        rows = self._query(sql + " ORDER BY hash, spec, created_at DESC", params)
+        return [(r["hash"], r["fingerprint"], _derivative(r)) for r in rows]
+
+    def forget_derivatives(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Forget the derivatives recorded under these (hash, fingerprint) keys."""
+        with self._transaction() as db:
+            db.executemany("DELETE FROM derivatives WHERE hash = ? AND fingerprint = ?", keys)
 
     # Checks (``derivo check``)
 

@@ -9,10 +9,12 @@
     │   ├── LimitExceeded          over the pixel or byte limit (decompression bombs)
     │   └── UploadStalled          an upload sent nothing for too long; dropped
     ├── SpecError                  a derivative spec or spec file is invalid
+    ├── ConfigError                a config file or setting is invalid
     ├── CacheError                 the cache database cannot be used (damaged, newer schema,
     │   │                          locked); the reason names the file and the way out
     │   └── CacheFull              its device is full (also a StorageFull)
     ├── StorageFull                no space left where derivo writes: retry once space is freed
+    ├── FolderLocked               another derivo run holds the output folder's lock
     ├── QueueFull                  the executor's bounded queue is full; try again later
     ├── PhotoFailed                the photo was recorded as failed; asked for its derivative
     ├── NotFound                   asked the service for something it does not have
@@ -24,6 +26,7 @@
     ├── IllegalTransition          a photo is not in the state a change of state expects
     └── RenderFailed               not the photo's fault (e.g. unreadable now): tried again
         │                          on the next run, never recorded as a verdict on the photo
+        ├── SourceMissing          the source file is gone (deleted or moved since it was found)
         ├── WorkerCrashed          the worker died (segfault, OOM kill); the pool retries it
         └── TaskTimeout            over its time limit and killed; the pool retries it
 
@@ -72,6 +75,10 @@ class SpecError(DerivoError):
     kind = "spec"
 
 
+class ConfigError(DerivoError):
+    kind = "config"
+
+
 class CacheError(DerivoError):
     kind = "cache"
 
@@ -84,6 +91,10 @@ class StorageFull(DerivoError):
 
 class CacheFull(CacheError, StorageFull):
     kind = "storage-full"
+
+
+class FolderLocked(DerivoError):
+    kind = "locked"
 
 
 class QueueFull(DerivoError):
@@ -136,6 +147,10 @@ class RenderFailed(DerivoError):
     """A render that failed for a reason outside the photo; a later run tries again."""
 
     kind = "failed"
+
+
+class SourceMissing(RenderFailed):
+    kind = "missing"
 
 
 class WorkerCrashed(RenderFailed):

@@ -29,7 +29,7 @@ import blake3
 from derivo.atomic import remove_leftovers
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.discover import printable
-from derivo.errors import DerivoError, InputError, RenderFailed, StorageFull
+from derivo.errors import DerivoError, InputError, RenderFailed, SourceMissing, StorageFull
 from derivo.executors.base import Executor, RenderFuture
 from derivo.hashing import hash_file
 from derivo.specs import SpecSet
@@ -139,6 +139,8 @@ class Pipeline:
             stat = FileStat.of(source)
             trusted = None if verify else self._trusted_hash(record, source, stat)
             source_hash = source_hash or trusted or hash_file(source)
+        except FileNotFoundError:
+            return self._unreadable(done, photo_id, source, "source file not found", SourceMissing)
         except OSError as exc:
             return self._unreadable(done, photo_id, source, f"cannot read source: {exc.strerror}")
 
@@ -396,10 +398,15 @@ class Pipeline:
         )
 
     def _unreadable(
-        self, done: Future[PhotoResult], photo_id: str, source: Path, reason: str
+        self,
+        done: Future[PhotoResult],
+        photo_id: str,
+        source: Path,
+        reason: str,
+        error: type[RenderFailed] = RenderFailed,
     ) -> Future[PhotoResult]:
         """Record a source that cannot be read now; no failure key, so a later run retries."""
-        kind = RenderFailed.kind
+        kind = error.kind
         self.cache.put_photo(
             photo_id,
             source=printable(source),

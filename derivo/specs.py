@@ -143,15 +143,18 @@ def spec_from_mapping(name: str, values: Mapping[str, Any]) -> Spec:
 
 
 def parse_inline(text: str) -> Spec:
-    """Parse ``name=WIDTHxHEIGHT[,quality=Q][,fit=cover][,format=webp][,progressive=no]``."""
+    """Parse ``name=WIDTHxHEIGHT[,quality=Q][,fit=cover][,format=webp][,progressive=no]``.
+
+    ``name=200x`` and ``name=x200`` bound one side only.
+    """
     name, sep, rest = text.partition("=")
     box, *options = rest.split(",")
-    m = re.fullmatch(r"(\d+)x(\d+)", box.strip())
-    if not sep or not m:
+    size = parse_box(box) if sep else None
+    if size is None:
         raise SpecError(
             f"cannot read spec {text!r}: expected NAME=WIDTHxHEIGHT[,quality=Q][,fit=cover]"
         )
-    values: dict[str, Any] = {"width": int(m[1]), "height": int(m[2])}
+    values: dict[str, Any] = {"width": size[0], "height": size[1]}
     for option in options:
         key, _, value = option.partition("=")
         key, value = key.strip(), value.strip()
@@ -164,6 +167,14 @@ def parse_inline(text: str) -> Spec:
         else:
             raise SpecError(f"cannot read spec option {option!r} in {text!r}")
     return spec_from_mapping(name.strip(), values)
+
+
+def parse_box(text: str) -> tuple[int, int] | None:
+    """``WxH``, or ``Wx`` / ``xH`` with the other side unbounded (as vipsthumbnail reads them)."""
+    m = re.fullmatch(r"(\d*)x(\d*)", text.strip())
+    if not m or not (m[1] or m[2]):
+        return None
+    return int(m[1] or _MAX_SIDE), int(m[2] or _MAX_SIDE)
 
 
 def load_spec_file(path: Path) -> tuple[Spec, ...]:

@@ -1,5 +1,5 @@
-"""The ``derivo`` command line: ``process`` a library, ``status`` of what is recorded,
-``check`` the cache and its files, ``serve``.
+"""The ``derivo`` command line: ``process`` a library, ``status`` of what is recorded, ``serve``;
+``ls``, ``clean``, ``config``, ``watch`` and ``check`` live in modules of their own beside this one.
 
 Exit codes: 0 all photos have their derivatives; 1 some photos failed (the rest
 are processed and recorded); 2 derivo could not run (bad usage or configuration).
@@ -7,9 +7,12 @@ are processed and recorded); 2 derivo could not run (bad usage or configuration)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
+import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,45 +20,25 @@ from typing import Any
 import click
 from rich.console import Console
 
-from derivo.cache import DerivativeCache, PhotoStatus
+from derivo.cache import DB_NAME, DerivativeCache, PhotoStatus
+from derivo.cli.check import check_command
+from derivo.cli.clean import clean_command
+from derivo.cli.config import config_command
+from derivo.cli.ls import list_command
+from derivo.cli.options import UsageFailure, output_options, run_options, settings_from
+from derivo.cli.watch import watch_command
 from derivo.discover import find_photos
 from derivo.errors import DerivoError, StorageFull
 from derivo.executors import WorkerPool
-from derivo.executors.pool import MAX_TASK_TIMEOUT
 from derivo.formats import INPUTS, labels
-from derivo.limits import MB, MP, Limits
+from derivo.limits import Limits
+from derivo.lock import FolderLock
+from derivo.mirror import mirror, relative_name
+from derivo.outputs import failure_json, result_json
 from derivo.pipeline import Pipeline
-from derivo.specs import resolve_specs
+from derivo.preview import plan_process, planned_line
+from derivo.specs import SpecSet
 from derivo.summary import Summary, progress_bar
-
-DB_NAME = "derivo.db"
-
-
-class UsageFailure(click.ClickException):
-    """A configuration problem found before any photo is touched: exit code 2."""
-
-    exit_code = 2
-
-
-def _output_options(out_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """``--out`` and ``--db``, shared by the commands that use a cache."""
-
-    def apply(command: Callable[..., None]) -> Callable[..., None]:
-        command = click.option(
-            "--db",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help=f"Cache database (SQLite).  [default: OUT/{DB_NAME}]",
-        )(command)
-        return click.option(
-            "--out",
-            "out_dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=Path("derivo-out"),
-            show_default=True,
-            help=out_help,
-        )(command)
-
-    return apply
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,21 +49,8 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@_output_options("Folder for derivatives (content-addressed: <hh>/<hash>/<spec>-<fp>.jpg).")
-@click.option("--workers", type=click.IntRange(min=1), help="Number of worker processes.")
-@click.option(
-    "--cpu",
-    type=click.FloatRange(min=0, max=1, min_open=True),
-    help="CPU budget as a fraction of the cores, e.g. 0.5.  [default: 1]",
-)
-@click.option(
-    "--spec",
-    "spec_args",
-    multiple=True,
-    metavar="FILE|NAME=WxH[,quality=Q]",
-    help="Derivative spec: a TOML/JSON file or inline; repeatable. "
-    "[default: thumbnail=200x200,quality=80 and preview=1200x1200,quality=85]",
-)
+@output_options("Folder for derivatives (content-addressed: <hh>/<hash>/<spec>-<fp>.jpg).")
+@run_options
 @click.option("--force", is_flag=True, help="Render again even what the cache has.")
 @click.option(
     "--verify",
@@ -88,30 +58,27 @@ def main() -> None:
     help="Hash every file instead of trusting unchanged size, mtime and inode.",
 )
 @click.option(
-    "--lenient", is_flag=True, help="Accept truncated files (the missing part is filled with grey)."
+    "--json", "as_json", is_flag=True, help="Print the summary and every photo's outputs as JSON."
 )
 @click.option(
-    "--max-pixels",
-    type=click.IntRange(min=1),
-    default=200,
+    "--progress",
+    type=click.Choice(["bar", "jsonl", "none"]),
+    default="bar",
     show_default=True,
-    help="Refuse photos larger than this many megapixels.",
+    help="bar: a progress bar on stderr; jsonl: one JSON line per finished photo on stdout.",
 )
 @click.option(
-    "--max-mb",
-    type=click.IntRange(min=1),
-    default=200,
-    show_default=True,
-    help="Refuse source files larger than this many megabytes.",
+    "--dry-run",
+    is_flag=True,
+    help="Print what would be rendered, cached or skipped; change nothing.",
 )
 @click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, max=MAX_TASK_TIMEOUT, min_open=True),
-    default=120.0,
+    "--layout",
+    type=click.Choice(["content", "mirror"]),
+    default="content",
     show_default=True,
-    help="Seconds one photo may take before its worker is killed.",
+    help="mirror: also link each derivative as OUT/<path under PATH>/<stem>.<spec>.<ext>.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def process(
     paths: tuple[Path, ...],
     out_dir: Path,
@@ -121,50 +88,76 @@ def process(
     spec_args: tuple[str, ...],
     force: bool,
     verify: bool,
-    lenient: bool,
-    max_pixels: int,
-    max_mb: int,
-    timeout: float,
+    lenient: bool | None,
+    max_pixels: int | None,
+    max_mb: int | None,
+    timeout: float | None,
+    config: Path | None,
     as_json: bool,
+    progress: str,
+    dry_run: bool,
+    layout: str,
 ) -> None:
     """Make the derivatives of every photo under PATHS (folders are walked recursively).
 
-    Photos are recognised by their bytes ({inputs}).
+    Photos are recognised by their bytes ({inputs}), whatever their names.
     An unchanged photo is never rendered twice; a changed spec re-renders only
     that spec.
     """
-    if workers is not None and cpu is not None:
-        raise click.UsageError("use either --workers or --cpu, not both")
     for path in paths:
         if path.resolve().is_relative_to(out_dir.resolve()):
             raise click.UsageError(f"{path} is inside --out {out_dir}: derivatives are not sources")
-    try:
-        specs = resolve_specs(spec_args)
-    except DerivoError as exc:
-        raise click.BadParameter(str(exc), param_hint="--spec") from None
-    limits = Limits(max_pixels=max_pixels * MP, max_bytes=max_mb * MB, lenient=lenient)
+    settings = settings_from(
+        out_dir,
+        config,
+        workers=workers,
+        cpu=cpu,
+        spec_args=spec_args,
+        lenient=lenient,
+        max_pixels=max_pixels,
+        max_mb=max_mb,
+        timeout=timeout,
+    )
+    workers, cpu, timeout = settings.workers, settings.cpu, settings.timeout
+    specs, limits = settings.specs, settings.limits
     db = db or out_dir / DB_NAME
+    if dry_run:
+        _dry_run(paths, out_dir, db, specs, limits, force=force, as_json=as_json)
+        return
     err = Console(stderr=True)
     summary = Summary()
+    results: list[dict[str, Any]] = []
     summary.start()
+    started = time.perf_counter()
     try:
         with (
+            FolderLock(out_dir, purpose="derivo process"),
             DerivativeCache(db) as cache,
             WorkerPool(workers, cpu=cpu, task_timeout=timeout) as pool,
             Pipeline(
                 cache=cache, executor=pool, out_dir=out_dir, specs=specs, limits=limits
             ) as pipeline,
         ):
-            found = list(find_photos(paths, exclude=[out_dir]))
-            with progress_bar(err, quiet=as_json) as progress:
-                bar = progress.add_task("photos", total=len(found))
+            found = list(find_photos(paths, exclude=[out_dir], passed_over=summary.pass_over))
+            with progress_bar(
+                err, quiet=as_json or progress != "bar", started=started
+            ) as bar_display:
+                bar = bar_display.add_task("photos", total=len(found))
                 photos = [(item.photo_id, item.path) for item in found]
+                roots = [p.resolve() for p in paths]
+                names = {item.photo_id: relative_name(item.path, roots) for item in found}
                 for result in pipeline.run(photos, force=force, verify=verify):
                     if result.error_kind == StorageFull.kind:
                         # every later photo would meet the same full disk; stop, resume later
                         raise StorageFull(result.error or f"no space left under {out_dir}")
                     summary.add(result)
-                    progress.advance(bar)
+                    if layout == "mirror" and result.ok:
+                        mirror(out_dir, names[result.photo_id], result.derivatives.values())
+                    bar_display.advance(bar)
+                    if progress == "jsonl":
+                        click.echo(json.dumps(result_json(result)))
+                    elif as_json:
+                        results.append(result_json(result))
     except KeyboardInterrupt:
         err.print("[yellow]Interrupted[/]: photos not finished stay pending for the next run.")
         sys.exit(130)
@@ -172,18 +165,52 @@ def process(
         raise UsageFailure(str(exc)) from None
     summary.finish()
     summary.out, summary.db = str(out_dir.resolve()), str(db.resolve())
-    if as_json:
-        click.echo(json.dumps(summary.as_dict(), indent=2))
+    if as_json and progress == "jsonl":
+        click.echo(json.dumps({"summary": summary.as_dict()}))
+    elif as_json:
+        click.echo(json.dumps({**summary.as_dict(), "results": results}, indent=2))
     else:
         summary.print(err)
     sys.exit(1 if summary.failures or summary.pending else 0)
+
+
+def _dry_run(
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    db: Path,
+    specs: SpecSet,
+    limits: Limits,
+    *,
+    force: bool,
+    as_json: bool,
+) -> None:
+    passed_over: list[Path] = []
+    try:
+        found = find_photos(paths, exclude=[out_dir], passed_over=passed_over.append)
+        planned = list(
+            plan_process(found, db=db, out_dir=out_dir, specs=specs, limits=limits, force=force)
+        )
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
+    counts = Counter(p.verdict for p in planned)
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(p) for p in planned], indent=2))
+        return
+    cwd = Path.cwd()
+    for item in planned:
+        click.echo(planned_line(item, cwd=cwd))
+    click.echo(
+        f"Dry run: {counts['render']} to render, {counts['cached']} cached, "
+        f"{counts['skip']} skipped, {len(passed_over)} "
+        f"{'not an image' if len(passed_over) == 1 else 'not images'}; nothing was changed"
+    )
 
 
 process.help = (process.help or "").format(inputs=labels(INPUTS))
 
 
 @main.command()
-@_output_options("Output folder whose cache to read.")
+@output_options("Output folder whose cache to read.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     """Show how many photos are in each state, and why the failed ones failed."""
@@ -202,8 +229,7 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
                 {
                     "counts": counts,
                     "failures": [
-                        {"id": p.id, "source": p.source, "kind": p.error_kind, "error": p.error}
-                        for p in failed
+                        failure_json(p.id, p.source, p.error_kind, p.error) for p in failed
                     ],
                 },
                 indent=2,
@@ -213,41 +239,6 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     click.echo(", ".join(f"{counts[s]} {s}" for s in PhotoStatus))
     for photo in failed:
         click.echo(f"failed {photo.source}: {photo.error}")
-
-
-@main.command()
-@_output_options("Output folder whose cache to check.")
-@click.option("--verify", is_flag=True, help="Also hash every derivative and source, and compare.")
-@click.option(
-    "--repair",
-    is_flag=True,
-    help="Fix what can be fixed: forget damaged derivatives and queue their photos again, "
-    "set photos left processing to pending. Not while another derivo uses the database.",
-)
-def check(out_dir: Path, db: Path | None, verify: bool, repair: bool) -> None:
-    """Check the cache database and the files it records; report, and repair what can be.
-
-    Exit codes: 0 nothing wrong (or all repaired), 1 problems left, 2 cannot check.
-    """
-    from derivo.check import check as run_check
-
-    db = db or out_dir / DB_NAME
-    if not db.is_file():
-        raise UsageFailure(f"no cache database at {db} (run 'derivo process' first, or pass --db)")
-    try:
-        with DerivativeCache(db) as cache:
-            report = run_check(cache, verify=verify, repair=repair)
-    except DerivoError as exc:
-        raise UsageFailure(str(exc)) from None
-    for problem in report.problems:
-        click.echo(problem.line())
-    left = len(report.left)
-    fixed = len(report.problems) - left
-    click.echo(
-        f"{db}: {report.photos} photos, {report.derivatives} derivatives checked; "
-        f"{len(report.problems)} problem(s), {fixed} repaired, {left} left"
-    )
-    sys.exit(1 if left else 0)
 
 
 def _setting_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -290,8 +281,14 @@ def serve(**options: Any) -> None:
     Everything else (gallery, photos, derivatives, /healthz, /metrics) is public.
     Options override the environment.
     """
-    from derivo.service.server import serve as run
-    from derivo.service.settings import ENVIRONMENT, Settings
+    try:
+        from derivo.service.server import serve as run
+        from derivo.service.settings import ENVIRONMENT, Settings
+    except ModuleNotFoundError as exc:
+        raise UsageFailure(
+            f"derivo serve needs the serve extra ({exc.name} is missing): "
+            "pip install 'derivo[serve]'"
+        ) from None
 
     given = {
         env.setting: env.parse(str(options[env.setting]))
@@ -307,6 +304,9 @@ def serve(**options: Any) -> None:
     except DerivoError as exc:
         raise UsageFailure(str(exc)) from None
 
+
+for _command in (check_command, clean_command, config_command, list_command, watch_command):
+    main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))
