@@ -195,8 +195,8 @@ class DerivativeCache:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise CacheError(
-                f"cache database {self.name} has schema version {version}, newer than this derivo "
-                f"understands ({SCHEMA_VERSION}); upgrade derivo or use another --db"
+                f"cache database has schema version {version}, newer than this derivo "
+                f"understands ({SCHEMA_VERSION}): {self.name}; upgrade derivo or use another --db"
             )
         if version == 0:
             with self._lock:

@@ -7,6 +7,7 @@ repaired where it can be, and reported in one line where it cannot.
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import sqlite3
@@ -163,3 +164,23 @@ def test_a_version_1_database_gains_derivative_hashes(rendered: tuple[Path, Path
     assert len(hashes) == 6 and set(hashes) == {None}  # unknown until rendered again
     assert process(photos, out, "--verify")["cached"] == 3
     assert derivo("check", "--out", out, "--verify").returncode == 0
+
+
+def test_serve_on_a_garbled_database_is_one_line_and_exit_2(
+    rendered: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _photos, out = rendered
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(out / "derivo.db", data / "derivo.db")
+    garble(data / "derivo.db")
+    done = subprocess.run(
+        [sys.executable, "-m", "derivo", "serve", "--data-dir", str(data), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=170,
+        env={**os.environ, "DERIVO_TOKEN": "a-token-long-enough-0123"},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"Error: cannot use cache database {data / 'derivo.db'}: ")

@@ -136,7 +136,7 @@ class Settings:
             type=int,
             low=1,
             default_text="cores - 1, at least 1",
-            help="Render worker processes (at nice 10).",
+            help="Render worker processes (at idle priority, SCHED_IDLE).",
         ),
     )
     queue_size: int = setting(
