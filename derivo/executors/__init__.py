@@ -1,7 +1,8 @@
 """Executors: interchangeable ways to run ``render(task)``.
 
 ``base`` holds the interface the pipeline depends on; ``pool`` the local worker
-pool, the default; ``inline`` renders in the calling process (one-off renders).
+pool, the default; ``inline`` renders in the calling thread (one-off renders,
+debugging, tests).
 """
 
 from derivo.executors.base import Executor, RenderFuture, available_cores, workers_for
