@@ -20,12 +20,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from derivo.capture import Captured, CapturedFrom
 from derivo.errors import CacheError, CacheFull, IllegalTransition, UnknownPhoto
 from derivo.hashing import hash_file
 from derivo.specs import Spec
 from derivo.tasks import Derivative
-
-SCHEMA_VERSION = 2
 
 
 class PhotoStatus(StrEnum):
@@ -59,6 +58,7 @@ STATUSES: tuple[PhotoStatus, ...] = tuple(PhotoStatus)
 #: The cache's file name inside an output folder, unless told otherwise.
 DB_NAME = "derivo.db"
 
+#: Version 1; :data:`MIGRATIONS` takes it to :data:`SCHEMA_VERSION`, a new database too.
 _SCHEMA = """
 CREATE TABLE photos (
     id          TEXT PRIMARY KEY,
@@ -89,19 +89,43 @@ CREATE TABLE derivatives (
     bytes       INTEGER NOT NULL,
     format      TEXT NOT NULL,
     created_at  REAL NOT NULL,
-    blake3      TEXT,  -- of the file's bytes; NULL for files recorded before it was kept
     PRIMARY KEY (hash, fingerprint)
 );
 """
 
 
+def _photo_meta(db: sqlite3.Connection) -> None:
+    """Who a photo is (uploaded name, capture time) and its placeholder; orders for listing."""
+    for statement in (
+        "ALTER TABLE photos ADD COLUMN name TEXT",
+        "ALTER TABLE photos ADD COLUMN captured_at REAL",
+        "ALTER TABLE photos ADD COLUMN captured_offset INTEGER",
+        "ALTER TABLE photos ADD COLUMN captured_from TEXT",
+        "UPDATE photos SET captured_at = created_at, captured_offset = 0, "
+        "captured_from = 'recorded'",
+        "CREATE INDEX photos_by_captured ON photos (captured_at, id)",
+        "CREATE INDEX photos_by_created ON photos (created_at, id)",
+        "ALTER TABLE derivatives ADD COLUMN thumbhash TEXT",
+    ):
+        db.execute(statement)
+
+
 def _derivative_hashes(db: sqlite3.Connection) -> None:
-    """Keep each derivative's BLAKE3, so damage is found by ``--verify`` and ``derivo check``."""
+    """Keep each derivative's BLAKE3 (NULL for files recorded before it was kept), so
+    damage is found by ``--verify`` and ``derivo check``."""
     db.execute("ALTER TABLE derivatives ADD COLUMN blake3 TEXT")
 
 
-#: ``MIGRATIONS[n - 1]`` turns a version ``n`` database into version ``n + 1``.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_derivative_hashes,)
+#: Schema steps in order, each (version, step): the step takes a database from the
+#: version before it to its own. A new step goes at the end, with the next version.
+MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = (
+    (2, _photo_meta),
+    (3, _derivative_hashes),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+#: Orders for :meth:`DerivativeCache.photos_in_order`, newest first: their column.
+ORDER_COLUMNS = {"captured": "captured_at", "uploaded": "created_at"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,6 +157,8 @@ class PhotoRecord:
     height: int | None
     created_at: float
     updated_at: float
+    name: str | None = None
+    captured: Captured | None = None
 
 
 class DerivativeCache:
@@ -200,13 +226,14 @@ class DerivativeCache:
             )
         if version == 0:
             with self._lock:
-                self._db.executescript(
-                    f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                )
-        elif version < SCHEMA_VERSION:
+                self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = 1; COMMIT;")
+            version = 1
+        if version < SCHEMA_VERSION:
+            # all steps in one transaction: a crash or a full disk leaves the old version
             with self._transaction() as db:
-                for step in MIGRATIONS[version - 1 :]:
-                    step(db)
+                for step_version, step in MIGRATIONS:
+                    if step_version > version:
+                        step(db)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
@@ -285,21 +312,45 @@ class DerivativeCache:
         stat: FileStat | None,
         source_hash: str | None,
         status: PhotoStatus = PhotoStatus.PENDING,
+        name: str | None = None,
+        captured: Captured | None = None,
+        captured_fallback: CapturedFrom = "recorded",
     ) -> None:
-        """Insert or update a photo's source and hash, and set its state."""
+        """Insert or update a photo's source and hash, and set its state.
+
+        ``name`` and ``captured`` are kept from the first insert; without a capture
+        time the photo sorts by the time it was first recorded (``captured_fallback``
+        says what that time was, e.g. ``upload``).
+        """
         now = time.time()
         size, mtime, inode = (stat.size, stat.mtime_ns, stat.inode) if stat else (None, None, None)
+        captured = captured or Captured.fallback(now, captured_fallback)
         with self._transaction() as db:
             db.execute(
                 """INSERT INTO photos (id, source, size, mtime_ns, inode, hash, status,
-                                       created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                       created_at, updated_at,
+                                       name, captured_at, captured_offset, captured_from)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (id) DO UPDATE SET
                        source = excluded.source, size = excluded.size,
                        mtime_ns = excluded.mtime_ns, inode = excluded.inode,
                        hash = excluded.hash, status = excluded.status,
                        updated_at = excluded.updated_at""",
-                (photo_id, source, size, mtime, inode, source_hash, status, now, now),
+                (
+                    photo_id,
+                    source,
+                    size,
+                    mtime,
+                    inode,
+                    source_hash,
+                    status,
+                    now,
+                    now,
+                    name,
+                    captured.at,
+                    captured.offset,
+                    captured.source,
+                ),
             )
 
     def set_status(
@@ -370,6 +421,34 @@ class DerivativeCache:
         sql += " ORDER BY id LIMIT ?"
         return [_photo(r) for r in self._query(sql, [*params, limit])]
 
+    def photos_in_order(
+        self,
+        order: str,
+        *,
+        status: PhotoStatus | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int = 100,
+    ) -> list[PhotoRecord]:
+        """Photos newest first by ``order`` (see :data:`ORDER_COLUMNS`), from the cursor ``after``.
+
+        The cursor is the last row's (key, id): a keyset, so photos added or removed
+        meanwhile never shift a page (no photo seen twice, none skipped).
+        """
+        column = ORDER_COLUMNS[order]
+        sql = "SELECT * FROM photos"
+        params: list[object] = []
+        where = []
+        if after is not None:
+            where.append(f"({column}, id) < (?, ?)")
+            params.extend(after)
+        if status is not None:
+            where.append("status = ?")
+            params.append(str(status))
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {column} DESC, id DESC LIMIT ?"
+        return [_photo(r) for r in self._query(sql, [*params, limit])]
+
     def counts(self) -> dict[PhotoStatus, int]:
         counts: dict[PhotoStatus, int] = dict.fromkeys(PhotoStatus, 0)
         for row in self._query("SELECT status, COUNT(*) AS n FROM photos GROUP BY status"):
@@ -411,6 +490,7 @@ class DerivativeCache:
                 height=r["height"],
                 bytes=r["bytes"],
                 format=r["format"],
+                thumbhash=r["thumbhash"],
                 blake3=r["blake3"],
             )
             for r in rows
@@ -433,8 +513,8 @@ class DerivativeCache:
             db.executemany(
                 """INSERT OR REPLACE INTO derivatives
                    (hash, fingerprint, spec, path, width, height, bytes, format, created_at,
-                    blake3)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    thumbhash, blake3)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     (
                         source_hash,
@@ -446,6 +526,7 @@ class DerivativeCache:
                         d.bytes,
                         d.format,
                         now,
+                        d.thumbhash,
                         d.blake3,
                     )
                     for d in made
@@ -582,6 +663,7 @@ def _derivative(row: sqlite3.Row) -> Derivative:
         height=row["height"],
         bytes=row["bytes"],
         format=row["format"],
+        thumbhash=row["thumbhash"],
         blake3=row["blake3"],
     )
 
@@ -612,4 +694,8 @@ def _photo(row: sqlite3.Row) -> PhotoRecord:
         height=row["height"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        name=row["name"],
+        captured=Captured(
+            at=row["captured_at"], offset=row["captured_offset"], source=row["captured_from"]
+        ),
     )

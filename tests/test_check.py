@@ -19,6 +19,7 @@ import pytest
 import pyvips
 
 from derivo import DerivativeCache, PhotoStatus
+from derivo.cache import SCHEMA_VERSION
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.timeout(180)
@@ -155,13 +156,25 @@ def test_a_garbled_database_is_one_line_and_exit_2(rendered: tuple[Path, Path]) 
 def test_a_version_1_database_gains_derivative_hashes(rendered: tuple[Path, Path]) -> None:
     photos, out = rendered
     db = out / "derivo.db"
-    with sqlite3.connect(db) as conn:
-        conn.execute("ALTER TABLE derivatives DROP COLUMN blake3")
-        conn.execute("PRAGMA user_version = 1")
+    with sqlite3.connect(db) as conn:  # back to version 1: without every later step's columns
+        conn.executescript(
+            """DROP INDEX photos_by_captured; DROP INDEX photos_by_created;
+            ALTER TABLE photos DROP COLUMN name; ALTER TABLE photos DROP COLUMN captured_at;
+            ALTER TABLE photos DROP COLUMN captured_offset;
+            ALTER TABLE photos DROP COLUMN captured_from;
+            ALTER TABLE derivatives DROP COLUMN thumbhash;
+            ALTER TABLE derivatives DROP COLUMN blake3;
+            PRAGMA user_version = 1;"""
+        )
     conn.close()
     with DerivativeCache(db) as cache:
         hashes = [d.blake3 for _h, _f, d in cache.all_derivatives()]
     assert len(hashes) == 6 and set(hashes) == {None}  # unknown until rendered again
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(derivatives)")]
+        assert "blake3" in columns
+    conn.close()
     assert process(photos, out, "--verify")["cached"] == 3
     assert derivo("check", "--out", out, "--verify").returncode == 0
 

@@ -276,10 +276,12 @@ def _int(value: float | None) -> int | None:
 def serve(**options: Any) -> None:
     """Serve the upload API and the gallery page over HTTP (see docs/service.md).
 
-    Uploads and deletes need the bearer token from DERIVO_TOKEN; without it, a token
-    is generated at first start, kept in DATA_DIR/token (mode 0600) and printed once.
-    Everything else (gallery, photos, derivatives, /healthz, /metrics) is public.
-    Options override the environment.
+    Uploads, deletes and originals need the bearer token from DERIVO_TOKEN; without
+    it, a token is generated at first start, kept in DATA_DIR/token (mode 0600) and
+    printed once. Everything else (gallery, photos, derivatives, /healthz, /metrics)
+    is public. Derivatives are offered in WebP, or the formats in DERIVO_FORMATS
+    (avif, webp, none), to clients whose Accept asks for them. Options override the
+    environment.
     """
     try:
         from derivo.service.server import serve as run

@@ -33,6 +33,7 @@ from enum import Enum
 from pathlib import Path
 
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
+from derivo.capture import read_capture_time
 from derivo.errors import DerivoError, IllegalTransition, QueueFull, StorageFull, UnknownPhoto
 from derivo.pipeline import PhotoResult, Pipeline
 from derivo.service.metrics import Metrics
@@ -163,6 +164,9 @@ class Ingest:
             stat=FileStat.of(path),
             source_hash=staged.source_hash,
             status=PhotoStatus.PENDING,
+            name=staged.name,
+            captured=read_capture_time(path, staged.format),
+            captured_fallback="upload",
         )
         queued = self._submit(photo_id, path, staged.source_hash)
         photo = self.cache.photo(photo_id)

@@ -23,6 +23,7 @@ from derivo.service.ingest import Ingest
 from derivo.service.metrics import Metrics
 from derivo.service.originals import Originals
 from derivo.service.settings import Settings
+from derivo.service.variants import Variants
 from derivo.service.views import PhotoView, photo_view
 
 #: Threads for the server's blocking work (files, SQLite).
@@ -40,6 +41,7 @@ class Services:
     ingest: Ingest
     metrics: Metrics
     auth: BearerToken
+    variants: Variants
 
     def view(self, record: PhotoRecord) -> PhotoView:
         made = self.cache.derivatives(record.hash, self.pipeline.specs) if record.hash else {}
@@ -85,6 +87,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             ingest=ingest,
             metrics=metrics,
             auth=BearerToken(token),
+            variants=Variants(
+                cache=cache, executor=pool, out_dir=pipeline.out_dir, limits=settings.limits
+            ),
         )
 
 

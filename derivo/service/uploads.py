@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -50,6 +51,24 @@ class Staged:
     source_hash: str
     size: int
     format: str
+    name: str | None = None
+
+
+#: Longest file name kept (most file systems' limit).
+MAX_NAME = 255
+
+
+def file_name(raw: str | None) -> str | None:
+    """The name to show for an uploaded file: its last path part, printable, at most 255 chars.
+
+    >>> file_name("holiday/IMG_0001.JPG")
+    'IMG_0001.JPG'
+    """
+    if raw is None:
+        return None
+    text = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(c for c in text if c.isprintable()).strip()
+    return text[:MAX_NAME] or None
 
 
 def too_large(max_bytes: int) -> LimitExceeded:
@@ -142,11 +161,13 @@ async def receive(
     *,
     content_type: str,
     stager: Stager,
+    name: str | None = None,
     idle_timeout: float | None = None,
 ) -> Staged:
     """Stage one upload from its body ``chunks``: multipart, or else the raw bytes.
 
-    With ``idle_timeout``, a body that sends nothing for that many seconds raises
+    The photo's name is the multipart part's file name, else ``name``. With
+    ``idle_timeout``, a body that sends nothing for that many seconds raises
     :class:`~derivo.errors.UploadStalled`: a slow or stalled client cannot hold a
     request (and its temp file) open for ever.
     """
@@ -155,11 +176,12 @@ async def receive(
     try:
         media_type, _ = parse_options_header(content_type)
         if media_type == b"multipart/form-data":
-            await _receive_multipart(chunks, content_type, stager)
+            name = await _receive_multipart(chunks, content_type, stager) or name
         else:
             async for chunk in chunks:
                 await stager.feed(chunk)
-        return await stager.finish()
+        staged = await stager.finish()
+        return dataclasses.replace(staged, name=file_name(name))
     except BaseException:
         stager.discard()
         raise
@@ -179,13 +201,18 @@ async def _with_idle_timeout(chunks: AsyncIterator[bytes], seconds: float) -> As
 
 async def _receive_multipart(
     chunks: AsyncIterator[bytes], content_type: str, stager: Stager
-) -> None:
+) -> str | None:
+    """Feed the file part to ``stager``; returns its file name, if it has one."""
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if not boundary:
         raise InputError("multipart upload without a boundary in its Content-Type")
     part = _FilePart()
-    parser = MultipartParser(boundary, part.callbacks())
+    try:
+        # the constructor checks the boundary (e.g. at most 256 bytes)
+        parser = MultipartParser(boundary, part.callbacks())
+    except ValueError as exc:
+        raise InputError(f"malformed multipart body: {exc}") from None
     try:
         async for chunk in chunks:
             parser.write(chunk)
@@ -200,6 +227,7 @@ async def _receive_multipart(
         raise InputError("multipart upload has no file field (send the photo as a file)")
     if not part.ended:
         raise InputError("multipart body ended early")
+    return part.filename
 
 
 class _FilePart:
@@ -208,6 +236,7 @@ class _FilePart:
     def __init__(self) -> None:
         self.files = 0
         self.ended = False
+        self.filename: str | None = None
         self._pieces: list[bytes] = []
         self._in_file = False
         self._field = bytearray()
@@ -254,6 +283,8 @@ class _FilePart:
             if self.files > 1:
                 raise InputError("one photo per upload: this request holds more than one file")
             self._in_file = True
+            raw = params.get(b"filename")
+            self.filename = raw.decode("utf-8", "replace") if raw is not None else None
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:

@@ -13,6 +13,7 @@ from derivo.cache import DerivativeCache, PhotoRecord, PhotoStatus
 from derivo.errors import PhotoFailed, UnknownPhoto, UnknownSpec, UnknownVersion
 from derivo.formats import FORMATS, OUTPUTS
 from derivo.service.deps import ServicesDep
+from derivo.service.variants import preferred_format
 from derivo.service.views import ERROR_RESPONSES, PhotoView
 from derivo.specs import Spec
 from derivo.tasks import Derivative
@@ -28,7 +29,11 @@ router = APIRouter(prefix="/photos", tags=["photos"], responses=ERROR_RESPONSES)
     "/{photo_id}/{spec}",
     response_class=Response,
     responses={
-        200: {"content": {f.media_type: {} for f in OUTPUTS}, "description": "The derivative."},
+        200: {
+            "content": {f.media_type: {} for f in OUTPUTS},
+            "description": "The derivative: JPEG, or a format the Accept header prefers "
+            "among those the service offers (``Vary: Accept``).",
+        },
         202: {"model": PhotoView, "description": "Not rendered yet: retry after Retry-After."},
         304: {"description": "Not modified (If-None-Match)."},
     },
@@ -63,10 +68,18 @@ async def get_derivative(
             status_code=202,
             headers={"Retry-After": NOT_READY_RETRY, "Cache-Control": "no-store"},
         )
+    offered = services.settings.offered
+    fmt = preferred_format(request.headers.get("accept"), offered)
+    if fmt is not None:
+        variant = await services.variants.find_or_make(record, wanted, fmt)
+        if variant is not None:
+            derivative, stat, wanted = variant
     headers = {
         "ETag": f'"{record.hash}-{wanted.fingerprint}"',
         "Cache-Control": IMMUTABLE if v is not None else REVALIDATE,
     }
+    if offered:
+        headers["Vary"] = "Accept"
     if _matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
     return FileResponse(
