@@ -11,6 +11,7 @@ import typing
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.errors import (
     CacheError,
+    CacheFull,
     ConfigError,
     CorruptImage,
     DerivoError,
@@ -21,8 +22,10 @@ from derivo.errors import (
     RenderFailed,
     SourceMissing,
     SpecError,
+    StorageFull,
     TaskTimeout,
     UnsupportedFormat,
+    UploadStalled,
     WorkerCrashed,
 )
 from derivo.executors import (
@@ -46,6 +49,7 @@ __all__ = [
     "PREVIEW",
     "THUMBNAIL",
     "CacheError",
+    "CacheFull",
     "ConfigError",
     "CorruptImage",
     "Derivative",
@@ -72,8 +76,10 @@ __all__ = [
     "Spec",
     "SpecError",
     "SpecSet",
+    "StorageFull",
     "TaskTimeout",
     "UnsupportedFormat",
+    "UploadStalled",
     "WorkerCrashed",
     "WorkerPool",
     "render",

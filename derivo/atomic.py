@@ -9,12 +9,16 @@ serve derivatives), or are ``private`` (0600: uploaded originals, the token).
 from __future__ import annotations
 
 import ctypes
+import errno
 import functools
 import os
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from derivo.errors import StorageFull
 
 #: Temporary files are named ``.<name>.<random>.tmp``, next to their final path.
 TEMP_PATTERN = ".*.tmp"
@@ -42,23 +46,25 @@ def write_atomically(
     The directory itself is fsynced once at the end so the renames survive a power
     loss; callers record a file only after this returns. Folders made on the way
     follow the umask. With ``sync=False`` the caller takes the fsyncs on, for many
-    files at once (:func:`make_durable`).
+    files at once (:func:`make_durable`). A full device raises
+    :class:`~derivo.errors.StorageFull` naming the folder, and leaves no temp file.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        f, tmp = create_temp(directory, name, private=private)
-        try:
-            with f:
-                f.write(data)
-                if sync:
-                    f.flush()
-                    os.fsync(f.fileno())
-            os.replace(tmp, directory / name)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    if sync:
-        fsync_directory(directory)
+    with full_device(directory):
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            f, tmp = create_temp(directory, name, private=private)
+            try:
+                with f:
+                    f.write(data)
+                    if sync:
+                        f.flush()
+                        os.fsync(f.fileno())
+                os.replace(tmp, directory / name)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        if sync:
+            fsync_directory(directory)
 
 
 def make_durable(files: Iterable[Path]) -> None:
@@ -66,26 +72,30 @@ def make_durable(files: Iterable[Path]) -> None:
 
     On Linux one ``syncfs`` per file system flushes a whole batch (as PostgreSQL's
     ``recovery_init_sync_method=syncfs`` does): a few milliseconds instead of one
-    fsync per file and per folder; elsewhere, each is fsynced.
+    fsync per file and per folder; elsewhere, each is fsynced. A full device (the
+    delayed write-back failing for want of space) raises
+    :class:`~derivo.errors.StorageFull`.
     """
     folders = {path.parent for path in files}
     syncfs = _syncfs()
     if syncfs is not None:
         devices = {os.stat(folder).st_dev: folder for folder in folders}
         for folder in devices.values():
-            fd = os.open(folder, os.O_RDONLY)
-            try:
-                if syncfs(fd) != 0:
-                    errno = ctypes.get_errno()
-                    raise OSError(errno, os.strerror(errno), str(folder))
-            finally:
-                os.close(fd)
+            with full_device(folder):
+                fd = os.open(folder, os.O_RDONLY)
+                try:
+                    if syncfs(fd) != 0:
+                        code = ctypes.get_errno()
+                        raise OSError(code, os.strerror(code), str(folder))
+                finally:
+                    os.close(fd)
         return
     for path in files:
-        with open(path, "rb") as f:
+        with full_device(path.parent), open(path, "rb") as f:
             os.fsync(f.fileno())
     for folder in folders:
-        fsync_directory(folder)
+        with full_device(folder):
+            fsync_directory(folder)
 
 
 @functools.cache
@@ -95,6 +105,25 @@ def _syncfs() -> Callable[[int], int] | None:
     except (AttributeError, OSError):
         return None
     return function
+
+
+def is_full(exc: BaseException) -> bool:
+    """True for the errors a full device (or an exhausted quota) gives."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def full_device(path: Path) -> Iterator[None]:
+    """Turn "no space left" while writing under ``path`` into :class:`StorageFull`."""
+    try:
+        yield
+    except OSError as exc:
+        if is_full(exc):
+            raise StorageFull(
+                f"no space left on the device of {path.absolute()}: free space there, "
+                "then try again"
+            ) from None
+        raise
 
 
 def fsync_directory(directory: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from derivo.cache import PhotoRecord
-from derivo.errors import DerivoError
+from derivo.errors import DerivoError, StorageFull
 from derivo.tasks import Derivative, RenderResult
 
 Outcome = Literal["rendered", "cached", "failed", "pending"]
@@ -145,12 +145,20 @@ class PhotoResult:
         )
 
     @classmethod
-    def pending(cls, photo_id: str, source: str, source_hash: str | None) -> PhotoResult:
-        """Not rendered (the run stopped first); the next run picks it up."""
+    def pending(
+        cls,
+        photo_id: str,
+        source: str,
+        source_hash: str | None,
+        why: BaseException | None = None,
+    ) -> PhotoResult:
+        """Not rendered (the run stopped first, or the disk is full); the next run picks it up."""
+        full = isinstance(why, StorageFull)
         return cls(
             photo_id=photo_id,
             source=source,
             source_hash=source_hash,
             outcome="pending",
-            error="not rendered: stopped before its turn",
+            error=str(why) if full else "not rendered: stopped before its turn",
+            error_kind=StorageFull.kind if full else None,
         )

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import blake3
 
-from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus, Status
+from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus, Status, damage
 from derivo.errors import DerivoError, RenderFailed, SourceMissing
 from derivo.executors.base import Executor
 from derivo.executors.pool import WorkerPool
@@ -235,7 +235,7 @@ class Pipeline:
         renders: list[tuple[_Photo, tuple[Spec, ...]]] = []
         writes: list[tuple[str, str, FileStat | None, str | None, Status]] = []
         for photo in photos:
-            result, missing, status = self._decide(photo, have, force=force)
+            result, missing, status = self._decide(photo, have, force=force, verify=verify)
             if status is not None:
                 writes.append((photo.photo_id, photo.name, photo.stat, photo.source_hash, status))
             if result is not None:
@@ -302,10 +302,14 @@ class Pipeline:
             photo.error = f"cannot read source: {exc.strerror}"
 
     def _decide(
-        self, photo: _Photo, have: dict[str, dict[str, Derivative]], *, force: bool
+        self, photo: _Photo, have: dict[str, dict[str, Derivative]], *, force: bool, verify: bool
     ) -> tuple[PhotoResult | None, tuple[Spec, ...], Status | None]:
         """Settle the photo now (a result) or name the specs it needs rendered; and the
-        state to record for it, if that changed."""
+        state to record for it, if that changed.
+
+        A derivative is missing when unrecorded, gone or not its recorded size (one
+        stat), or with ``verify`` not its recorded BLAKE3: such a file is rendered again.
+        """
         record = photo.record
         if photo.error is not None or photo.source_hash is None:
             reason, kind = photo.error or "cannot read source", photo.error_kind
@@ -318,7 +322,9 @@ class Pipeline:
             self.specs.specs
             if force
             else tuple(
-                s for s in self.specs if s.name not in made or not os.path.isfile(made[s.name].path)
+                s
+                for s in self.specs
+                if s.name not in made or damage(made[s.name], verify=verify) is not None
             )
         )
         status: Status | None = None

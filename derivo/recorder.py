@@ -17,7 +17,7 @@ from pathlib import Path
 
 from derivo.atomic import make_durable, remove_leftovers
 from derivo.cache import DerivativeCache, PhotoStatus
-from derivo.errors import DerivoError, InputError
+from derivo.errors import DerivoError, InputError, StorageFull
 from derivo.executors.base import RenderFuture
 from derivo.outcomes import PhotoResult
 from derivo.specs import SpecSet
@@ -191,9 +191,10 @@ class Recorder:
             return PhotoResult.rendered(
                 photo_id, source, source_hash, result, derivatives, attempts
             )
-        if isinstance(error, CancelledError):
+        if isinstance(error, CancelledError | StorageFull):
+            # a full disk is not the photo's fault: it waits, pending, for space to return
             self.cache.set_status(photo_id, PhotoStatus.PENDING)
-            return PhotoResult.pending(photo_id, source, source_hash)
+            return PhotoResult.pending(photo_id, source, source_hash, error)
         if not isinstance(error, DerivoError):
             error = DerivoError(f"{type(error).__name__}: {error}")
         key = self._failure_key(source_hash) if isinstance(error, InputError) else None
@@ -213,6 +214,11 @@ class Recorder:
             for waiter in waiters:
                 with contextlib.suppress(Exception):
                     self.cache.set_status(waiter.photo_id, PhotoStatus.PENDING)
+                if isinstance(exc, StorageFull):  # its files or the database: wait for space
+                    waiter.deliver(
+                        PhotoResult.pending(waiter.photo_id, waiter.source, source_hash, exc)
+                    )
+                    continue
                 waiter.deliver(
                     PhotoResult.failed(
                         waiter.photo_id, waiter.source, source_hash, reason, kind="cache"

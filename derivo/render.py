@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import blake3
 import pyvips
 
 from derivo.atomic import write_atomically
@@ -44,6 +45,7 @@ def render(task: RenderTask) -> RenderResult:
                     height=image.height,
                     bytes=len(data),
                     format=spec.format,
+                    blake3=blake3.blake3(data).hexdigest(),
                 )
             )
         derivatives = list(with_thumbhash(derivatives, files))

@@ -52,6 +52,8 @@ class Derivative:
     bytes: int
     format: str
     thumbhash: str | None = None
+    #: BLAKE3 of the file's bytes, checked by ``--verify`` and ``derivo check``.
+    blake3: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,5 +1,5 @@
 """The ``derivo`` command line: ``process`` a library, ``status`` of what is recorded, ``serve``;
-``ls``, ``clean``, ``config`` and ``watch`` live in modules of their own beside this one.
+``ls``, ``clean``, ``config``, ``watch`` and ``check`` live in modules of their own beside this one.
 
 Exit codes: 0 all photos have their derivatives; 1 some photos failed (the rest
 are processed and recorded); 2 derivo could not run (bad usage or configuration).
@@ -22,13 +22,14 @@ import click
 from rich.console import Console
 
 from derivo.cache import DB_NAME, DerivativeCache, PhotoStatus
+from derivo.cli.check import check_command
 from derivo.cli.clean import clean_command
 from derivo.cli.config import config_command
 from derivo.cli.ls import list_command
 from derivo.cli.options import UsageFailure, output_options, run_options, settings_from
 from derivo.cli.watch import watch_command
 from derivo.discover import Found, find_photos
-from derivo.errors import DerivoError
+from derivo.errors import DerivoError, StorageFull
 from derivo.executors import WorkerPool
 from derivo.formats import INPUTS, labels
 from derivo.limits import Limits
@@ -150,6 +151,9 @@ def process(
                         found = _noting_names(found, roots, names)
                     photos = discovering(found, bar_display, bar)
                     for result in pipeline.run(photos, force=force, verify=verify):
+                        if result.error_kind == StorageFull.kind:
+                            # every later photo would meet the same full disk; stop, resume later
+                            raise StorageFull(result.error or f"no space left under {out_dir}")
                         summary.add(result)
                         if layout == "mirror" and result.ok:
                             mirror(out_dir, names[result.photo_id], result.derivatives.values())
@@ -330,7 +334,7 @@ def serve(**options: Any) -> None:
         raise UsageFailure(str(exc)) from None
 
 
-for _command in (clean_command, config_command, list_command, watch_command):
+for _command in (check_command, clean_command, config_command, list_command, watch_command):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -24,6 +25,9 @@ from derivo.service.originals import Originals
 from derivo.service.settings import Settings
 from derivo.service.variants import Variants
 from derivo.service.views import PhotoView, photo_view
+
+#: Threads for the server's blocking work (files, SQLite).
+IO_THREADS = 64
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,10 @@ class Services:
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Open every resource of one server; on exit, close them in reverse order."""
     async with AsyncExitStack() as stack:
+        # file and SQLite work runs in threads; enough of them that a GET never queues
+        # behind the uploads streaming in (the default is cores + 4)
+        threads = stack.enter_context(ThreadPoolExecutor(IO_THREADS, "derivo-io"))
+        asyncio.get_running_loop().set_default_executor(threads)
         lock = DataDirLock(settings.data_dir)
         stack.callback(lock.release)
         token = _token(settings)
@@ -55,7 +63,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         sweep_temp_files(settings.originals_dir, settings.derivatives_dir)
         cache = stack.enter_context(DerivativeCache(settings.db_path, durable=True))
         pool = WorkerPool(
-            settings.workers, queue_size=settings.queue_size, task_timeout=settings.task_timeout
+            settings.workers,
+            queue_size=settings.queue_size,
+            task_timeout=settings.task_timeout,
+            idle_priority=True,
         )
         pool.start()
         pipeline = Pipeline(

@@ -141,7 +141,7 @@ class Settings:
             type=int,
             low=1,
             default_text="cores - 1, at least 1",
-            help="Render worker processes (at nice 10).",
+            help="Render worker processes (at idle priority, SCHED_IDLE).",
         ),
     )
     queue_size: int = setting(
@@ -187,6 +187,29 @@ class Settings:
             high=MAX_TASK_TIMEOUT,
             units=" seconds",
             help="Seconds one render may take; over it, it is killed, retried, then fails.",
+        ),
+    )
+    upload_idle_timeout: float = setting(
+        30.0,
+        env=EnvVar(
+            name="DERIVO_IDLE_TIMEOUT",
+            option="--idle-timeout",
+            type=float,
+            low=0,
+            low_open=True,
+            high=3600,
+            units=" seconds",
+            help="Seconds an upload may send nothing before it is dropped with 408.",
+        ),
+    )
+    max_connections: int = setting(
+        256,
+        env=EnvVar(
+            name="DERIVO_MAX_CONNECTIONS",
+            option="--connections",
+            type=int,
+            low=1,
+            help="Open connections at most; a request over it gets 503 at once.",
         ),
     )
     formats: str = setting(

@@ -18,6 +18,7 @@ every upload would be written twice and hashed in a second pass.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 from collections.abc import AsyncIterator
@@ -28,7 +29,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from derivo.errors import InputError, LimitExceeded, UnsupportedFormat
+from derivo.atomic import full_device
+from derivo.errors import InputError, LimitExceeded, UnsupportedFormat, UploadStalled
 from derivo.formats import SNIFF_BYTES, sniff
 from derivo.hashing import new_hasher
 from derivo.limits import MB
@@ -122,7 +124,8 @@ class Stager:
     def discard(self) -> None:
         """Drop the temp file of an upload that will not be stored."""
         if self._file is not None and not self._file.closed:
-            self._file.close()
+            with contextlib.suppress(OSError):  # unwritten bytes of a full device: dropped anyway
+                self._file.close()
         if self._temp is not None:
             self._temp.unlink(missing_ok=True)
 
@@ -139,25 +142,37 @@ class Stager:
     def _write(self, pieces: list[bytes]) -> None:
         if self._file is None:
             self._file, self._temp = self.originals.temp_file()
-        for piece in pieces:
-            self._hasher.update(piece)
-            self._file.write(piece)
+        with full_device(self.originals.root):
+            for piece in pieces:
+                self._hasher.update(piece)
+                self._file.write(piece)
 
     def _close(self, rest: list[bytes]) -> None:
         self._write(rest)
         assert self._file is not None
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        with full_device(self.originals.root):
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
 
 
 async def receive(
-    chunks: AsyncIterator[bytes], *, content_type: str, stager: Stager, name: str | None = None
+    chunks: AsyncIterator[bytes],
+    *,
+    content_type: str,
+    stager: Stager,
+    name: str | None = None,
+    idle_timeout: float | None = None,
 ) -> Staged:
     """Stage one upload from its body ``chunks``: multipart, or else the raw bytes.
 
-    The photo's name is the multipart part's file name, else ``name``.
+    The photo's name is the multipart part's file name, else ``name``. With
+    ``idle_timeout``, a body that sends nothing for that many seconds raises
+    :class:`~derivo.errors.UploadStalled`: a slow or stalled client cannot hold a
+    request (and its temp file) open for ever.
     """
+    if idle_timeout is not None:
+        chunks = _with_idle_timeout(chunks, idle_timeout)
     try:
         media_type, _ = parse_options_header(content_type)
         if media_type == b"multipart/form-data":
@@ -170,6 +185,18 @@ async def receive(
     except BaseException:
         stager.discard()
         raise
+
+
+async def _with_idle_timeout(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+    pieces = aiter(chunks)
+    while True:
+        try:
+            chunk = await asyncio.wait_for(anext(pieces), seconds)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UploadStalled(f"the upload sent nothing for {seconds:g} s; dropped") from None
+        yield chunk
 
 
 async def _receive_multipart(

@@ -93,7 +93,7 @@ async def get_derivative(
 def _locate(
     cache: DerivativeCache, photo_id: str, spec: Spec
 ) -> tuple[PhotoRecord, Derivative | None, os.stat_result | None]:
-    """The photo, its derivative for ``spec`` if recorded, and the file's stat if it exists."""
+    """The photo, its derivative for ``spec`` if recorded, and the file's stat if it is whole."""
     record = cache.photo(photo_id)
     if record is None:
         raise UnknownPhoto(f"no photo {photo_id}")
@@ -103,9 +103,12 @@ def _locate(
     if derivative is None:
         return record, None, None
     try:
-        return record, derivative, os.stat(derivative.path)
+        stat = os.stat(derivative.path)
     except FileNotFoundError:
         return record, derivative, None
+    if stat.st_size != derivative.bytes:  # damaged (cut short, overwritten): never served
+        return record, derivative, None
+    return record, derivative, stat
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

@@ -98,6 +98,7 @@ async def _stage(request: Request, services: Services) -> Staged:
             content_type=content_type,
             stager=stager,
             name=request.query_params.get("name"),
+            idle_timeout=services.settings.upload_idle_timeout,
         )
     except ClientDisconnect:  # nobody reads the answer; not counted as a refusal
         raise InputError("the client disconnected before the upload was complete") from None
