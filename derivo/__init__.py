@@ -3,6 +3,7 @@
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord
 from derivo.errors import (
     CacheError,
+    ClusterError,
     CorruptImage,
     DerivoError,
     InputError,
@@ -14,7 +15,15 @@ from derivo.errors import (
     UnsupportedFormat,
     WorkerCrashed,
 )
-from derivo.executors import Executor, PoolStats, RenderFuture, WorkerPool, workers_for
+from derivo.executors import (
+    DaskExecutor,
+    Executor,
+    PoolStats,
+    RenderFuture,
+    WorkerPool,
+    make_executor,
+    workers_for,
+)
 from derivo.pipeline import PhotoResult, Pipeline
 from derivo.render import render
 from derivo.specs import DEFAULT_SPECS, PREVIEW, THUMBNAIL, Spec, SpecSet
@@ -25,7 +34,9 @@ __all__ = [
     "PREVIEW",
     "THUMBNAIL",
     "CacheError",
+    "ClusterError",
     "CorruptImage",
+    "DaskExecutor",
     "Derivative",
     "DerivativeCache",
     "DerivoError",
@@ -50,6 +61,7 @@ __all__ = [
     "UnsupportedFormat",
     "WorkerCrashed",
     "WorkerPool",
+    "make_executor",
     "render",
     "workers_for",
 ]

@@ -2,8 +2,11 @@
 
 Photos are keyed by the caller's id and carry their source's BLAKE3 hash and
 state; derivatives are keyed by (source hash, spec fingerprint), so identical
-sources share them and a changed spec misses exactly where it should. Only the
-coordinator writes; a lock makes one connection safe across its threads.
+sources share them and a changed spec misses exactly where it should. Derivative
+locations are stored relative to the output root, so the output folder may be
+moved or mounted elsewhere. Only the coordinator writes; a lock makes one
+connection safe across its threads. Older schemas are migrated in place, in one
+transaction, by the ordered :data:`MIGRATIONS`.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +24,7 @@ from derivo.errors import CacheError
 from derivo.specs import Spec
 from derivo.tasks import Derivative
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Status = Literal["pending", "processing", "done", "failed"]
 STATUSES: tuple[Status, ...] = ("pending", "processing", "done", "failed")
 
@@ -49,7 +52,7 @@ CREATE TABLE derivatives (
     hash        TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     spec        TEXT NOT NULL,
-    path        TEXT NOT NULL,
+    path        TEXT NOT NULL,  -- relative to the output root, '/'-separated
     width       INTEGER NOT NULL,
     height      INTEGER NOT NULL,
     bytes       INTEGER NOT NULL,
@@ -58,6 +61,21 @@ CREATE TABLE derivatives (
     PRIMARY KEY (hash, fingerprint)
 );
 """
+
+
+def _relative_paths(db: sqlite3.Connection) -> None:
+    """Version 1 stored absolute derivative paths; keep ``<hh>/<hash>/<file>`` of each."""
+    rows = db.execute("SELECT rowid, hash, path FROM derivatives").fetchall()
+    for rowid, source_hash, path in rows:
+        parts = Path(path).parts
+        if len(parts) < 3 or parts[-2] != source_hash or parts[-3] != source_hash[:2]:
+            raise CacheError(f"cannot migrate derivative path {path}: not <hh>/<hash>/<file>")
+        relative = "/".join(parts[-3:])
+        db.execute("UPDATE derivatives SET path = ? WHERE rowid = ?", (relative, rowid))
+
+
+#: ``MIGRATIONS[n - 1]`` turns a version ``n`` database into version ``n + 1``.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_relative_paths,)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,14 +118,30 @@ class DerivativeCache:
     commit: the service, which promises an accepted upload is never lost, turns
     it on).
 
+    ``root`` is the output folder derivative paths are relative to: by default the
+    database's own folder (the CLI's ``OUT/derivo.db``), or the current directory
+    for an in-memory database or a connection passed in.
+
     >>> with DerivativeCache(":memory:") as cache:
     ...     cache.counts()["done"]
     0
     """
 
     def __init__(
-        self, path_or_connection: str | Path | sqlite3.Connection, *, durable: bool = False
+        self,
+        path_or_connection: str | Path | sqlite3.Connection,
+        *,
+        root: str | Path | None = None,
+        durable: bool = False,
     ) -> None:
+        if root is None:
+            if isinstance(path_or_connection, sqlite3.Connection):
+                root = Path.cwd()
+            elif str(path_or_connection) == ":memory:":
+                root = Path.cwd()
+            else:
+                root = Path(path_or_connection).parent
+        self.root = Path(root).resolve()
         self._owns_connection = not isinstance(path_or_connection, sqlite3.Connection)
         if isinstance(path_or_connection, sqlite3.Connection):
             self._db = path_or_connection
@@ -142,6 +176,11 @@ class DerivativeCache:
                     self._db.executescript(
                         f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                     )
+            elif version < SCHEMA_VERSION:
+                with self._transaction() as db:
+                    for step in MIGRATIONS[version - 1 :]:
+                        step(db)
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise CacheError(f"cannot use cache database: {exc}") from None
 
@@ -273,7 +312,7 @@ class DerivativeCache:
             if shared.fetchone():
                 return []
             paths = [
-                r["path"]
+                self._absolute(r["path"])
                 for r in db.execute("SELECT path FROM derivatives WHERE hash = ?", (row["hash"],))
             ]
             db.execute("DELETE FROM derivatives WHERE hash = ?", (row["hash"],))
@@ -292,7 +331,7 @@ class DerivativeCache:
         return {
             wanted[r["fingerprint"]].name: Derivative(
                 spec=wanted[r["fingerprint"]].name,
-                path=r["path"],
+                path=self._absolute(r["path"]),
                 width=r["width"],
                 height=r["height"],
                 bytes=r["bytes"],
@@ -326,7 +365,7 @@ class DerivativeCache:
                         source_hash,
                         by_name[d.spec].fingerprint,
                         d.spec,
-                        d.path,
+                        self._relative(d.path),
                         d.width,
                         d.height,
                         d.bytes,
@@ -336,6 +375,23 @@ class DerivativeCache:
                     for d in made
                 ],
             )
+
+    # Derivative locations: absolute for callers, relative to the root on disk
+
+    def _absolute(self, stored: str) -> str:
+        return str(self.root / stored)
+
+    def _relative(self, path: str) -> str:
+        try:
+            return Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            pass
+        try:
+            return Path(path).resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            raise CacheError(
+                f"derivative {path} is outside the output folder {self.root}"
+            ) from None
 
 
 def _photo(row: sqlite3.Row) -> PhotoRecord:

@@ -18,7 +18,7 @@ from rich.console import Console
 from derivo.cache import STATUSES, DerivativeCache
 from derivo.discover import find_photos
 from derivo.errors import DerivoError
-from derivo.executors import WorkerPool
+from derivo.executors import make_executor
 from derivo.pipeline import Pipeline
 from derivo.specs import resolve_specs
 from derivo.summary import Summary, progress_bar
@@ -107,6 +107,12 @@ def main() -> None:
     show_default=True,
     help="Seconds one photo may take before its worker is killed.",
 )
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Render on a Dask cluster, e.g. tcp://HOST:8786 (needs the 'dask' extra; "
+    "sources and --out on storage every worker sees; see docs/scale-out.md).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 def process(
     paths: tuple[Path, ...],
@@ -121,6 +127,7 @@ def process(
     max_pixels: int,
     max_mb: int,
     timeout: float,
+    scheduler: str | None,
     as_json: bool,
 ) -> None:
     """Make the derivatives of every photo under PATHS (folders are walked recursively).
@@ -131,6 +138,8 @@ def process(
     """
     if workers is not None and cpu is not None:
         raise click.UsageError("use either --workers or --cpu, not both")
+    if scheduler is not None and (workers is not None or cpu is not None):
+        raise click.UsageError("--workers and --cpu size the local pool, not a --scheduler's")
     for path in paths:
         if path.resolve().is_relative_to(out_dir.resolve()):
             raise click.UsageError(f"{path} is inside --out {out_dir}: derivatives are not sources")
@@ -143,15 +152,22 @@ def process(
     err = Console(stderr=True)
     summary = Summary()
     summary.start()
+    found = list(find_photos(paths, exclude=[out_dir]))
     try:
         with (
-            DerivativeCache(db) as cache,
-            WorkerPool(workers, cpu=cpu, task_timeout=timeout) as pool,
+            DerivativeCache(db, root=out_dir) as cache,
+            make_executor(
+                scheduler=scheduler,
+                workers=workers,
+                cpu=cpu,
+                task_timeout=timeout,
+                out_dir=out_dir,
+                source=found[0].path if found else None,
+            ) as pool,
             Pipeline(
                 cache=cache, executor=pool, out_dir=out_dir, specs=specs, limits=limits
             ) as pipeline,
         ):
-            found = list(find_photos(paths, exclude=[out_dir]))
             with progress_bar(err, quiet=as_json) as progress:
                 bar = progress.add_task("photos", total=len(found))
                 photos = [(item.photo_id, item.path) for item in found]

@@ -10,6 +10,7 @@
     ├── SpecError                  a derivative spec or spec file is invalid
     ├── CacheError                 the cache database cannot be used (e.g. newer schema)
     ├── QueueFull                  the executor's bounded queue is full; try again later
+    ├── ClusterError               a Dask cluster cannot be used (unreachable, workers unfit)
     └── RenderFailed               not the photo's fault (e.g. unreadable now): tried again
         │                          on the next run, never recorded as a verdict on the photo
         ├── WorkerCrashed          the worker died (segfault, OOM kill); the pool retries it
@@ -55,6 +56,12 @@ class SpecError(DerivoError):
 
 class CacheError(DerivoError):
     kind = "cache"
+
+
+class ClusterError(DerivoError):
+    """The cluster is unreachable, or its workers cannot run derivo's tasks as configured."""
+
+    kind = "cluster"
 
 
 class QueueFull(DerivoError):

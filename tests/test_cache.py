@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from derivo import CacheError, Derivative, DerivativeCache, FileStat
+from derivo.cache import SCHEMA_VERSION
 from derivo.specs import DEFAULT_SPECS, PREVIEW, THUMBNAIL
 from derivo.tasks import derivative_path
 
@@ -30,7 +31,7 @@ def test_a_new_database_is_wal_and_versioned(tmp_path: Path) -> None:
         pass
     db = sqlite3.connect(tmp_path / "d.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -49,7 +50,7 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
 
 def test_missing_and_needs_regeneration(tmp_path: Path, cache: DerivativeCache) -> None:
     assert cache.missing(HASH, DEFAULT_SPECS) == DEFAULT_SPECS
-    write_derivatives(cache, tmp_path)
+    write_derivatives(cache, cache.root)
     assert not cache.needs_regeneration(HASH, DEFAULT_SPECS)
     Path(cache.derivatives(HASH, DEFAULT_SPECS)["preview"].path).unlink()
     assert cache.missing(HASH, DEFAULT_SPECS) == (PREVIEW,)
@@ -72,7 +73,7 @@ def test_photos_records_and_pagination(cache: DerivativeCache) -> None:
 
 def test_delete_keeps_derivatives_another_photo_shares(tmp_path: Path,
                                                       cache: DerivativeCache) -> None:
-    write_derivatives(cache, tmp_path)
+    write_derivatives(cache, cache.root)
     for photo_id in ("a", "b"):
         cache.put_photo(photo_id, source="/x", stat=None, source_hash=HASH, status="done")
     assert cache.delete_photo("a") == []

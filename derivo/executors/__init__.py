@@ -1,10 +1,22 @@
 """Executors: interchangeable ways to run ``render(task)``.
 
 ``base`` holds the interface the pipeline depends on; ``pool`` the local worker
-pool, the default.
+pool, the default; ``dask`` a Dask distributed cluster (the ``dask`` extra);
+``factory`` picks one from settings.
 """
 
 from derivo.executors.base import Executor, RenderFuture, available_cores, workers_for
+from derivo.executors.dask import DaskExecutor
+from derivo.executors.factory import make_executor
 from derivo.executors.pool import PoolStats, WorkerPool
 
-__all__ = ["Executor", "PoolStats", "RenderFuture", "WorkerPool", "available_cores", "workers_for"]
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "PoolStats",
+    "RenderFuture",
+    "WorkerPool",
+    "available_cores",
+    "make_executor",
+    "workers_for",
+]
