@@ -64,7 +64,9 @@ def _run(
     the coordinator then restarts this worker, which ends the stuck render.
     """
     from derivo.atomic import TEMP_PATTERN
+    from derivo.render import init_worker
 
+    init_worker()  # cheap, and holds on workers the nanny restarted
     folder = source_folder(Path(task.out_dir), task.source_hash)
     leftovers = folder.is_dir() and any(folder.glob(TEMP_PATTERN))
     outcome: list[tuple[str, Any]] = []
@@ -87,20 +89,6 @@ def _run(
         return "timeout", get_worker().address, leftovers
     status, value = outcome[0]
     return status, value, leftovers
-
-
-class _WorkerSetup:
-    """Worker plugin: libvips settings of a render process, on every (re)started worker."""
-
-    name = "derivo-setup"
-
-    def setup(self, worker: Any) -> None:
-        from derivo.render import init_worker
-
-        init_worker()
-
-    def teardown(self, worker: Any) -> None:
-        pass
 
 
 def _probe(out_dir: str, token_name: str, token: str, source: str | None) -> tuple[str, str | None]:
@@ -184,6 +172,7 @@ class DaskExecutor:
             [], with_results=True, raise_errors=False, loop=client.loop
         )
         self._collector: threading.Thread | None = None
+        self._restarters: list[threading.Thread] = []
 
     @property
     def queue_size(self) -> int:
@@ -192,8 +181,9 @@ class DaskExecutor:
     def check(self, *, out_dir: Path, source: Path | None = None) -> None:
         """Refuse a cluster that cannot do the work, with a one-line reason.
 
-        Waits up to the connect timeout for a worker; every connected worker must
-        run this derivo version, read ``source`` and see and write ``out_dir``.
+        Waits up to the connect timeout for a worker; the scheduler and every
+        connected worker must run this derivo version, and the workers must read
+        ``source`` and see and write ``out_dir``.
         """
         try:
             self.client.wait_for_workers(1, timeout=self._connect_timeout)
@@ -202,6 +192,14 @@ class DaskExecutor:
                 f"no Dask worker joined the scheduler at {self.address} "
                 f"within {self._connect_timeout:g} s"
             ) from None
+        ours = derivo_version()
+        try:  # the scheduler unpickles every task, so it needs derivo too
+            theirs = self.client.run_on_scheduler(derivo_version)
+        except Exception as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ClusterError(f"the Dask scheduler cannot run derivo: {reason}") from None
+        if theirs != ours:
+            raise ClusterError(f"the Dask scheduler runs derivo {theirs}, not {ours}")
         token, name = secrets.token_hex(8), f"{_PROBE_PREFIX}{secrets.token_hex(4)}"
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -219,7 +217,6 @@ class DaskExecutor:
             )
         finally:
             (out_dir / name).unlink(missing_ok=True)
-        ours = derivo_version()
         for worker, answer in sorted(answers.items()):
             if isinstance(answer, BaseException):
                 reason = str(answer).splitlines()[0] if str(answer) else type(answer).__name__
@@ -229,7 +226,6 @@ class DaskExecutor:
                 raise ClusterError(f"Dask worker {worker} runs derivo {theirs}, not {ours}")
             if problem is not None:
                 raise ClusterError(f"Dask worker {worker} {problem}")
-        self.client.register_plugin(_WorkerSetup())
         self._threads = sum(self.client.nthreads().values())
 
     # Executor protocol
@@ -282,6 +278,8 @@ class DaskExecutor:
             collector = self._collector
         if collector is not None:
             collector.join()
+        for thread in self._restarters:
+            thread.join()
         if self._owns_client:
             self.client.close()
 
@@ -374,12 +372,16 @@ class DaskExecutor:
         return False, RenderFailed(f"Dask task failed: {reason}"), attempt
 
     def _restart(self, worker: str) -> None:
-        """Restart a worker whose render overran, without waiting for it."""
+        """Restart a worker whose render overran, without waiting for it here."""
         self._restarts += 1
-        threading.Thread(
-            target=self.client.restart_workers,
-            args=([worker],),
-            kwargs={"raise_for_error": False},
-            name="derivo-dask-restart",
-            daemon=True,
-        ).start()
+        thread = threading.Thread(
+            target=self._restart_now, args=(worker,), name="derivo-dask-restart", daemon=True
+        )
+        self._restarters.append(thread)
+        thread.start()
+
+    def _restart_now(self, worker: str) -> None:
+        try:
+            self.client.restart_workers([worker], raise_for_error=False)
+        except (OSError, TimeoutError):
+            pass  # a worker that cannot be reached is gone: the scheduler moves its tasks
