@@ -28,7 +28,7 @@ from starlette.requests import ClientDisconnect
 
 from derivo.cache import DerivativeCache, PhotoRecord, Status
 from derivo.errors import DerivoError
-from derivo.executors import WorkerPool
+from derivo.executors import DaskExecutor, WorkerPool, make_executor
 from derivo.pipeline import Pipeline
 from derivo.service.auth import BearerToken, load_or_create_token
 from derivo.service.datadir import DataDirLock, sweep_temp_files
@@ -83,7 +83,7 @@ class Services:
 
     settings: Settings
     cache: DerivativeCache
-    pool: WorkerPool
+    pool: WorkerPool | DaskExecutor
     pipeline: Pipeline
     ingest: Ingest
     metrics: Metrics
@@ -135,10 +135,12 @@ def create_app(settings: Settings) -> FastAPI:
             originals = Originals(settings.originals_dir)
             sweep_temp_files(settings.originals_dir, settings.derivatives_dir)
             cache = stack.enter_context(DerivativeCache(settings.db_path, durable=True))
-            pool = WorkerPool(
-                settings.workers,
+            pool = make_executor(
+                scheduler=settings.scheduler,
+                workers=None if settings.scheduler else settings.workers,
                 queue_size=settings.queue_size,
                 task_timeout=settings.task_timeout,
+                out_dir=settings.derivatives_dir,
             )
             pool.start()
             pipeline = Pipeline(

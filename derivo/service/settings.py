@@ -37,6 +37,7 @@ class Settings:
     max_pixels: int = 200_000_000
     task_timeout: float = 120.0
     retry_after: int = 2
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -150,5 +151,12 @@ ENVIRONMENT: tuple[EnvVar, ...] = (
         float,
         "a number",
         "Seconds one render may take before its worker is killed. [120]",
+    ),
+    EnvVar(
+        "DERIVO_SCHEDULER",
+        "scheduler",
+        str,
+        "an address",
+        "Dask scheduler to render on, e.g. tcp://host:8786. [none: local worker processes]",
     ),
 )
