@@ -260,6 +260,12 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     type=click.FloatRange(min=0, max=86_400, min_open=True),
     help="Seconds one render may take.  [env: DERIVO_TASK_TIMEOUT; default: 120]",
 )
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Render on a Dask cluster, e.g. tcp://HOST:8786.  "
+    "[env: DERIVO_SCHEDULER; default: local worker processes]",
+)
 def serve(
     data_dir: Path | None,
     host: str | None,
@@ -269,6 +275,7 @@ def serve(
     max_upload_mb: int | None,
     max_pixels: int | None,
     timeout: float | None,
+    scheduler: str | None,
 ) -> None:
     """Serve the upload API and the gallery page over HTTP (see docs/service.md).
 
@@ -289,6 +296,7 @@ def serve(
         "max_upload_bytes": max_upload_mb * MB if max_upload_mb else None,
         "max_pixels": max_pixels * 1_000_000 if max_pixels else None,
         "task_timeout": timeout,
+        "scheduler": scheduler,
     }
     try:
         settings = Settings.from_env(
