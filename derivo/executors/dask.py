@@ -17,6 +17,7 @@ do not share the sources and the output folder.
 from __future__ import annotations
 
 import os
+import queue
 import secrets
 import threading
 from collections.abc import Callable
@@ -168,15 +169,14 @@ class DaskExecutor:
         self._crash_attempts = 1 + int(
             client.run_on_scheduler(dask.config.get, "distributed.scheduler.allowed-failures")
         )
-        self._results = distributed.as_completed(
-            [], with_results=True, raise_errors=False, loop=client.loop
-        )
+        self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._collector: threading.Thread | None = None
         self._restarters: list[threading.Thread] = []
 
     @property
     def queue_size(self) -> int:
-        return self._queue_size or max(2, 2 * self._threads)
+        # enough in flight to cover the round trips to the scheduler, not just the threads
+        return self._queue_size or max(64, 4 * self._threads)
 
     def check(self, *, out_dir: Path, source: Path | None = None) -> None:
         """Refuse a cluster that cannot do the work, with a one-line reason.
@@ -277,6 +277,7 @@ class DaskExecutor:
             self._cond.notify_all()
             collector = self._collector
         if collector is not None:
+            self._done.put(None)
             collector.join()
         for thread in self._restarters:
             thread.join()
@@ -301,22 +302,32 @@ class DaskExecutor:
             key=f"render-{secrets.token_hex(8)}",
         )
         self._in_flight[dask_future] = (task, future, attempt)
-        self._results.add(dask_future)
+        dask_future.add_done_callback(self._done.put)
 
     def _collect(self) -> None:
-        """Hand each finished Dask future's outcome to its RenderFuture, in this thread."""
+        """Hand finished Dask futures' outcomes to their RenderFutures, a batch at a time.
+
+        Results are fetched with one ``gather`` per batch: one round trip for many
+        photos, which is what lets one coordinator feed a large cluster.
+        """
         while True:
-            with self._cond:
-                self._cond.wait_for(lambda: self._in_flight or self._closing)
-                if self._closing and not self._in_flight:
-                    return
-            for dask_future, value in self._results:
-                self._landed(dask_future, value)
-            if self._results.is_empty():
-                with self._cond:
-                    if self._closing:
-                        self._in_flight.clear()
-                        return
+            batch = [self._done.get()]
+            while True:
+                try:
+                    batch.append(self._done.get_nowait())
+                except queue.Empty:
+                    break
+            stop = None in batch
+            ready = [f for f in batch if f is not None]
+            finished = [f for f in ready if f.status == "finished"]
+            try:
+                values = dict(zip(finished, self.client.gather(finished), strict=True))
+            except Exception:  # e.g. a result lost with its worker: fetch them one by one
+                values = {}
+            for dask_future in ready:
+                self._landed(dask_future, values.get(dask_future))
+            if stop:
+                return
 
     def _landed(self, dask_future: Any, value: Any) -> None:
         with self._cond:
@@ -324,7 +335,7 @@ class DaskExecutor:
             if entry is None:
                 return
             task, future, attempt = entry
-            if dask_future.status == "finished" and value[0] == "timeout":
+            if value is not None and value[0] == "timeout":
                 if attempt < self.max_attempts and not self._closing:
                     self._restart(value[1])
                     self._send(task, future, attempt + 1)
@@ -347,6 +358,11 @@ class DaskExecutor:
 
     def _outcome(self, dask_future: Any, value: Any, attempt: int) -> tuple[bool, Any, int]:
         if dask_future.status == "finished":
+            if value is None:
+                try:
+                    value = dask_future.result()
+                except Exception as exc:
+                    return False, self._failure(exc), attempt
             status, result, leftovers = value
             attempts = max(attempt, 2) if leftovers else attempt
             if status == "ok":
@@ -354,22 +370,21 @@ class DaskExecutor:
             if status == "timeout":
                 self._restart(result)
                 tries = f"{attempt} attempt{'s' * (attempt > 1)}"
-                return (
-                    False,
-                    TaskTimeout(
-                        f"render exceeded the {self.task_timeout:g} s time limit ({tries})"
-                    ),
-                    attempts,
-                )
+                limit = f"{self.task_timeout:g} s time limit"
+                return False, TaskTimeout(f"render exceeded the {limit} ({tries})"), attempts
             return False, result, attempts
         if dask_future.status == "cancelled":
             return False, RenderFailed("render cancelled: the Dask scheduler was lost"), attempt
-        exc = value[1] if isinstance(value, tuple) and len(value) == 3 else value
-        if isinstance(exc, self._distributed.KilledWorker):
+        error = dask_future.exception()
+        if isinstance(error, self._distributed.KilledWorker):
             n = self._crash_attempts
             return False, WorkerCrashed(f"Dask worker died on {n} attempts"), n
+        return False, self._failure(error), attempt
+
+    @staticmethod
+    def _failure(exc: BaseException) -> RenderFailed:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-        return False, RenderFailed(f"Dask task failed: {reason}"), attempt
+        return RenderFailed(f"Dask task failed: {reason}")
 
     def _restart(self, worker: str) -> None:
         """Restart a worker whose render overran, without waiting for it here."""
