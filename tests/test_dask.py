@@ -77,8 +77,9 @@ class Cluster:
         env: dict[str, str] | None = None,
         cwd: Path = ROOT,
         wrap: Sequence[str] = (),
+        wait: bool = True,
     ) -> subprocess.Popen[bytes]:
-        """Start one single-threaded worker and wait until the scheduler counts it."""
+        """Start one single-threaded worker; with ``wait``, until the scheduler counts it."""
         before = len(self.client.nthreads())
         command = argv or [DASK, "worker"]
         options = ["--nworkers", "1", "--nthreads", "1", "--no-dashboard", "--name", name]
@@ -86,7 +87,8 @@ class Cluster:
         process = self._spawn(
             name, [*wrap, *command, self.address, *options], {**base, **(env or {})}, cwd
         )
-        self.client.wait_for_workers(before + 1, timeout=DEADLINE)
+        if wait:
+            self.client.wait_for_workers(before + 1, timeout=DEADLINE)
         return process
 
     @property
@@ -125,7 +127,8 @@ def cluster(logs: Path, workers: int = 2, **worker_options: object) -> Iterator[
     try:
         running.scheduler()
         for i in range(workers):
-            running.worker(f"w{i}", **worker_options)  # type: ignore[arg-type]
+            running.worker(f"w{i}", wait=False, **worker_options)  # type: ignore[arg-type]
+        running.client.wait_for_workers(workers, timeout=DEADLINE)
         yield running
     finally:
         running.close()
