@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import queue
 import secrets
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import InvalidStateError
@@ -116,6 +117,28 @@ def _probe(out_dir: str, token_name: str, token: str, source: str | None) -> tup
     return derivo_version(), None
 
 
+def _reachable(address: str, timeout: float) -> None:
+    """Fail fast, with the system's reason, on a bad or unreachable scheduler address.
+
+    Dask's own client retries until its timeout and then spends as long again
+    closing; a plain TCP connect answers "refused" or "unknown host" at once.
+    """
+    from distributed.comm.addressing import get_address_host_port, parse_address
+
+    try:
+        scheme, _ = parse_address(address, strict=True)
+        host, port = get_address_host_port(address, strict=True)
+    except ValueError as exc:
+        raise ClusterError(f"bad Dask scheduler address {address!r}: {exc}") from None
+    if scheme not in ("tcp", "tls"):
+        return
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ClusterError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
+
+
 class DaskExecutor:
     """Run tasks on a Dask cluster: ``client`` is a ``distributed.Client`` or an address.
 
@@ -147,6 +170,7 @@ class DaskExecutor:
         self._distributed = distributed
         self._owns_client = not isinstance(client, distributed.Client)
         if self._owns_client:
+            _reachable(str(client), connect_timeout)
             try:
                 client = distributed.Client(client, timeout=connect_timeout, set_as_default=False)
             except (OSError, TimeoutError, ValueError) as exc:
