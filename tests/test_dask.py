@@ -241,7 +241,8 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
     address = f"tcp://127.0.0.1:{free_port()}"
     result = derivo("process", SAMPLES, "--out", tmp_path, "--scheduler", address)
     assert result.returncode == 2
-    assert result.stderr == f"Error: cannot reach the Dask scheduler at {address}: Connection refused\n"
+    reason = f"cannot reach the Dask scheduler at {address}: Connection refused"
+    assert result.stderr == f"Error: {reason}\n"
 
 
 def test_workers_that_cannot_do_the_work_are_refused(tmp_path: Path) -> None:
