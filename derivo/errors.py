@@ -11,6 +11,14 @@
     ├── CacheError                 the cache database cannot be used (e.g. newer schema)
     ├── QueueFull                  the executor's bounded queue is full; try again later
     ├── ClusterError               a Dask cluster cannot be used (unreachable, workers unfit)
+    ├── PhotoFailed                the photo was recorded as failed; asked for its derivative
+    ├── NotFound                   asked the service for something it does not have
+    │   ├── UnknownPhoto           no photo with that id
+    │   ├── UnknownSpec            no derivative spec with that name
+    │   └── UnknownVersion         not the spec's current fingerprint
+    ├── Busy                       the photo is being rendered; try again once it is done
+    ├── Unauthorized               a write without the right bearer token
+    ├── IllegalTransition          a photo is not in the state a change of state expects
     └── RenderFailed               not the photo's fault (e.g. unreadable now): tried again
         │                          on the next run, never recorded as a verdict on the photo
         ├── WorkerCrashed          the worker died (segfault, OOM kill); the pool retries it
@@ -20,6 +28,9 @@ Every leaf carries a one-line human reason in ``str(error)``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 
 class DerivoError(Exception):
@@ -65,7 +76,49 @@ class ClusterError(DerivoError):
 
 
 class QueueFull(DerivoError):
+    """``photo`` is what the service kept meanwhile (JSON-ready), shown with the error."""
+
     kind = "queue-full"
+
+    def __init__(self, reason: str, *, photo: Mapping[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.photo = photo
+
+
+class PhotoFailed(DerivoError):
+    """Carries the photo's own recorded failure: its reason and kind."""
+
+    def __init__(self, reason: str, *, kind: str | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind or "failed"
+
+
+class NotFound(DerivoError):
+    kind = "not-found"
+
+
+class UnknownPhoto(NotFound):
+    kind = "unknown-photo"
+
+
+class UnknownSpec(NotFound):
+    kind = "unknown-spec"
+
+
+class UnknownVersion(NotFound):
+    kind = "unknown-version"
+
+
+class Busy(DerivoError):
+    kind = "busy"
+
+
+class Unauthorized(DerivoError):
+    kind = "unauthorized"
+
+
+class IllegalTransition(DerivoError):
+    kind = "illegal-transition"
 
 
 class RenderFailed(DerivoError):

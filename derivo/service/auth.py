@@ -12,10 +12,9 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from fastapi import HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials
 
-from derivo.errors import DerivoError
+from derivo.errors import DerivoError, Unauthorized
 
 MIN_TOKEN_LENGTH = 16
 
@@ -48,21 +47,13 @@ def load_or_create_token(path: Path) -> tuple[str, bool]:
 
 
 class BearerToken:
-    """Checks ``Authorization: Bearer <token>`` in constant time; 401 when missing or wrong."""
+    """Checks ``Authorization: Bearer <token>`` in constant time; Unauthorized when not right."""
 
     def __init__(self, token: str) -> None:
         self._token = token.encode()
 
     def check(self, credentials: HTTPAuthorizationCredentials | None) -> None:
         if credentials is None or not credentials.credentials:
-            raise _unauthorized("missing bearer token (Authorization: Bearer <token>)")
+            raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
         if not hmac.compare_digest(credentials.credentials.encode(), self._token):
-            raise _unauthorized("wrong bearer token")
-
-
-def _unauthorized(message: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        detail={"kind": "unauthorized", "message": message},
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+            raise Unauthorized("wrong bearer token")

@@ -1,5 +1,6 @@
 """Translate errors into JSON answers, ``{"error": {"kind": ..., "message": ...}}``, once.
 
+Routes only raise; this is the one place that turns an error into a response.
 Input errors are the client's (4xx), server faults are ours (5xx, no details leaked):
 
 ====================  ======  ===========================================
@@ -8,10 +9,15 @@ error                 status  when
 UnsupportedFormat     415     the upload is not an image
 LimitExceeded         413     the upload is over the size limit
 InputError            400     empty upload, malformed multipart body
-QueueFull             503     render queue full (with ``Retry-After``)
+Unauthorized          401     missing or wrong token (``WWW-Authenticate``)
+NotFound              404     unknown photo, spec or spec version
+Busy                  409     the photo is being rendered
+PhotoFailed           422     its derivative asked for; kind is the photo's
+QueueFull             503     render queue full (``Retry-After``; with the
+                              kept photo and its ``Location`` when there is one)
 CacheError            503     the database cannot be used
 other DerivoError     500
-HTTPException         its own (401, 404, 409, ...)
+HTTPException         its own (unknown route, wrong method, ...)
 validation            422     a bad query parameter
 anything else         500     logged with its traceback
 ====================  ======  ===========================================
@@ -22,6 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,11 +36,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from derivo.errors import (
+    Busy,
     CacheError,
     DerivoError,
     InputError,
     LimitExceeded,
+    NotFound,
+    PhotoFailed,
     QueueFull,
+    Unauthorized,
     UnsupportedFormat,
 )
 
@@ -43,6 +54,10 @@ STATUS_OF: tuple[tuple[type[DerivoError], int], ...] = (
     (UnsupportedFormat, 415),
     (LimitExceeded, 413),
     (InputError, 400),
+    (Unauthorized, 401),
+    (NotFound, 404),
+    (Busy, 409),
+    (PhotoFailed, 422),
     (QueueFull, 503),
     (CacheError, 503),
     (DerivoError, 500),
@@ -50,11 +65,14 @@ STATUS_OF: tuple[tuple[type[DerivoError], int], ...] = (
 
 
 def error_response(
-    status: int, kind: str, message: str, headers: Mapping[str, str] | None = None
+    status: int,
+    kind: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"kind": kind, "message": message}}, status_code=status, headers=headers
-    )
+    body = {"error": {"kind": kind, "message": message}, **extra}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def install(app: FastAPI, *, retry_after: int) -> None:
@@ -63,18 +81,22 @@ def install(app: FastAPI, *, retry_after: int) -> None:
     async def derivo_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DerivoError)
         status = next(code for cls, code in STATUS_OF if isinstance(exc, cls))
-        if status >= 500:
+        if status >= 500 and not isinstance(exc, QueueFull):  # backpressure, not a fault
             log.error("%s %s: %s", request.method, request.url.path, exc)
-        headers = {"Retry-After": str(retry_after)} if status == 503 else None
-        return error_response(status, exc.kind, str(exc), headers)
+        headers: dict[str, str] = {}
+        extra: dict[str, Any] = {}
+        if status == 503:
+            headers["Retry-After"] = str(retry_after)
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, QueueFull) and exc.photo is not None:
+            extra["photo"] = exc.photo
+            headers["Location"] = str(exc.photo["url"])
+        return error_response(status, exc.kind, str(exc), headers or None, **extra)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
-        if isinstance(exc.detail, dict):
-            kind, message = str(exc.detail["kind"]), str(exc.detail["message"])
-        else:
-            kind, message = _slug(exc.status_code), str(exc.detail)
-        return error_response(exc.status_code, kind, message, exc.headers)
+        return error_response(exc.status_code, _slug(exc.status_code), exc.detail, exc.headers)
 
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field
@@ -90,3 +91,9 @@ def photo_view(record: PhotoRecord, specs: SpecSet, made: dict[str, Derivative])
         url=photo_url(record.id),
         derivatives=derivatives,
     )
+
+
+#: OpenAPI entries for the error answers every route may give.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorView} for code in (400, 401, 404, 409, 413, 415, 422)
+}

@@ -1,0 +1,96 @@
+"""What one server opens at start and closes at shutdown, handed to the routes.
+
+Nothing is opened at import or by ``create_app``: :func:`open_services` takes the
+data directory lock, the token, the cache, the worker pool, the pipeline and the
+ingest loop, in that order, and closes them in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from derivo.cache import DerivativeCache, PhotoRecord
+from derivo.executors import DaskExecutor, WorkerPool, make_executor
+from derivo.pipeline import Pipeline
+from derivo.service.auth import BearerToken, load_or_create_token
+from derivo.service.datadir import DataDirLock, sweep_temp_files
+from derivo.service.ingest import Ingest
+from derivo.service.metrics import Metrics
+from derivo.service.originals import Originals
+from derivo.service.settings import Settings
+from derivo.service.views import PhotoView, photo_view
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the lifespan opens, for the handlers (see :mod:`derivo.service.deps`)."""
+
+    settings: Settings
+    cache: DerivativeCache
+    pool: WorkerPool | DaskExecutor
+    pipeline: Pipeline
+    ingest: Ingest
+    metrics: Metrics
+    auth: BearerToken
+
+    def view(self, record: PhotoRecord) -> PhotoView:
+        made = self.cache.derivatives(record.hash, self.pipeline.specs) if record.hash else {}
+        return photo_view(record, self.pipeline.specs, made)
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """Open every resource of one server; on exit, close them in reverse order."""
+    async with AsyncExitStack() as stack:
+        lock = DataDirLock(settings.data_dir)
+        stack.callback(lock.release)
+        token = _token(settings)
+        originals = Originals(settings.originals_dir)
+        sweep_temp_files(settings.originals_dir, settings.derivatives_dir)
+        cache = stack.enter_context(DerivativeCache(settings.db_path, durable=True))
+        pool = make_executor(
+            scheduler=settings.scheduler,
+            workers=None if settings.scheduler else settings.workers,
+            queue_size=settings.queue_size,
+            task_timeout=settings.task_timeout,
+            out_dir=settings.derivatives_dir,
+        )
+        pool.start()
+        pipeline = Pipeline(
+            cache=cache, executor=pool, out_dir=settings.derivatives_dir, limits=settings.limits
+        )
+        stack.callback(pipeline.close)
+        # cancel, not drain: whatever was queued is pending in SQLite and resumes next start
+        stack.push_async_callback(asyncio.to_thread, pool.close, cancel=True)
+        metrics = Metrics(pool_stats=pool.stats, counts=cache.counts)
+        ingest = Ingest(cache=cache, pipeline=pipeline, originals=originals, metrics=metrics)
+        await ingest.start()
+        stack.push_async_callback(ingest.stop)
+        yield Services(
+            settings=settings,
+            cache=cache,
+            pool=pool,
+            pipeline=pipeline,
+            ingest=ingest,
+            metrics=metrics,
+            auth=BearerToken(token),
+        )
+
+
+def _token(settings: Settings) -> str:
+    """The configured token, or the stored one; a newly generated one is shown once."""
+    if settings.token is not None:
+        return settings.token
+    token, created = load_or_create_token(settings.token_path)
+    if created:
+        print(
+            f"derivo: generated the upload token, kept in {settings.token_path} "
+            f"(mode 0600); shown only this once:\n  {token}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return token

@@ -1,0 +1,104 @@
+"""``/photos/{id}/{spec}``: a derivative file, cached by browsers for as long as it can be."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+
+from derivo.cache import DerivativeCache, PhotoRecord
+from derivo.errors import PhotoFailed, UnknownPhoto, UnknownSpec, UnknownVersion
+from derivo.service.deps import ServicesDep
+from derivo.service.views import ERROR_RESPONSES, PhotoView
+from derivo.specs import Spec
+from derivo.tasks import Derivative
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "public, no-cache"
+MEDIA_TYPES = {"jpeg": "image/jpeg", "webp": "image/webp"}
+NOT_READY_RETRY = "1"
+
+router = APIRouter(prefix="/photos", tags=["photos"], responses=ERROR_RESPONSES)
+
+
+@router.get(
+    "/{photo_id}/{spec}",
+    response_class=Response,
+    responses={
+        200: {"content": {"image/jpeg": {}}, "description": "The derivative."},
+        202: {"model": PhotoView, "description": "Not rendered yet: retry after Retry-After."},
+        304: {"description": "Not modified (If-None-Match)."},
+    },
+)
+async def get_derivative(
+    request: Request,
+    photo_id: str,
+    spec: str,
+    services: ServicesDep,
+    v: Annotated[str | None, Query(description="Spec fingerprint (versioned URL).")] = None,
+) -> Response:
+    """The derivative file, with a strong ETag; cached for good under its versioned URL.
+
+    404: unknown photo or spec (or ``v`` is not the spec's current fingerprint).
+    202 with the photo's JSON and ``Retry-After``: pending or processing.
+    422: the photo failed; the message says why.
+    """
+    wanted = services.pipeline.specs.by_name(spec)
+    if wanted is None:
+        raise UnknownSpec(f"no derivative spec {spec!r}")
+    if v is not None and v != wanted.fingerprint:
+        raise UnknownVersion(f"{spec} version {v} is not served")
+    record, derivative, stat = await asyncio.to_thread(_locate, services.cache, photo_id, wanted)
+    if record.status == "failed":
+        raise PhotoFailed(record.error or "failed", kind=record.error_kind)
+    if derivative is None or stat is None:
+        if record.status == "done":
+            await services.ingest.rerender(photo_id)
+        view = await asyncio.to_thread(services.view, record)
+        return JSONResponse(
+            view.model_dump(mode="json"),
+            status_code=202,
+            headers={"Retry-After": NOT_READY_RETRY, "Cache-Control": "no-store"},
+        )
+    headers = {
+        "ETag": f'"{record.hash}-{wanted.fingerprint}"',
+        "Cache-Control": IMMUTABLE if v is not None else REVALIDATE,
+    }
+    if _matches(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return FileResponse(
+        derivative.path,
+        media_type=MEDIA_TYPES.get(derivative.format, "application/octet-stream"),
+        headers=headers,
+        stat_result=stat,
+    )
+
+
+def _locate(
+    cache: DerivativeCache, photo_id: str, spec: Spec
+) -> tuple[PhotoRecord, Derivative | None, os.stat_result | None]:
+    """The photo, its derivative for ``spec`` if recorded, and the file's stat if it exists."""
+    record = cache.photo(photo_id)
+    if record is None:
+        raise UnknownPhoto(f"no photo {photo_id}")
+    if record.status != "done" or record.hash is None:
+        return record, None, None
+    derivative = cache.derivatives(record.hash, [spec]).get(spec.name)
+    if derivative is None:
+        return record, None, None
+    try:
+        return record, derivative, os.stat(derivative.path)
+    except FileNotFoundError:
+        return record, derivative, None
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Weak comparison, as If-None-Match requires (RFC 9110 13.1.2)."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    return etag in (tag.strip().removeprefix("W/") for tag in if_none_match.split(","))
