@@ -76,7 +76,8 @@ def compare(photos: Path, address: str, cores: int, runs: int, work: Path) -> di
             walls[name].append(time.perf_counter() - started)
             if summary["rendered"] != summary["photos"]:
                 raise SystemExit(f"{name}: {summary['rendered']} of {summary['photos']} rendered")
-            cpu.append(summary["cpu_seconds"] / summary["photos"])
+            if name == "pool":  # its workers are reaped children: their CPU is counted
+                cpu.append(summary["cpu_seconds"] / summary["photos"])
             shutil.rmtree(out)
             print(f"  {name} run {i + 1}: {walls[name][-1]:.2f} s", flush=True)
     pool, dask = statistics.median(walls["pool"]), statistics.median(walls["dask"])
