@@ -128,7 +128,8 @@ def cluster(logs: Path, workers: int = 2, **worker_options: object) -> Iterator[
         running.scheduler()
         for i in range(workers):
             running.worker(f"w{i}", wait=False, **worker_options)  # type: ignore[arg-type]
-        running.client.wait_for_workers(workers, timeout=DEADLINE)
+        if workers:
+            running.client.wait_for_workers(workers, timeout=DEADLINE)
         yield running
     finally:
         running.close()
@@ -214,23 +215,22 @@ def test_a_worker_killed_mid_batch_loses_nothing(tmp_path: Path) -> None:
         victim = running.processes[1]  # w0: nanny and worker, one session
         victim_pid = running.pids()["w0"]
         out = tmp_path / "out"
-        run = subprocess.Popen(
+        with subprocess.Popen(
             [sys.executable, "-m", "derivo", "process", str(photos), "--out", str(out),
              "--json", "--scheduler", running.address],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + DEADLINE
-            while not (gate / f"started-{victim_pid}").exists():
-                assert time.monotonic() < deadline and run.poll() is None, "w0 never got a task"
-                time.sleep(0.05)
-            running.stop(victim, signal.SIGKILL)
-            (gate / "open").touch()
-            stdout, stderr = run.communicate(timeout=300)
-        finally:
-            if run.poll() is None:
-                run.kill()
-                run.wait()
+        ) as run:  # fmt: skip
+            try:
+                deadline = time.monotonic() + DEADLINE
+                while not (gate / f"started-{victim_pid}").exists():
+                    assert time.monotonic() < deadline and run.poll() is None, "w0 got no task"
+                    time.sleep(0.05)
+                running.stop(victim, signal.SIGKILL)
+                (gate / "open").touch()
+                stdout, stderr = run.communicate(timeout=300)
+            finally:
+                if run.poll() is None:
+                    run.kill()
     assert run.returncode == 0, stderr
     summary = json.loads(stdout)
     assert (summary["rendered"], summary["failed"], summary["pending"]) == (6, 0, 0)
