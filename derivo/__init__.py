@@ -1,15 +1,26 @@
-"""derivo: photo derivatives (thumbnails, previews) fast, in parallel, and never twice."""
+"""derivo: photo derivatives (thumbnails, previews) fast, in parallel, and never twice.
 
-from derivo.cache import DerivativeCache, FileStat, PhotoRecord
+``import derivo`` does not start libvips: :func:`render` loads it on first use, so
+``derivo status`` and ``--help`` stay quick.
+"""
+
+import sys
+import types
+import typing
+
+from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.errors import (
     CacheError,
     ClusterError,
+    ConfigError,
     CorruptImage,
     DerivoError,
+    FolderLocked,
     InputError,
     LimitExceeded,
     QueueFull,
     RenderFailed,
+    SourceMissing,
     SpecError,
     TaskTimeout,
     UnsupportedFormat,
@@ -18,16 +29,20 @@ from derivo.errors import (
 from derivo.executors import (
     DaskExecutor,
     Executor,
+    InlineExecutor,
     PoolStats,
     RenderFuture,
     WorkerPool,
     make_executor,
     workers_for,
 )
+from derivo.oneshot import thumbnail
 from derivo.pipeline import PhotoResult, Pipeline
-from derivo.render import render
 from derivo.specs import DEFAULT_SPECS, PREVIEW, THUMBNAIL, Spec, SpecSet
 from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
+
+if typing.TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "DEFAULT_SPECS",
@@ -35,6 +50,7 @@ __all__ = [
     "THUMBNAIL",
     "CacheError",
     "ClusterError",
+    "ConfigError",
     "CorruptImage",
     "DaskExecutor",
     "Derivative",
@@ -42,11 +58,14 @@ __all__ = [
     "DerivoError",
     "Executor",
     "FileStat",
+    "FolderLocked",
+    "InlineExecutor",
     "InputError",
     "LimitExceeded",
     "Limits",
     "PhotoRecord",
     "PhotoResult",
+    "PhotoStatus",
     "Pipeline",
     "PoolStats",
     "QueueFull",
@@ -54,6 +73,7 @@ __all__ = [
     "RenderFuture",
     "RenderResult",
     "RenderTask",
+    "SourceMissing",
     "Spec",
     "SpecError",
     "SpecSet",
@@ -63,5 +83,26 @@ __all__ = [
     "WorkerPool",
     "make_executor",
     "render",
+    "thumbnail",
     "workers_for",
 ]
+
+
+class _Package(types.ModuleType):
+    @property
+    def render(self) -> "Callable[[RenderTask], RenderResult]":
+        """:func:`derivo.render.render`, imported (with libvips) when first asked for."""
+        from derivo.render import render
+
+        return render
+
+    @render.setter
+    def render(self, submodule: types.ModuleType) -> None:
+        """The import system sets the submodule here on its first import; the function stays."""
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "render"})
+
+
+sys.modules[__name__].__class__ = _Package

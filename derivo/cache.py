@@ -17,16 +17,47 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from derivo.errors import CacheError
+from derivo.errors import CacheError, IllegalTransition, UnknownPhoto
 from derivo.specs import Spec
 from derivo.tasks import Derivative
 
 SCHEMA_VERSION = 2
-Status = Literal["pending", "processing", "done", "failed"]
-STATUSES: tuple[Status, ...] = ("pending", "processing", "done", "failed")
+
+
+class PhotoStatus(StrEnum):
+    """Where a photo is on its way to its derivatives; kept in SQLite, so it survives restarts.
+
+    ::
+
+        upload ──► PENDING ──submitted──► PROCESSING ──rendered──────────► DONE
+                     ▲ ▲ ▲                 │      │                          │
+                     │ │ └─ queue full, ───┘      └─ input error, crash, ─► FAILED
+                     │ │    cancelled, interrupted   timeout                 │
+                     │ └─── a derivative file is gone ────────────── DONE    │
+                     └───── retried: failed, but not the photo's fault ──────┘
+
+    Only :class:`DerivativeCache` writes it. A change that depends on the state
+    the photo is in names that state (``mark_pending(photo_id, expected=DONE)``)
+    and raises :class:`~derivo.errors.IllegalTransition` if the photo has moved on.
+    The pipeline records where a submitted photo ends up (``processing``,
+    ``done``, ``failed``) whatever its state before: any photo may be processed again.
+    """
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+#: Kept for code that names the type of a status; the same enum.
+Status = PhotoStatus
+STATUSES: tuple[PhotoStatus, ...] = tuple(PhotoStatus)
+#: The cache's file name inside an output folder, unless told otherwise.
+DB_NAME = "derivo.db"
 
 _SCHEMA = """
 CREATE TABLE photos (
@@ -98,7 +129,7 @@ class PhotoRecord:
     source: str
     stat: FileStat | None
     hash: str | None
-    status: Status
+    status: PhotoStatus
     error: str | None
     error_kind: str | None
     error_key: str | None
@@ -234,7 +265,7 @@ class DerivativeCache:
         source: str,
         stat: FileStat | None,
         source_hash: str | None,
-        status: Status = "pending",
+        status: PhotoStatus = PhotoStatus.PENDING,
     ) -> None:
         """Insert or update a photo's source and hash, and set its state."""
         now = time.time()
@@ -255,37 +286,62 @@ class DerivativeCache:
     def set_status(
         self,
         photo_id: str,
-        status: Status,
+        status: PhotoStatus,
         *,
+        expected: PhotoStatus | Iterable[PhotoStatus] | None = None,
         error: str | None = None,
         error_kind: str | None = None,
         error_key: str | None = None,
         attempts: int | None = None,
         size: tuple[int, int] | None = None,
     ) -> None:
-        """Move a photo to ``status``; an error is kept only with ``failed``."""
+        """Move a photo to ``status``; an error is kept only with ``failed``.
+
+        With ``expected``, only from that state (or one of those states): otherwise
+        :class:`~derivo.errors.IllegalTransition`, or
+        :class:`~derivo.errors.UnknownPhoto` for a photo that is not recorded.
+        """
+        status = PhotoStatus(status)
+        sql = """UPDATE photos SET status = ?, error = ?, error_kind = ?, error_key = ?,
+                     attempts = COALESCE(?, attempts),
+                     width = COALESCE(?, width), height = COALESCE(?, height),
+                     updated_at = ?
+                 WHERE id = ?"""
+        params: list[Any] = [
+            status,
+            error if status is PhotoStatus.FAILED else None,
+            error_kind if status is PhotoStatus.FAILED else None,
+            error_key if status is PhotoStatus.FAILED else None,
+            attempts,
+            size[0] if size else None,
+            size[1] if size else None,
+            time.time(),
+            photo_id,
+        ]
+        allowed = _states(expected)
+        if allowed:
+            sql += f" AND status IN ({', '.join('?' * len(allowed))})"
+            params += allowed
         with self._transaction() as db:
-            db.execute(
-                """UPDATE photos SET status = ?, error = ?, error_kind = ?, error_key = ?,
-                       attempts = COALESCE(?, attempts),
-                       width = COALESCE(?, width), height = COALESCE(?, height),
-                       updated_at = ?
-                   WHERE id = ?""",
-                (
-                    status,
-                    error,
-                    error_kind,
-                    error_key,
-                    attempts,
-                    size[0] if size else None,
-                    size[1] if size else None,
-                    time.time(),
-                    photo_id,
-                ),
-            )
+            if db.execute(sql, params).rowcount == 0 and allowed:
+                self._refuse(photo_id, status, allowed)
+
+    def _refuse(self, photo_id: str, status: PhotoStatus, allowed: list[PhotoStatus]) -> None:
+        record = self.photo(photo_id)
+        if record is None:
+            raise UnknownPhoto(f"no photo {photo_id}")
+        raise IllegalTransition(
+            f"photo {photo_id} is {record.status}, not {' or '.join(allowed)}: "
+            f"cannot make it {status}"
+        )
+
+    def mark_pending(self, photo_id: str, *, expected: PhotoStatus | Iterable[PhotoStatus]) -> None:
+        """Queue a photo again: from ``processing`` (interrupted), ``done`` (a derivative
+        file is gone) or ``failed`` (not the photo's fault); its error is cleared."""
+        self.set_status(photo_id, PhotoStatus.PENDING, expected=expected)
 
     def photos(
-        self, *, status: Status | None = None, after: str | None = None, limit: int = 100
+        self, *, status: PhotoStatus | None = None, after: str | None = None, limit: int = 100
     ) -> list[PhotoRecord]:
         """Photos ordered by id, ``limit`` at a time from the cursor ``after``."""
         sql, params = "SELECT * FROM photos WHERE id > ?", [after or ""]
@@ -295,10 +351,10 @@ class DerivativeCache:
         sql += " ORDER BY id LIMIT ?"
         return [_photo(r) for r in self._query(sql, [*params, limit])]
 
-    def counts(self) -> dict[Status, int]:
-        counts: dict[Status, int] = dict.fromkeys(STATUSES, 0)
+    def counts(self) -> dict[PhotoStatus, int]:
+        counts: dict[PhotoStatus, int] = dict.fromkeys(PhotoStatus, 0)
         for row in self._query("SELECT status, COUNT(*) AS n FROM photos GROUP BY status"):
-            counts[row["status"]] = row["n"]
+            counts[PhotoStatus(row["status"])] = row["n"]
         return counts
 
     def delete_photo(self, photo_id: str) -> list[str]:
@@ -348,9 +404,6 @@ class DerivativeCache:
             s for s in specs if s.name not in have or not Path(have[s.name].path).is_file()
         )
 
-    def needs_regeneration(self, source_hash: str, specs: Iterable[Spec]) -> bool:
-        return bool(self.missing(source_hash, specs))
-
     def record(self, source_hash: str, specs: Iterable[Spec], made: Iterable[Derivative]) -> None:
         """Record derivatives written for ``source_hash`` (call only after they are on disk)."""
         by_name = {spec.name: spec for spec in specs}
@@ -376,6 +429,38 @@ class DerivativeCache:
                 ],
             )
 
+    # Queries for listing and cleaning
+
+    def recorded(self, source_hash: str | None = None) -> list[tuple[str, str, Derivative]]:
+        """Every recorded derivative as (hash, fingerprint, derivative), whatever spec made it;
+        of one source when ``source_hash`` is given. Ordered by hash, spec, newest first."""
+        sql = "SELECT * FROM derivatives"
+        params: list[str] = []
+        if source_hash is not None:
+            sql += " WHERE hash = ?"
+            params.append(source_hash)
+        rows = self._query(sql + " ORDER BY hash, spec, created_at DESC", params)
+        return [
+            (
+                r["hash"],
+                r["fingerprint"],
+                Derivative(
+                    spec=r["spec"],
+                    path=self._absolute(r["path"]),
+                    width=r["width"],
+                    height=r["height"],
+                    bytes=r["bytes"],
+                    format=r["format"],
+                ),
+            )
+            for r in rows
+        ]
+
+    def forget_derivatives(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Forget the derivatives recorded under these (hash, fingerprint) keys."""
+        with self._transaction() as db:
+            db.executemany("DELETE FROM derivatives WHERE hash = ? AND fingerprint = ?", keys)
+
     # Derivative locations: absolute for callers, relative to the root on disk
 
     def _absolute(self, stored: str) -> str:
@@ -394,6 +479,14 @@ class DerivativeCache:
             ) from None
 
 
+def _states(expected: PhotoStatus | Iterable[PhotoStatus] | None) -> list[PhotoStatus]:
+    if expected is None:
+        return []
+    if isinstance(expected, str):
+        return [PhotoStatus(expected)]
+    return [PhotoStatus(s) for s in expected]
+
+
 def _photo(row: sqlite3.Row) -> PhotoRecord:
     stat = None
     if row["size"] is not None:
@@ -403,7 +496,7 @@ def _photo(row: sqlite3.Row) -> PhotoRecord:
         source=row["source"],
         stat=stat,
         hash=row["hash"],
-        status=row["status"],
+        status=PhotoStatus(row["status"]),
         error=row["error"],
         error_kind=row["error_kind"],
         error_key=row["error_key"],

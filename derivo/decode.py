@@ -23,6 +23,7 @@ from derivo.errors import (
     InputError,
     LimitExceeded,
     RenderFailed,
+    SourceMissing,
     UnsupportedFormat,
 )
 from derivo.formats import sniff_file
@@ -63,13 +64,14 @@ def _check_file_size(path: Path, limits: Limits) -> None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise InputError("source file not found") from None
+        raise SourceMissing("source file not found") from None
     if not stat.S_ISREG(st.st_mode):
         raise UnsupportedFormat("not a regular file")
     size = st.st_size
     if size > limits.max_bytes:
         raise LimitExceeded(
             f"file of {size / MB:.0f} MB exceeds the {limits.max_bytes / MB:.0f} MB limit"
+            " (--max-mb)"
         )
     if size == 0:
         raise UnsupportedFormat("empty file")
@@ -77,7 +79,9 @@ def _check_file_size(path: Path, limits: Limits) -> None:
 
 def _check_pixels(width: int, height: int, limits: Limits) -> None:
     if width * height > limits.max_pixels:
-        raise LimitExceeded(f"{width}x{height} exceeds the {limits.max_pixels / 1e6:g} MP limit")
+        raise LimitExceeded(
+            f"{width}x{height} exceeds the {limits.max_pixels / 1e6:g} MP limit (--max-pixels)"
+        )
 
 
 def target_box(width: int, height: int, specs: Iterable[Spec]) -> tuple[int, int]:
@@ -181,7 +185,7 @@ def classify_vips_error(fmt: str, exc: pyvips.Error) -> InputError:
     low = detail.lower()
     name = fmt.upper()
     if any(s in low for s in ("premature end", "truncated", "read error", "unexpected end")):
-        return CorruptImage(f"truncated or damaged {name} ({detail})")
+        return CorruptImage(f"truncated or damaged {name} ({detail}; --lenient accepts it)")
     if any(s in low for s in ("unsupported", "not supported", "not been built")):
         return UnsupportedFormat(f"unsupported {name} variant ({detail})")
     return CorruptImage(f"corrupt {name} ({detail})")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,20 +33,25 @@ def printable(path: Path) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def find_photos(paths: Iterable[Path], *, exclude: Iterable[Path] = ()) -> Iterator[Found]:
+def find_photos(
+    paths: Iterable[Path],
+    *,
+    exclude: Iterable[Path] = (),
+    passed_over: Callable[[Path], None] | None = None,
+) -> Iterator[Found]:
     """Yield image files under ``paths`` in a stable order.
 
     Folders are walked recursively (hidden entries and anything inside ``exclude``
     skipped, folder links not followed, so no loops); files found there that are
     not images are passed over silently, unreadable ones are yielded with their
-    error. A file named directly is always yielded, so the caller can report it if
-    it is not an image.
+    error; ``passed_over`` is told of each, so they can be counted. A file named
+    directly is always yielded, so the caller can report it if it is not an image.
     """
     skip = [p.resolve() for p in exclude]
     seen: set[Path] = set()
     for path in paths:
         path = path.resolve()
-        found = _walk(path, skip) if path.is_dir() else iter([_look(path)])
+        found = _walk(path, skip, passed_over) if path.is_dir() else iter([_look(path)])
         for item in found:
             if item.path not in seen and not _inside(item.path, skip):
                 seen.add(item.path)
@@ -64,7 +69,9 @@ def _look(path: Path) -> Found:
         return Found(path, None, f"cannot read source: {exc.strerror}")
 
 
-def _walk(root: Path, skip: list[Path]) -> Iterator[Found]:
+def _walk(
+    root: Path, skip: list[Path], passed_over: Callable[[Path], None] | None
+) -> Iterator[Found]:
     for directory, dirnames, filenames in os.walk(root):
         here = Path(directory)
         dirnames[:] = sorted(
@@ -76,3 +83,5 @@ def _walk(root: Path, skip: list[Path]) -> Iterator[Found]:
             found = _look(here / name)
             if found.format is not None or found.error is not None:
                 yield found
+            elif passed_over is not None:
+                passed_over(found.path)

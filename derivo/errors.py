@@ -8,7 +8,9 @@
     │   ├── CorruptImage           truncated or damaged data
     │   └── LimitExceeded          over the pixel or byte limit (decompression bombs)
     ├── SpecError                  a derivative spec or spec file is invalid
+    ├── ConfigError                a config file or setting is invalid
     ├── CacheError                 the cache database cannot be used (e.g. newer schema)
+    ├── FolderLocked               another derivo run holds the output folder's lock
     ├── QueueFull                  the executor's bounded queue is full; try again later
     ├── ClusterError               a Dask cluster cannot be used (unreachable, workers unfit)
     ├── PhotoFailed                the photo was recorded as failed; asked for its derivative
@@ -21,6 +23,7 @@
     ├── IllegalTransition          a photo is not in the state a change of state expects
     └── RenderFailed               not the photo's fault (e.g. unreadable now): tried again
         │                          on the next run, never recorded as a verdict on the photo
+        ├── SourceMissing          the source file is gone (deleted or moved since it was found)
         ├── WorkerCrashed          the worker died (segfault, OOM kill); the pool retries it
         └── TaskTimeout            over its time limit and killed; the pool retries it
 
@@ -65,6 +68,10 @@ class SpecError(DerivoError):
     kind = "spec"
 
 
+class ConfigError(DerivoError):
+    kind = "config"
+
+
 class CacheError(DerivoError):
     kind = "cache"
 
@@ -73,6 +80,10 @@ class ClusterError(DerivoError):
     """The cluster is unreachable, or its workers cannot run derivo's tasks as configured."""
 
     kind = "cluster"
+
+
+class FolderLocked(DerivoError):
+    kind = "locked"
 
 
 class QueueFull(DerivoError):
@@ -125,6 +136,10 @@ class RenderFailed(DerivoError):
     """A render that failed for a reason outside the photo; a later run tries again."""
 
     kind = "failed"
+
+
+class SourceMissing(RenderFailed):
+    kind = "missing"
 
 
 class WorkerCrashed(RenderFailed):

@@ -1,14 +1,95 @@
-"""Recognise the image formats derivo decodes from their first bytes, never the name.
+"""The image formats derivo knows, in one table; recognising them from their first bytes.
 
-The table is the policy of what derivo accepts, kept to formats its decoders
-(libvips, pillow-heif) handle; anything else is refused before a worker sees it.
+:data:`FORMATS` is the policy: what derivo decodes (``input``), what a spec may ask
+for (``output``), and for each its file extension, media type and libvips encoder
+with its options. Specs, the renderer, the CLI help and the service all read it,
+so adding an output format is one entry here (its encoder is a libvips
+``*save_buffer`` operation). Inputs are recognised by :func:`sniff`, from the
+bytes, never the name; anything else is refused before a worker sees it.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+EncoderOptions = Callable[[int, bool], dict[str, Any]]
+
+
+def _no_options(quality: int, progressive: bool) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Format:
+    """One image format; ``encoder`` names the libvips operation that writes it to memory.
+
+    ``options(quality, progressive)`` gives that operation's keyword arguments;
+    metadata is always stripped on top of them.
+    """
+
+    name: str
+    label: str
+    extension: str
+    media_type: str
+    input: bool = True
+    encoder: str | None = None
+    options: EncoderOptions = field(default=_no_options, repr=False)
+
+    @property
+    def output(self) -> bool:
+        return self.encoder is not None
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format(
+            name="jpeg",
+            label="JPEG",
+            extension="jpg",
+            media_type="image/jpeg",
+            encoder="jpegsave_buffer",
+            options=lambda q, progressive: {
+                "Q": q,
+                "interlace": progressive,
+                "optimize_coding": True,
+            },
+        ),
+        Format(name="png", label="PNG", extension="png", media_type="image/png"),
+        Format(
+            name="webp",
+            label="WebP",
+            extension="webp",
+            media_type="image/webp",
+            encoder="webpsave_buffer",
+            options=lambda q, progressive: {"Q": q},
+        ),
+        Format(name="gif", label="GIF", extension="gif", media_type="image/gif"),
+        Format(name="tiff", label="TIFF", extension="tif", media_type="image/tiff"),
+        Format(name="heif", label="HEIF/HEIC", extension="heic", media_type="image/heif"),
+        Format(
+            name="avif",
+            label="AVIF",
+            extension="avif",
+            media_type="image/avif",
+            encoder="heifsave_buffer",
+            options=lambda q, progressive: {"Q": q, "compression": "av1"},
+        ),
+    )
+}
+INPUTS: tuple[Format, ...] = tuple(f for f in FORMATS.values() if f.input)
+OUTPUTS: tuple[Format, ...] = tuple(f for f in FORMATS.values() if f.output)
+
+
+def labels(formats: tuple[Format, ...]) -> str:
+    """``JPEG, PNG, ...``: for help texts and documentation."""
+    return ", ".join(f.label for f in formats)
+
 
 #: Bytes needed to recognise every format below.
 SNIFF_BYTES = 32

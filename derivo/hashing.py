@@ -37,3 +37,11 @@ def hash_file(path: Path) -> str:
 def new_hasher() -> blake3.blake3:
     """A streaming hasher, for bytes that arrive in pieces (uploads)."""
     return blake3.blake3()
+
+
+def content_path(root: Path, source_hash: str) -> Path:
+    """Where content with this hash lives under ``root``: ``<root>/<hh>/<hash>``.
+
+    The two-hex-digit level keeps any one folder to a few thousand entries at most.
+    """
+    return root / source_hash[:2] / source_hash

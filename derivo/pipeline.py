@@ -27,9 +27,9 @@ from typing import Literal
 import blake3
 
 from derivo.atomic import remove_leftovers
-from derivo.cache import DerivativeCache, FileStat, PhotoRecord
+from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.discover import printable
-from derivo.errors import DerivoError, InputError, RenderFailed
+from derivo.errors import DerivoError, InputError, RenderFailed, SourceMissing
 from derivo.executors.base import Executor, RenderFuture
 from derivo.hashing import hash_file
 from derivo.specs import SpecSet
@@ -139,6 +139,8 @@ class Pipeline:
             stat = FileStat.of(source)
             trusted = None if verify else self._trusted_hash(record, source, stat)
             source_hash = source_hash or trusted or hash_file(source)
+        except FileNotFoundError:
+            return self._unreadable(done, photo_id, source, "source file not found", SourceMissing)
         except OSError as exc:
             return self._unreadable(done, photo_id, source, f"cannot read source: {exc.strerror}")
 
@@ -146,13 +148,13 @@ class Pipeline:
             done.set_result(self._recorded_failure(record))
             return done
         missing = self.specs.specs if force else self.cache.missing(source_hash, self.specs)
-        if missing or not (trusted and record and record.status == "done"):
+        if missing or not (trusted and record and record.status is PhotoStatus.DONE):
             self.cache.put_photo(
                 photo_id,
                 source=printable(source),
                 stat=stat,
                 source_hash=source_hash,
-                status="processing" if missing else "done",
+                status=PhotoStatus.PROCESSING if missing else PhotoStatus.DONE,
             )
         if not missing:
             done.set_result(self._cached(photo_id, source, source_hash, record))
@@ -177,7 +179,7 @@ class Pipeline:
             with self._lock:
                 del self._flights[source_hash]
             for waiting_id, _source, waiting in flight.waiters:
-                self.cache.set_status(waiting_id, "pending")
+                self.cache.set_status(waiting_id, PhotoStatus.PENDING)
                 if waiting is not done:
                     waiting.set_result(self._pending(waiting_id, printable(source), source_hash))
             raise
@@ -249,7 +251,7 @@ class Pipeline:
 
     def _known_failure(self, record: PhotoRecord, stat: FileStat, source_hash: str) -> bool:
         return (
-            record.status == "failed"
+            record.status is PhotoStatus.FAILED
             and record.stat == stat
             and record.error_key == self.failure_key(source_hash)
         )
@@ -291,7 +293,7 @@ class Pipeline:
             if done.done():
                 continue
             with contextlib.suppress(Exception):
-                self.cache.set_status(photo_id, "pending")
+                self.cache.set_status(photo_id, PhotoStatus.PENDING)
             done.set_result(
                 PhotoResult(
                     photo_id=photo_id,
@@ -314,7 +316,7 @@ class Pipeline:
     ) -> PhotoResult:
         if result is not None:
             self.cache.set_status(
-                photo_id, "done", attempts=attempts, size=(result.width, result.height)
+                photo_id, PhotoStatus.DONE, attempts=attempts, size=(result.width, result.height)
             )
             return PhotoResult(
                 photo_id=photo_id,
@@ -329,14 +331,14 @@ class Pipeline:
                 peak_rss_kb=result.peak_rss_kb,
             )
         if isinstance(error, CancelledError):
-            self.cache.set_status(photo_id, "pending")
+            self.cache.set_status(photo_id, PhotoStatus.PENDING)
             return self._pending(photo_id, source, source_hash)
         if not isinstance(error, DerivoError):
             error = DerivoError(f"{type(error).__name__}: {error}")
         key = self.failure_key(source_hash) if isinstance(error, InputError) else None
         self.cache.set_status(
             photo_id,
-            "failed",
+            PhotoStatus.FAILED,
             error=str(error),
             error_kind=error.kind,
             error_key=key,
@@ -386,14 +388,23 @@ class Pipeline:
         )
 
     def _unreadable(
-        self, done: Future[PhotoResult], photo_id: str, source: Path, reason: str
+        self,
+        done: Future[PhotoResult],
+        photo_id: str,
+        source: Path,
+        reason: str,
+        error: type[RenderFailed] = RenderFailed,
     ) -> Future[PhotoResult]:
         """Record a source that cannot be read now; no failure key, so a later run retries."""
-        kind = RenderFailed.kind
+        kind = error.kind
         self.cache.put_photo(
-            photo_id, source=printable(source), stat=None, source_hash=None, status="failed"
+            photo_id,
+            source=printable(source),
+            stat=None,
+            source_hash=None,
+            status=PhotoStatus.FAILED,
         )
-        self.cache.set_status(photo_id, "failed", error=reason, error_kind=kind)
+        self.cache.set_status(photo_id, PhotoStatus.FAILED, error=reason, error_kind=kind)
         done.set_result(
             PhotoResult(
                 photo_id=photo_id,

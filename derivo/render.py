@@ -16,6 +16,7 @@ import pyvips
 
 from derivo.atomic import write_atomically
 from derivo.decode import classify_vips_error, decode
+from derivo.formats import FORMATS
 from derivo.specs import Spec
 from derivo.tasks import Derivative, RenderResult, RenderTask, derivative_path
 
@@ -67,17 +68,11 @@ def fit(image: Any, spec: Spec) -> Any:
 
 
 def encode(image: Any, spec: Spec) -> bytes:
-    """Encode to the spec's format with every metadata field stripped."""
-    if spec.format == "webp":
-        data = image.webpsave_buffer(Q=spec.quality, keep="none")
-    else:
-        data = image.jpegsave_buffer(
-            Q=spec.quality,
-            interlace=spec.progressive,
-            optimize_coding=True,
-            keep="none",
-        )
-    return bytes(data)
+    """Encode to the spec's format (its encoder and options in the format table), no metadata."""
+    fmt = FORMATS[spec.format]
+    assert fmt.encoder is not None, f"{fmt.name} is not an output format"
+    save = getattr(image, fmt.encoder)
+    return bytes(save(**fmt.options(spec.quality, spec.progressive), keep="none"))
 
 
 def init_worker() -> None:

@@ -18,15 +18,14 @@ from typing import Any, Literal
 import blake3
 
 from derivo.errors import SpecError
+from derivo.formats import FORMATS, OUTPUTS
 
 #: Bump whenever the renderer's output for an unchanged spec changes.
 RENDERER_VERSION = "1"
 
 Fit = Literal["inside", "cover"]
-Format = Literal["jpeg", "webp"]
 
 FITS: tuple[str, ...] = ("inside", "cover")
-FORMATS: dict[str, str] = {"jpeg": "jpg", "webp": "webp"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _MAX_SIDE = 16384
 
@@ -34,6 +33,8 @@ _MAX_SIDE = 16384
 @dataclass(frozen=True, kw_only=True)
 class Spec:
     """One derivative: fit the photo into ``width`` x ``height``, never upscaled.
+
+    ``format`` is the name of an output format of :data:`derivo.formats.FORMATS`.
 
     >>> Spec(name="square", width=256, height=256, fit="cover").extension
     'jpg'
@@ -43,7 +44,7 @@ class Spec:
     width: int
     height: int
     fit: Fit = "inside"
-    format: Format = "jpeg"
+    format: str = "jpeg"
     quality: int = 85
     progressive: bool = True
 
@@ -65,10 +66,9 @@ class Spec:
             raise SpecError(
                 f"spec {self.name}: fit must be one of {', '.join(FITS)}, got {self.fit!r}"
             )
-        if self.format not in FORMATS:
-            raise SpecError(
-                f"spec {self.name}: format must be one of {', '.join(FORMATS)}, got {self.format!r}"
-            )
+        if self.format not in (f.name for f in OUTPUTS):
+            names = ", ".join(f.name for f in OUTPUTS)
+            raise SpecError(f"spec {self.name}: format must be one of {names}, got {self.format!r}")
         q = self.quality
         if isinstance(q, bool) or not isinstance(q, int) or not 1 <= q <= 100:
             raise SpecError(f"spec {self.name}: quality must be 1-100, got {q!r}")
@@ -86,7 +86,7 @@ class Spec:
 
     @property
     def extension(self) -> str:
-        return FORMATS[self.format]
+        return FORMATS[self.format].extension
 
     @property
     def filename(self) -> str:
@@ -143,15 +143,18 @@ def spec_from_mapping(name: str, values: Mapping[str, Any]) -> Spec:
 
 
 def parse_inline(text: str) -> Spec:
-    """Parse ``name=WIDTHxHEIGHT[,quality=Q][,fit=cover][,format=webp][,progressive=no]``."""
+    """Parse ``name=WIDTHxHEIGHT[,quality=Q][,fit=cover][,format=webp][,progressive=no]``.
+
+    ``name=200x`` and ``name=x200`` bound one side only.
+    """
     name, sep, rest = text.partition("=")
     box, *options = rest.split(",")
-    m = re.fullmatch(r"(\d+)x(\d+)", box.strip())
-    if not sep or not m:
+    size = parse_box(box) if sep else None
+    if size is None:
         raise SpecError(
             f"cannot read spec {text!r}: expected NAME=WIDTHxHEIGHT[,quality=Q][,fit=cover]"
         )
-    values: dict[str, Any] = {"width": int(m[1]), "height": int(m[2])}
+    values: dict[str, Any] = {"width": size[0], "height": size[1]}
     for option in options:
         key, _, value = option.partition("=")
         key, value = key.strip(), value.strip()
@@ -164,6 +167,14 @@ def parse_inline(text: str) -> Spec:
         else:
             raise SpecError(f"cannot read spec option {option!r} in {text!r}")
     return spec_from_mapping(name.strip(), values)
+
+
+def parse_box(text: str) -> tuple[int, int] | None:
+    """``WxH``, or ``Wx`` / ``xH`` with the other side unbounded (as vipsthumbnail reads them)."""
+    m = re.fullmatch(r"(\d*)x(\d*)", text.strip())
+    if not m or not (m[1] or m[2]):
+        return None
+    return int(m[1] or _MAX_SIDE), int(m[2] or _MAX_SIDE)
 
 
 def load_spec_file(path: Path) -> tuple[Spec, ...]:

@@ -22,23 +22,32 @@ from rich.progress import (
 from rich.text import Text
 
 from derivo.executors import available_cores
+from derivo.outputs import failure_json
 from derivo.pipeline import PhotoResult
 
 
 class _RateColumn(ProgressColumn):
-    """Photos per second, averaged by rich over the recent past."""
+    """Photos per second since ``started``: the figure the summary ends with."""
+
+    def __init__(self, started: float) -> None:
+        super().__init__()
+        self.started = started
 
     def render(self, task: Task) -> Text:
-        return Text(f"{task.speed or 0:.1f} photos/s", style="cyan")
+        elapsed = time.perf_counter() - self.started
+        rate = task.completed / elapsed if elapsed > 0 else 0.0
+        return Text(f"{rate:.1f} photos/s", style="cyan")
 
 
-def progress_bar(console: Console, *, quiet: bool) -> Progress:
+def progress_bar(console: Console, *, quiet: bool, started: float | None = None) -> Progress:
+    """The live bar; its rate counts from ``started`` (a ``perf_counter`` time) like the
+    summary does, so the two agree."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TaskProgressColumn(),
-        _RateColumn(),
+        _RateColumn(time.perf_counter() if started is None else started),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
@@ -60,6 +69,7 @@ class Summary:
     rendered: int = 0
     cached: int = 0
     pending: int = 0
+    not_images: int = 0
     failures: list[PhotoResult] = field(default_factory=list)
     peak_rss_kb: int = 0
     wall: float = 0.0
@@ -77,6 +87,10 @@ class Summary:
         else:
             self.failures.append(result)
         self.peak_rss_kb = max(self.peak_rss_kb, result.peak_rss_kb)
+
+    def pass_over(self, path: object) -> None:
+        """Count a file found in a folder that is not an image."""
+        self.not_images += 1
 
     def start(self) -> None:
         self.wall, self.cpu_seconds = -time.perf_counter(), -_cpu_seconds()
@@ -97,6 +111,7 @@ class Summary:
             "cached": self.cached,
             "failed": len(self.failures),
             "pending": self.pending,
+            "not_images": self.not_images,
             "wall_seconds": round(self.wall, 4),
             "photos_per_second": round(self.total / self.wall, 2) if self.wall else None,
             "cpu_seconds": round(self.cpu_seconds, 3),
@@ -105,7 +120,7 @@ class Summary:
             else None,
             "peak_worker_rss_mb": round(self.peak_rss_kb / 1024, 1),
             "failures": [
-                {"path": f.source, "kind": f.error_kind, "error": f.error} for f in self.failures
+                failure_json(f.photo_id, f.source, f.error_kind, f.error) for f in self.failures
             ],
             "out": self.out,
             "db": self.db,
@@ -123,6 +138,12 @@ class Summary:
             f"[green]{self.rendered} rendered[/], {self.cached} cached, "
             f"[{'red' if self.failures else 'green'}]{len(self.failures)} failed[/]"
             + (f", [yellow]{self.pending} not finished[/]" if self.pending else "")
+            + (
+                f", {self.not_images} file{'s' if self.not_images > 1 else ''} passed over "
+                f"(not {'images' if self.not_images > 1 else 'an image'})"
+                if self.not_images
+                else ""
+            )
             + f" in {self.wall:.2f} s ({', '.join(figures)})",
             soft_wrap=True,
         )

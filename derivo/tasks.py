@@ -9,28 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from derivo.hashing import content_path
+from derivo.limits import MB as MB  # Limits travel in tasks; both stay importable from here
+from derivo.limits import Limits as Limits
 from derivo.specs import Spec
-
-MB = 1024 * 1024
-
-
-@dataclass(frozen=True, kw_only=True)
-class Limits:
-    """Checked from the file and its header before any pixel is decoded.
-
-    ``lenient`` accepts truncated files (libvips fills the missing part with grey);
-    the default refuses them, since a half-grey thumbnail served forever is worse
-    than a clear error.
-    """
-
-    max_pixels: int = 200_000_000
-    max_bytes: int = 200 * MB
-    lenient: bool = False
 
 
 def source_folder(out_dir: Path, source_hash: str) -> Path:
     """Where every derivative of one source lives: ``<out>/<hh>/<hash>``."""
-    return out_dir / source_hash[:2] / source_hash
+    return content_path(out_dir, source_hash)
 
 
 def derivative_path(out_dir: Path, source_hash: str, spec: Spec) -> Path:

@@ -48,10 +48,10 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
         DerivativeCache(tmp_path / "d.db")
 
 
-def test_missing_and_needs_regeneration(tmp_path: Path, cache: DerivativeCache) -> None:
+def test_missing(tmp_path: Path, cache: DerivativeCache) -> None:
     assert cache.missing(HASH, DEFAULT_SPECS) == DEFAULT_SPECS
     write_derivatives(cache, cache.root)
-    assert not cache.needs_regeneration(HASH, DEFAULT_SPECS)
+    assert cache.missing(HASH, DEFAULT_SPECS) == ()
     Path(cache.derivatives(HASH, DEFAULT_SPECS)["preview"].path).unlink()
     assert cache.missing(HASH, DEFAULT_SPECS) == (PREVIEW,)
     assert cache.missing("ef" * 32, (THUMBNAIL,)) == (THUMBNAIL,)

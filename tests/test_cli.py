@@ -90,7 +90,7 @@ def test_every_bad_input_in_one_batch_with_good_photos(tmp_path: Path) -> None:
     with open(BADINPUT / "MANIFEST.tsv") as f:
         manifest = list(csv.DictReader(f, delimiter="\t"))
     assert summary["photos"] == len(manifest) + len(good)
-    failed = {Path(f["path"]).relative_to(BADINPUT).as_posix(): f for f in summary["failures"]}
+    failed = {Path(f["source"]).relative_to(BADINPUT).as_posix(): f for f in summary["failures"]}
     assert all("\n" not in f["error"] and f["error"] for f in failed.values())
     assert not any(str(SAMPLES) in path for path in failed)
     status = json.loads(CliRunner().invoke(main, ["status", "--out", str(out), "--json"]).output)

@@ -103,7 +103,9 @@ def test_bad_inputs_are_recorded_and_not_retried(tmp_path: Path, make_pipeline,
     assert result.attempts == 1
     record = cache.photo("bad")
     assert record is not None and record.status == "failed"
-    assert record.error == "truncated or damaged JPEG (premature end of JPEG image)"
+    assert record.error == (
+        "truncated or damaged JPEG (premature end of JPEG image; --lenient accepts it)"
+    )
     completed, failed = pool.stats().completed, pool.stats().failed
     again = make_pipeline().submit("bad", bad).result()
     assert again.outcome == "failed" and again.error == record.error
@@ -112,8 +114,8 @@ def test_bad_inputs_are_recorded_and_not_retried(tmp_path: Path, make_pipeline,
 
 def test_a_missing_source_fails_with_a_reason(tmp_path: Path, make_pipeline) -> None:
     result = make_pipeline().submit("gone", tmp_path / "nope.jpg").result()
-    assert result.outcome == "failed"
-    assert result.error == "cannot read source: No such file or directory"
+    assert (result.outcome, result.error_kind) == ("failed", "missing")
+    assert result.error == "source file not found"
 
 
 def _hash(cache: DerivativeCache, photo_id: str) -> str:

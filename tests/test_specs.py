@@ -71,7 +71,7 @@ def test_renderer_version_is_part_of_the_fingerprint(monkeypatch: pytest.MonkeyP
         ({"height": "200"}, "height must be 1-16384, got '200'"),
         ({"quality": 101}, "quality must be 1-100, got 101"),
         ({"fit": "stretch"}, "fit must be one of inside, cover, got 'stretch'"),
-        ({"format": "bmp"}, "format must be one of jpeg, webp, got 'bmp'"),
+        ({"format": "bmp"}, "format must be one of jpeg, webp, avif, got 'bmp'"),
         ({"progressive": "yes"}, "progressive must be true or false"),
     ],
 )

@@ -1,18 +1,21 @@
 """Executors: interchangeable ways to run ``render(task)``.
 
 ``base`` holds the interface the pipeline depends on; ``pool`` the local worker
-pool, the default; ``dask`` a Dask distributed cluster (the ``dask`` extra);
-``factory`` picks one from settings.
+pool, the default; ``inline`` renders in the calling process (one-off renders);
+``dask`` a Dask distributed cluster (the ``dask`` extra); ``factory`` picks one
+from settings.
 """
 
 from derivo.executors.base import Executor, RenderFuture, available_cores, workers_for
 from derivo.executors.dask import DaskExecutor
 from derivo.executors.factory import make_executor
+from derivo.executors.inline import InlineExecutor
 from derivo.executors.pool import PoolStats, WorkerPool
 
 __all__ = [
     "DaskExecutor",
     "Executor",
+    "InlineExecutor",
     "PoolStats",
     "RenderFuture",
     "WorkerPool",

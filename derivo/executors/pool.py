@@ -25,9 +25,19 @@ from derivo.errors import DerivoError, QueueFull, RenderFailed, TaskTimeout, Wor
 from derivo.executors.base import RenderFuture, workers_for
 from derivo.tasks import RenderResult, RenderTask
 
-Job = tuple[int, RenderTask, RenderFuture]
 _IDLE_WAIT = 60.0  # seconds; the dispatcher wakes at least this often
-_MAX_TIMEOUT = 86_400.0
+#: Longest time limit for one task, in seconds (a day): more is a mistake, not a photo.
+MAX_TASK_TIMEOUT = 86_400.0
+
+
+@dataclass(slots=True)
+class Job:
+    """One task on its way through the pool; ``attempts`` counts the workers it was sent to."""
+
+    id: int
+    task: RenderTask
+    future: RenderFuture
+    attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -118,8 +128,8 @@ class WorkerPool:
         initializer: Callable[[], None] | None = _default_initializer,
     ) -> None:
         self.size = workers_for(workers=workers, cpu=cpu)
-        if not 0 < task_timeout <= _MAX_TIMEOUT:
-            raise ValueError(f"task_timeout must be in (0, {_MAX_TIMEOUT:g}] seconds")
+        if not 0 < task_timeout <= MAX_TASK_TIMEOUT:
+            raise ValueError(f"task_timeout must be in (0, {MAX_TASK_TIMEOUT:g}] seconds")
         self.queue_size = queue_size if queue_size is not None else 4 * self.size
         if self.queue_size < 1:
             raise ValueError("queue_size must be at least 1")
@@ -130,7 +140,6 @@ class WorkerPool:
         self._queue: collections.deque[Job] = collections.deque()
         self._cond = threading.Condition()
         self._workers: list[_Worker] = []
-        self._attempts: dict[int, int] = {}
         self._next_id = 0
         self._closing = self._closed = self._cancel = False
         self._broken: str | None = None
@@ -151,7 +160,7 @@ class WorkerPool:
             if self._closing:
                 raise RenderFailed(self._broken or "the worker pool is shut down")
             self._next_id += 1
-            self._queue.append((self._next_id, task, future))
+            self._queue.append(Job(self._next_id, task, future))
             self._start()
         self._wake()
         return future
@@ -247,12 +256,12 @@ class WorkerPool:
             if worker.job is None:
                 job = self._queue.popleft()
                 self._cond.notify_all()
-                if job[2].cancelled():
+                if job.future.cancelled():
                     continue
                 worker.job, worker.deadline = job, time.monotonic() + self.task_timeout
-                self._attempts[job[0]] = self._attempts.get(job[0], 0) + 1
+                job.attempts += 1
                 try:
-                    worker.conn.send((job[0], job[1]))
+                    worker.conn.send((job.id, job.task))
                 except (OSError, ValueError):
                     pass  # the worker is dead; its sentinel reports it next round
 
@@ -286,8 +295,8 @@ class WorkerPool:
 
     def _retry(self, job: Job, timed_out: bool, exitcode: int | None) -> RenderFailed | None:
         """Queue a crashed or overdue job again; past ``max_attempts``, the error to report."""
-        attempts = self._attempts.get(job[0], 1)
-        if attempts < self.max_attempts and not job[2].cancelled():
+        attempts = job.attempts
+        if attempts < self.max_attempts and not job.future.cancelled():
             with self._cond:
                 self._queue.appendleft(job)
             return None
@@ -298,8 +307,8 @@ class WorkerPool:
         return WorkerCrashed(f"worker process died ({how}) on {tries}")
 
     def _finish(self, job: Job, ok: bool, value: Any) -> None:
-        job_id, _task, future = job
-        future.attempts = self._attempts.pop(job_id, 1)
+        future = job.future
+        future.attempts = job.attempts
         with self._cond:
             if ok:
                 self._completed += 1
@@ -327,11 +336,11 @@ class WorkerPool:
                     pass
                 worker.process.join(2)
             worker.kill()
-        for _job_id, _task, future in leftovers:
+        for job in leftovers:
             if self._broken is None:
-                future.cancel()
+                job.future.cancel()
                 continue
             try:
-                future.set_exception(RenderFailed(self._broken))
+                job.future.set_exception(RenderFailed(self._broken))
             except InvalidStateError:
                 pass

@@ -3,7 +3,10 @@
 ::
 
     settings    typed settings; the only place the environment is read
-    app         create_app(settings): routes, lifespan (cache, pool, pipeline)
+    app         create_app(settings): settings in, app out
+    resources   what the lifespan opens and closes (cache, pool, pipeline, ingest)
+    deps        what routes depend on, as typed Annotated aliases
+    routes/     one APIRouter per resource: photos, derivatives, ops, gallery
     server      serve(settings): uvicorn on a bound socket
     ingest      accept uploads, re-queue pending photos: nothing accepted is lost
     uploads     stream a body to a temp file while sniffing, counting, hashing
@@ -16,8 +19,28 @@
     static/     the gallery page
 """
 
-from derivo.service.app import create_app
-from derivo.service.server import serve
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from derivo.service.settings import Settings
 
+if TYPE_CHECKING:
+    from derivo.service.app import create_app
+    from derivo.service.server import serve
+
 __all__ = ["Settings", "create_app", "serve"]
+
+
+def __getattr__(name: str) -> Any:
+    """``create_app`` and ``serve`` import FastAPI and uvicorn when first asked for, so the
+    CLI can read the settings model without them."""
+    if name == "create_app":
+        from derivo.service.app import create_app
+
+        return create_app
+    if name == "serve":
+        from derivo.service.server import serve
+
+        return serve
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

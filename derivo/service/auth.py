@@ -15,8 +15,7 @@ from pathlib import Path
 from fastapi.security import HTTPAuthorizationCredentials
 
 from derivo.errors import DerivoError, Unauthorized
-
-MIN_TOKEN_LENGTH = 16
+from derivo.service.settings import MIN_TOKEN_LENGTH
 
 
 def load_or_create_token(path: Path) -> tuple[str, bool]:

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from derivo.cache import DerivativeCache, FileStat, PhotoRecord
-from derivo.errors import QueueFull
+from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
+from derivo.errors import IllegalTransition, QueueFull, UnknownPhoto
 from derivo.pipeline import PhotoResult, Pipeline
 from derivo.service.metrics import Metrics
 from derivo.service.originals import Originals
@@ -100,7 +100,7 @@ class Ingest:
     async def rerender(self, photo_id: str) -> None:
         """Queue a done photo again whose derivative file has gone missing from disk."""
         async with self._lock:
-            await asyncio.to_thread(self._set_pending, photo_id, "done")
+            await asyncio.to_thread(self._set_pending, photo_id, PhotoStatus.DONE)
 
     async def requeue(self) -> None:
         """Submit pending photos until none is left or the queue is full."""
@@ -108,7 +108,7 @@ class Ingest:
         after: str | None = None
         while True:
             batch = await asyncio.to_thread(
-                self.cache.photos, status="pending", after=after, limit=PAGE
+                self.cache.photos, status=PhotoStatus.PENDING, after=after, limit=PAGE
             )
             for record in batch:
                 async with self._lock:
@@ -126,9 +126,9 @@ class Ingest:
         path = self.originals.commit(staged.temp, staged.source_hash)
         existing = self.cache.photo_by_hash(staged.source_hash)
         if existing is not None:
-            if existing.status == "failed" and existing.error_key is None:
+            if existing.status is PhotoStatus.FAILED and existing.error_key is None:
                 # failed for a reason outside the photo (crash, timeout): worth another try
-                self._set_pending(existing.id, "failed")
+                self._set_pending(existing.id, PhotoStatus.FAILED)
                 existing = self.cache.photo(existing.id) or existing
             return Accepted(photo=existing, duplicate=True, queued=True)
         photo_id = self._new_id()
@@ -137,7 +137,7 @@ class Ingest:
             source=str(path),
             stat=FileStat.of(path),
             source_hash=staged.source_hash,
-            status="pending",
+            status=PhotoStatus.PENDING,
         )
         queued = self._submit(photo_id, path, staged.source_hash)
         photo = self.cache.photo(photo_id)
@@ -161,22 +161,23 @@ class Ingest:
 
     def _resubmit(self, photo_id: str) -> bool:
         record = self.cache.photo(photo_id)
-        if record is None or record.status != "pending":
+        if record is None or record.status is not PhotoStatus.PENDING:
             return True
         return self._submit(photo_id, Path(record.source), record.hash)
 
-    def _set_pending(self, photo_id: str, expected: str) -> None:
-        record = self.cache.photo(photo_id)
-        if record is not None and record.status == expected:
-            self.cache.set_status(photo_id, "pending")
-            self._backlog = True
-            self._poke()
+    def _set_pending(self, photo_id: str, expected: PhotoStatus) -> None:
+        try:
+            self.cache.mark_pending(photo_id, expected=expected)
+        except (IllegalTransition, UnknownPhoto):
+            return  # moved on (rendered again, deleted) since it was looked at
+        self._backlog = True
+        self._poke()
 
     def _delete(self, photo_id: str) -> Deleted:
         record = self.cache.photo(photo_id)
         if record is None:
             return Deleted.UNKNOWN
-        if record.status == "processing":
+        if record.status is PhotoStatus.PROCESSING:
             return Deleted.BUSY
         folders = set()
         for name in self.cache.delete_photo(photo_id):
@@ -191,9 +192,9 @@ class Ingest:
         return Deleted.DONE
 
     def _reset_interrupted(self) -> None:
-        while batch := self.cache.photos(status="processing", limit=PAGE):
+        while batch := self.cache.photos(status=PhotoStatus.PROCESSING, limit=PAGE):
             for record in batch:
-                self.cache.set_status(record.id, "pending")
+                self.cache.mark_pending(record.id, expected=PhotoStatus.PROCESSING)
 
     def _landed(self, future: Future[PhotoResult]) -> None:
         """Runs in the pool's thread when a photo settles: count it, and make room for more."""

@@ -14,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
-from derivo.cache import Status
+from derivo.cache import PhotoStatus
 from derivo.executors import PoolStats
 from derivo.pipeline import PhotoResult
 
@@ -27,7 +27,7 @@ class Metrics:
     """What ``GET /metrics`` shows."""
 
     def __init__(
-        self, *, pool_stats: Callable[[], PoolStats], counts: Callable[[], dict[Status, int]]
+        self, *, pool_stats: Callable[[], PoolStats], counts: Callable[[], dict[PhotoStatus, int]]
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.photos = Counter(
@@ -73,7 +73,7 @@ class _Live(Collector):
     """Gauges read at scrape time from the pool and the cache."""
 
     def __init__(
-        self, pool_stats: Callable[[], PoolStats], counts: Callable[[], dict[Status, int]]
+        self, pool_stats: Callable[[], PoolStats], counts: Callable[[], dict[PhotoStatus, int]]
     ) -> None:
         self._pool_stats = pool_stats
         self._counts = counts

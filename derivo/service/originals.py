@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from derivo.atomic import fsync_directory
+from derivo.hashing import content_path
 
 
 class Originals:
@@ -23,7 +24,7 @@ class Originals:
         self.root = root.resolve()
 
     def path(self, source_hash: str) -> Path:
-        return self.root / source_hash[:2] / source_hash
+        return content_path(self.root, source_hash)
 
     def temp_file(self) -> tuple[BinaryIO, Path]:
         """A new temp file to stream an upload into, named like every derivo temp file."""

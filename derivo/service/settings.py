@@ -1,21 +1,88 @@
 """Typed settings of ``derivo serve``; the only place the service reads the environment.
 
-Every setting has a default, an environment variable and one line of help, in
-:data:`ENVIRONMENT`; command-line options override the environment, which
-overrides the defaults::
+Each field of :class:`Settings` declares, in one place, its default, its bounds,
+its environment variable, its command-line option and unit, and one line of
+help. The ``serve`` options, the environment help (:data:`ENVIRONMENT`) and the
+table in docs/service.md (:func:`markdown_table`) are all derived from it.
+Command-line options override the environment, which overrides the defaults::
 
     settings = Settings.from_env(os.environ, port=0)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from derivo.executors import available_cores
-from derivo.tasks import MB, Limits
+from derivo.executors.pool import MAX_TASK_TIMEOUT
+from derivo.limits import MB, MP, Limits
+
+#: Shortest bearer token accepted, from the environment or the token file.
+MIN_TOKEN_LENGTH = 16
+
+_EXPECTS = {int: "an integer", float: "a number", str: "a string", Path: "a folder"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvVar:
+    """How one setting is given from outside: variable, option, unit, bounds and help.
+
+    Bounds are in the field's own unit (bytes, pixels); ``unit`` converts what a
+    person types (MB, megapixels) to it.
+    """
+
+    name: str
+    help: str
+    type: type[Any] = str
+    option: str | None = None
+    unit: int = 1
+    default_text: str | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    min_length: int | None = None
+    units: str = ""
+    setting: str = ""
+
+    @property
+    def expects(self) -> str:
+        return _EXPECTS[self.type]
+
+    def parse(self, raw: str) -> Any:
+        """The field's value from what a person typed (environment or option)."""
+        value = self.type(raw)
+        return value * self.unit if self.unit != 1 else value
+
+    def check(self, value: Any) -> None:
+        """Raises ValueError naming the setting when ``value`` is out of bounds."""
+        if value is None:
+            return
+        if self.min_length is not None and len(value) < self.min_length:
+            raise ValueError(
+                f"the {self.setting} must be at least {self.min_length} characters long"
+            )
+        low_ok = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        high_ok = self.high is None or value <= self.high
+        if low_ok and high_ok:
+            return
+        if self.high is None:
+            raise ValueError(f"{self.setting} must be at least {_num(self.low)}, got {value}")
+        raise ValueError(
+            f"{self.setting} must be {_num(self.low)}-{_num(self.high)}{self.units}, "
+            f"got {_num(value)}"
+        )
+
+
+def setting(default: Any = None, *, factory: Any = None, env: EnvVar | None = None) -> Any:
+    """A field of :class:`Settings`; ``env`` makes it settable from outside."""
+    metadata = {"env": env} if env else {}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 def default_workers() -> int:
@@ -27,28 +94,112 @@ def default_workers() -> int:
 class Settings:
     """How one ``derivo serve`` runs. Paths inside ``data_dir`` derive from it."""
 
-    data_dir: Path = Path("derivo-data")
-    host: str = "127.0.0.1"
-    port: int = 8000
-    token: str | None = None
-    workers: int = field(default_factory=default_workers)
-    queue_size: int = 64
-    max_upload_bytes: int = 200 * MB
-    max_pixels: int = 200_000_000
-    task_timeout: float = 120.0
+    data_dir: Path = setting(
+        Path("derivo-data"),
+        env=EnvVar(
+            name="DERIVO_DATA_DIR",
+            option="--data-dir",
+            type=Path,
+            default_text="./derivo-data",
+            help="Database, originals, derivatives and token.",
+        ),
+    )
+    host: str = setting(
+        "127.0.0.1",
+        env=EnvVar(name="DERIVO_HOST", option="--host", help="Address to listen on."),
+    )
+    port: int = setting(
+        8000,
+        env=EnvVar(
+            name="DERIVO_PORT",
+            option="--port",
+            type=int,
+            low=0,
+            high=65535,
+            help="Port to listen on; 0 picks a free one (printed at start).",
+        ),
+    )
+    token: str | None = setting(
+        None,
+        env=EnvVar(
+            name="DERIVO_TOKEN",
+            min_length=MIN_TOKEN_LENGTH,
+            default_text="generated, kept in DATA_DIR/token",
+            help=f"Bearer token for uploads and deletes, {MIN_TOKEN_LENGTH}+ characters.",
+        ),
+    )
+    workers: int = setting(
+        factory=default_workers,
+        env=EnvVar(
+            name="DERIVO_WORKERS",
+            option="--workers",
+            type=int,
+            low=1,
+            default_text="cores - 1, at least 1",
+            help="Render worker processes (at nice 10).",
+        ),
+    )
+    queue_size: int = setting(
+        64,
+        env=EnvVar(
+            name="DERIVO_QUEUE_SIZE",
+            option="--queue-size",
+            type=int,
+            low=1,
+            help="Renders that may wait for a worker before uploads get 503.",
+        ),
+    )
+    max_upload_bytes: int = setting(
+        Limits().max_bytes,
+        env=EnvVar(
+            name="DERIVO_MAX_UPLOAD_MB",
+            option="--max-upload-mb",
+            type=int,
+            unit=MB,
+            low=1,
+            help="Largest upload in MB; larger ones get 413.",
+        ),
+    )
+    max_pixels: int = setting(
+        Limits().max_pixels,
+        env=EnvVar(
+            name="DERIVO_MAX_PIXELS",
+            option="--max-pixels",
+            type=int,
+            unit=MP,
+            low=1,
+            help="Largest photo in megapixels; larger ones fail with a reason.",
+        ),
+    )
+    task_timeout: float = setting(
+        120.0,
+        env=EnvVar(
+            name="DERIVO_TASK_TIMEOUT",
+            option="--timeout",
+            type=float,
+            low=0,
+            low_open=True,
+            high=MAX_TASK_TIMEOUT,
+            units=" seconds",
+            help="Seconds one render may take; over it, it is killed, retried, then fails.",
+        ),
+    )
+    scheduler: str | None = setting(
+        None,
+        env=EnvVar(
+            name="DERIVO_SCHEDULER",
+            option="--scheduler",
+            default_text="local worker processes",
+            help="Dask scheduler to render on, e.g. tcp://HOST:8786 (docs/scale-out.md).",
+        ),
+    )
     retry_after: int = 2
-    scheduler: str | None = None
 
     def __post_init__(self) -> None:
-        if not 0 <= self.port <= 65535:
-            raise ValueError(f"port must be 0-65535, got {self.port}")
-        for name in ("workers", "queue_size", "max_upload_bytes", "max_pixels", "retry_after"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if not 0 < self.task_timeout <= 86_400:
-            raise ValueError(f"task_timeout must be 0-86400 seconds, got {self.task_timeout:g}")
-        if self.token is not None and len(self.token) < 16:
-            raise ValueError("the token must be at least 16 characters long")
+        for env in ENVIRONMENT:
+            env.check(getattr(self, env.setting))
+        if self.retry_after < 1:
+            raise ValueError(f"retry_after must be at least 1, got {self.retry_after}")
 
     @property
     def db_path(self) -> Path:
@@ -89,74 +240,41 @@ class Settings:
         return cls(**values)
 
 
-@dataclass(frozen=True)
-class EnvVar:
-    """One environment variable: the setting it fills, how to read it, and its help."""
+def _environment() -> tuple[EnvVar, ...]:
+    found = []
+    for f in fields(Settings):
+        env = f.metadata.get("env")
+        if env is not None:
+            text = env.default_text or _num(f.default / env.unit if env.unit != 1 else f.default)
+            found.append(EnvVar(**{**vars(env), "setting": f.name, "default_text": text}))
+    return tuple(found)
 
-    name: str
-    setting: str
-    parse: Callable[[str], Any]
-    expects: str
-    help: str
+
+def _num(value: Any) -> str:
+    """``200``, ``7.5``, ``127.0.0.1``: a value as a person would write it."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
-ENVIRONMENT: tuple[EnvVar, ...] = (
-    EnvVar(
-        "DERIVO_DATA_DIR",
-        "data_dir",
-        Path,
-        "a folder",
-        "Data directory: database, originals, derivatives, token. [./derivo-data]",
-    ),
-    EnvVar("DERIVO_HOST", "host", str, "a host", "Address to listen on. [127.0.0.1]"),
-    EnvVar("DERIVO_PORT", "port", int, "an integer", "Port to listen on (0: any free). [8000]"),
-    EnvVar(
-        "DERIVO_TOKEN",
-        "token",
-        str,
-        "a string",
-        "Bearer token for uploads and deletes. [generated, kept in DATA_DIR/token]",
-    ),
-    EnvVar(
-        "DERIVO_WORKERS",
-        "workers",
-        int,
-        "an integer",
-        "Render worker processes. [cores - 1, at least 1]",
-    ),
-    EnvVar(
-        "DERIVO_QUEUE_SIZE",
-        "queue_size",
-        int,
-        "an integer",
-        "Renders waiting for a worker before uploads get 503. [64]",
-    ),
-    EnvVar(
-        "DERIVO_MAX_UPLOAD_MB",
-        "max_upload_bytes",
-        lambda v: int(v) * MB,
-        "an integer",
-        "Largest upload in MB; bigger ones get 413. [200]",
-    ),
-    EnvVar(
-        "DERIVO_MAX_PIXELS",
-        "max_pixels",
-        lambda v: int(v) * 1_000_000,
-        "an integer",
-        "Largest photo in megapixels; bigger ones fail. [200]",
-    ),
-    EnvVar(
-        "DERIVO_TASK_TIMEOUT",
-        "task_timeout",
-        float,
-        "a number",
-        "Seconds one render may take before its worker is killed. [120]",
-    ),
-    EnvVar(
-        "DERIVO_SCHEDULER",
-        "scheduler",
-        str,
-        "an address",
-        "Dask scheduler to render on, e.g. tcp://host:8786. [none: local worker processes]",
-    ),
-)
+#: Every setting that can be given from outside, in declaration order.
+ENVIRONMENT: tuple[EnvVar, ...] = _environment()
+
+
+def markdown_table() -> str:
+    """The settings table of docs/service.md (a test keeps the two equal)."""
+    rows = ["| option | environment | default | meaning |", "|---|---|---|---|"]
+    for env in ENVIRONMENT:
+        option = f"`{env.option}`" if env.option else ""
+        rows.append(f"| {option} | `{env.name}` | {env.default_text} | {env.help} |")
+    return "\n".join(rows)
+
+
+def option_range(env: EnvVar) -> tuple[float | None, float | None]:
+    """Bounds in the unit a person types (the field's bounds divided by the unit)."""
+    low = None if env.low is None else env.low / env.unit
+    high = None if env.high is None else env.high / env.unit
+    if env.type is int:
+        low = None if low is None else math.ceil(low)
+        high = None if high is None else math.floor(high)
+    return low, high

@@ -30,8 +30,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from derivo.errors import InputError, LimitExceeded, UnsupportedFormat
 from derivo.formats import SNIFF_BYTES, sniff
 from derivo.hashing import new_hasher
+from derivo.limits import MB
 from derivo.service.originals import Originals
-from derivo.tasks import MB
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks

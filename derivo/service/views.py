@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
-from derivo.cache import PhotoRecord, Status
+from derivo.cache import PhotoRecord, PhotoStatus
 from derivo.specs import Spec, SpecSet
 from derivo.tasks import Derivative
 
@@ -26,7 +26,7 @@ class DerivativeView(BaseModel):
 class PhotoView(BaseModel):
     id: str
     hash: str | None = Field(description="BLAKE3 of the uploaded bytes.")
-    status: Status
+    status: PhotoStatus
     error: str | None = Field(None, description="One-line reason, when status is failed.")
     error_kind: str | None = None
     width: int | None = Field(None, description="Source width, once rendered.")
@@ -70,7 +70,7 @@ def photo_view(record: PhotoRecord, specs: SpecSet, made: dict[str, Derivative])
     """Render a photo; ``made`` holds its recorded derivatives (empty until done)."""
     derivatives = {}
     for spec in specs:
-        d = made.get(spec.name) if record.status == "done" else None
+        d = made.get(spec.name) if record.status is PhotoStatus.DONE else None
         derivatives[spec.name] = DerivativeView(
             url=derivative_url(record.id, spec),
             ready=d is not None,

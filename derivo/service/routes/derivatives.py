@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
-from derivo.cache import DerivativeCache, PhotoRecord
+from derivo.cache import DerivativeCache, PhotoRecord, PhotoStatus
 from derivo.errors import PhotoFailed, UnknownPhoto, UnknownSpec, UnknownVersion
+from derivo.formats import FORMATS, OUTPUTS
 from derivo.service.deps import ServicesDep
 from derivo.service.views import ERROR_RESPONSES, PhotoView
 from derivo.specs import Spec
@@ -18,7 +19,6 @@ from derivo.tasks import Derivative
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, no-cache"
-MEDIA_TYPES = {"jpeg": "image/jpeg", "webp": "image/webp"}
 NOT_READY_RETRY = "1"
 
 router = APIRouter(prefix="/photos", tags=["photos"], responses=ERROR_RESPONSES)
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/photos", tags=["photos"], responses=ERROR_RESPONSES)
     "/{photo_id}/{spec}",
     response_class=Response,
     responses={
-        200: {"content": {"image/jpeg": {}}, "description": "The derivative."},
+        200: {"content": {f.media_type: {} for f in OUTPUTS}, "description": "The derivative."},
         202: {"model": PhotoView, "description": "Not rendered yet: retry after Retry-After."},
         304: {"description": "Not modified (If-None-Match)."},
     },
@@ -52,10 +52,10 @@ async def get_derivative(
     if v is not None and v != wanted.fingerprint:
         raise UnknownVersion(f"{spec} version {v} is not served")
     record, derivative, stat = await asyncio.to_thread(_locate, services.cache, photo_id, wanted)
-    if record.status == "failed":
+    if record.status is PhotoStatus.FAILED:
         raise PhotoFailed(record.error or "failed", kind=record.error_kind)
     if derivative is None or stat is None:
-        if record.status == "done":
+        if record.status is PhotoStatus.DONE:
             await services.ingest.rerender(photo_id)
         view = await asyncio.to_thread(services.view, record)
         return JSONResponse(
@@ -71,7 +71,7 @@ async def get_derivative(
         return Response(status_code=304, headers=headers)
     return FileResponse(
         derivative.path,
-        media_type=MEDIA_TYPES.get(derivative.format, "application/octet-stream"),
+        media_type=FORMATS[derivative.format].media_type,
         headers=headers,
         stat_result=stat,
     )
@@ -84,7 +84,7 @@ def _locate(
     record = cache.photo(photo_id)
     if record is None:
         raise UnknownPhoto(f"no photo {photo_id}")
-    if record.status != "done" or record.hash is None:
+    if record.status is not PhotoStatus.DONE or record.hash is None:
         return record, None, None
     derivative = cache.derivatives(record.hash, [spec]).get(spec.name)
     if derivative is None:

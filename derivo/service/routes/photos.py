@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from starlette.requests import ClientDisconnect
 
-from derivo.cache import Status
+from derivo.cache import PhotoStatus
 from derivo.errors import Busy, DerivoError, InputError, QueueFull, UnknownPhoto
+from derivo.formats import INPUTS, labels
 from derivo.service.deps import IngestDep, ServicesDep, TokenRequired
 from derivo.service.ingest import Deleted
 from derivo.service.resources import Services
@@ -29,7 +30,7 @@ UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "description": "The photo, as a multipart file field or as the raw body. "
-        "Its type is recognised from its bytes (JPEG, PNG, WebP, GIF, TIFF, HEIF/HEIC).",
+        f"Its type is recognised from its bytes ({labels(INPUTS)}).",
         "content": {
             "multipart/form-data": {
                 "schema": {
@@ -102,7 +103,7 @@ async def _stage(request: Request, services: Services) -> Staged:
 @router.get("", response_model=PhotoPage)
 async def list_photos(
     services: ServicesDep,
-    status: Status | None = None,
+    status: PhotoStatus | None = None,
     after: Annotated[str | None, Query(description="Cursor: the previous page's next.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> PhotoPage:

@@ -1,0 +1,324 @@
+"""The ``derivo`` command line: ``process`` a library, ``status`` of what is recorded, ``serve``;
+``ls``, ``clean``, ``config`` and ``watch`` live in modules of their own beside this one.
+
+Exit codes: 0 all photos have their derivatives; 1 some photos failed (the rest
+are processed and recorded); 2 derivo could not run (bad usage or configuration).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from derivo.cache import DB_NAME, DerivativeCache, PhotoStatus
+from derivo.cli.clean import clean_command
+from derivo.cli.config import config_command
+from derivo.cli.ls import list_command
+from derivo.cli.options import UsageFailure, output_options, run_options, settings_from
+from derivo.cli.watch import watch_command
+from derivo.discover import find_photos
+from derivo.errors import DerivoError
+from derivo.executors import make_executor
+from derivo.formats import INPUTS, labels
+from derivo.limits import Limits
+from derivo.lock import FolderLock
+from derivo.mirror import mirror, relative_name
+from derivo.outputs import failure_json, result_json
+from derivo.pipeline import Pipeline
+from derivo.preview import plan_process, planned_line
+from derivo.specs import SpecSet
+from derivo.summary import Summary, progress_bar
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="derivo")
+def main() -> None:
+    """Turn photos into thumbnails and previews, in parallel, never twice."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@output_options("Folder for derivatives (content-addressed: <hh>/<hash>/<spec>-<fp>.jpg).")
+@run_options
+@click.option("--force", is_flag=True, help="Render again even what the cache has.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Hash every file instead of trusting unchanged size, mtime and inode.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the summary and every photo's outputs as JSON."
+)
+@click.option(
+    "--progress",
+    type=click.Choice(["bar", "jsonl", "none"]),
+    default="bar",
+    show_default=True,
+    help="bar: a progress bar on stderr; jsonl: one JSON line per finished photo on stdout.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print what would be rendered, cached or skipped; change nothing.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(["content", "mirror"]),
+    default="content",
+    show_default=True,
+    help="mirror: also link each derivative as OUT/<path under PATH>/<stem>.<spec>.<ext>.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Render on a Dask cluster, e.g. tcp://HOST:8786 (needs the 'dask' extra; "
+    "sources and --out on storage every worker sees; see docs/scale-out.md).",
+)
+def process(
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    db: Path | None,
+    workers: int | None,
+    cpu: float | None,
+    spec_args: tuple[str, ...],
+    force: bool,
+    verify: bool,
+    lenient: bool | None,
+    max_pixels: int | None,
+    max_mb: int | None,
+    timeout: float | None,
+    config: Path | None,
+    as_json: bool,
+    progress: str,
+    dry_run: bool,
+    layout: str,
+    scheduler: str | None,
+) -> None:
+    """Make the derivatives of every photo under PATHS (folders are walked recursively).
+
+    Photos are recognised by their bytes ({inputs}), whatever their names.
+    An unchanged photo is never rendered twice; a changed spec re-renders only
+    that spec.
+    """
+    for path in paths:
+        if path.resolve().is_relative_to(out_dir.resolve()):
+            raise click.UsageError(f"{path} is inside --out {out_dir}: derivatives are not sources")
+    if scheduler is not None and (workers is not None or cpu is not None):
+        raise click.UsageError("--workers and --cpu size the local pool, not a --scheduler's")
+    settings = settings_from(
+        out_dir,
+        config,
+        workers=workers,
+        cpu=cpu,
+        spec_args=spec_args,
+        lenient=lenient,
+        max_pixels=max_pixels,
+        max_mb=max_mb,
+        timeout=timeout,
+    )
+    workers, cpu, timeout = settings.workers, settings.cpu, settings.timeout
+    specs, limits = settings.specs, settings.limits
+    db = db or out_dir / DB_NAME
+    if dry_run:
+        _dry_run(paths, out_dir, db, specs, limits, force=force, as_json=as_json)
+        return
+    err = Console(stderr=True)
+    summary = Summary()
+    results: list[dict[str, Any]] = []
+    summary.start()
+    started = time.perf_counter()
+    found = list(find_photos(paths, exclude=[out_dir], passed_over=summary.pass_over))
+    try:
+        with (
+            FolderLock(out_dir, purpose="derivo process"),
+            DerivativeCache(db, root=out_dir) as cache,
+            make_executor(
+                scheduler=scheduler,
+                workers=None if scheduler else workers,
+                cpu=None if scheduler else cpu,
+                task_timeout=timeout,
+                out_dir=out_dir,
+                source=found[0].path if found else None,
+            ) as pool,
+            Pipeline(
+                cache=cache, executor=pool, out_dir=out_dir, specs=specs, limits=limits
+            ) as pipeline,
+        ):
+            with progress_bar(
+                err, quiet=as_json or progress != "bar", started=started
+            ) as bar_display:
+                bar = bar_display.add_task("photos", total=len(found))
+                photos = [(item.photo_id, item.path) for item in found]
+                roots = [p.resolve() for p in paths]
+                names = {item.photo_id: relative_name(item.path, roots) for item in found}
+                for result in pipeline.run(photos, force=force, verify=verify):
+                    summary.add(result)
+                    if layout == "mirror" and result.ok:
+                        mirror(out_dir, names[result.photo_id], result.derivatives.values())
+                    bar_display.advance(bar)
+                    if progress == "jsonl":
+                        click.echo(json.dumps(result_json(result)))
+                    elif as_json:
+                        results.append(result_json(result))
+    except KeyboardInterrupt:
+        err.print("[yellow]Interrupted[/]: photos not finished stay pending for the next run.")
+        sys.exit(130)
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
+    summary.finish()
+    summary.out, summary.db = str(out_dir.resolve()), str(db.resolve())
+    if as_json and progress == "jsonl":
+        click.echo(json.dumps({"summary": summary.as_dict()}))
+    elif as_json:
+        click.echo(json.dumps({**summary.as_dict(), "results": results}, indent=2))
+    else:
+        summary.print(err)
+    sys.exit(1 if summary.failures or summary.pending else 0)
+
+
+def _dry_run(
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    db: Path,
+    specs: SpecSet,
+    limits: Limits,
+    *,
+    force: bool,
+    as_json: bool,
+) -> None:
+    passed_over: list[Path] = []
+    try:
+        found = find_photos(paths, exclude=[out_dir], passed_over=passed_over.append)
+        planned = list(
+            plan_process(found, db=db, out_dir=out_dir, specs=specs, limits=limits, force=force)
+        )
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
+    counts = Counter(p.verdict for p in planned)
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(p) for p in planned], indent=2))
+        return
+    cwd = Path.cwd()
+    for item in planned:
+        click.echo(planned_line(item, cwd=cwd))
+    click.echo(
+        f"Dry run: {counts['render']} to render, {counts['cached']} cached, "
+        f"{counts['skip']} skipped, {len(passed_over)} "
+        f"{'not an image' if len(passed_over) == 1 else 'not images'}; nothing was changed"
+    )
+
+
+process.help = (process.help or "").format(inputs=labels(INPUTS))
+
+
+@main.command()
+@output_options("Output folder whose cache to read.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
+    """Show how many photos are in each state, and why the failed ones failed."""
+    db = db or out_dir / DB_NAME
+    if not db.is_file():
+        raise UsageFailure(f"no cache database at {db} (run 'derivo process' first, or pass --db)")
+    try:
+        with DerivativeCache(db) as cache:
+            counts = cache.counts()
+            failed = cache.photos(status=PhotoStatus.FAILED, limit=10_000)
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "counts": counts,
+                    "failures": [
+                        failure_json(p.id, p.source, p.error_kind, p.error) for p in failed
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    click.echo(", ".join(f"{counts[s]} {s}" for s in PhotoStatus))
+    for photo in failed:
+        click.echo(f"failed {photo.source}: {photo.error}")
+
+
+def _setting_options(command: Callable[..., None]) -> Callable[..., None]:
+    """One option per setting that has one, from the settings model (help, bounds, default)."""
+    from derivo.service.settings import ENVIRONMENT, option_range
+
+    for env in reversed(ENVIRONMENT):
+        if env.option is None:
+            continue
+        low, high = option_range(env)
+        kind: Any
+        if env.type is int:
+            kind = click.IntRange(_int(low), _int(high))
+        elif env.type is float:
+            kind = click.FloatRange(low, high, min_open=env.low_open)
+        elif env.type is Path:
+            kind = click.Path(file_okay=False, path_type=Path)
+        else:
+            kind = click.STRING
+        command = click.option(
+            env.option,
+            env.setting,
+            type=kind,
+            help=f"{env.help}  [env: {env.name}; default: {env.default_text}]",
+        )(command)
+    return command
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+@main.command()
+@_setting_options
+def serve(**options: Any) -> None:
+    """Serve the upload API and the gallery page over HTTP (see docs/service.md).
+
+    Uploads and deletes need the bearer token from DERIVO_TOKEN; without it, a token
+    is generated at first start, kept in DATA_DIR/token (mode 0600) and printed once.
+    Everything else (gallery, photos, derivatives, /healthz, /metrics) is public.
+    Options override the environment.
+    """
+    try:
+        from derivo.service.server import serve as run
+        from derivo.service.settings import ENVIRONMENT, Settings
+    except ModuleNotFoundError as exc:
+        raise UsageFailure(
+            f"derivo serve needs the serve extra ({exc.name} is missing): "
+            "pip install 'derivo[serve]'"
+        ) from None
+
+    given = {
+        env.setting: env.parse(str(options[env.setting]))
+        for env in ENVIRONMENT
+        if options.get(env.setting) is not None
+    }
+    try:
+        settings = Settings.from_env(os.environ, **given)
+    except ValueError as exc:
+        raise UsageFailure(str(exc)) from None
+    try:
+        run(settings)
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
+
+
+for _command in (clean_command, config_command, list_command, watch_command):
+    main.add_command(_command)
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name=os.path.basename(sys.argv[0]))

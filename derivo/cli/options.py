@@ -1,0 +1,132 @@
+"""Options and settings shared by the commands: output folder, run settings, usage errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from derivo.cache import DB_NAME
+from derivo.config import CONFIG_NAME, RunSettings, load_settings, parse_pixels
+from derivo.errors import DerivoError
+from derivo.executors.pool import MAX_TASK_TIMEOUT
+from derivo.specs import resolve_specs
+
+
+class UsageFailure(click.ClickException):
+    """A configuration problem found before any photo is touched: exit code 2."""
+
+    exit_code = 2
+
+
+def pixel_count(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    try:
+        return None if value is None else parse_pixels(value)
+    except DerivoError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+RUN_OPTIONS = (
+    click.option("--workers", type=click.IntRange(min=1), help="Number of worker processes."),
+    click.option(
+        "--cpu",
+        type=click.FloatRange(min=0, max=1, min_open=True),
+        help="CPU budget as a fraction of the cores, e.g. 0.5.  [default: 1]",
+    ),
+    click.option(
+        "--spec",
+        "spec_args",
+        multiple=True,
+        metavar="FILE|NAME=WxH[,quality=Q]",
+        help="Derivative spec: a TOML/JSON file or inline (NAME=WxH, or NAME=Wx / NAME=xH to "
+        "bound one side; then ,quality=Q,fit=cover,format=webp); repeatable.  "
+        "[default: thumbnail=200x200,quality=80 and preview=1200x1200,quality=85]",
+    ),
+    click.option(
+        "--lenient/--strict",
+        default=None,
+        help="Accept truncated files (the missing part is filled with grey).  [default: strict]",
+    ),
+    click.option(
+        "--max-pixels",
+        metavar="PIXELS",
+        callback=pixel_count,
+        help="Refuse photos with more pixels than this: 200M (or 200MP) is 200 megapixels, "
+        "200000000 the same, as in Limits(max_pixels=...).  [default: 200M]",
+    ),
+    click.option(
+        "--max-mb",
+        type=click.IntRange(min=1),
+        help="Refuse source files larger than this many megabytes.  [default: 200]",
+    ),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, max=MAX_TASK_TIMEOUT, min_open=True),
+        help="Seconds one photo may take before its worker is killed.  [default: 120]",
+    ),
+    click.option(
+        "--config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"Settings file (TOML); options given here override it.  [default: OUT/{CONFIG_NAME}"
+        " if present]",
+    ),
+)
+
+
+def run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The settings a run takes from the command line or ``derivo.toml``."""
+    for option in reversed(RUN_OPTIONS):
+        command = option(command)
+    return command
+
+
+def settings_from(out_dir: Path, config: Path | None, **options: Any) -> RunSettings:
+    """Defaults, then the config file, then the options given on the command line."""
+    if options["workers"] is not None and options["cpu"] is not None:
+        raise click.UsageError("use either --workers or --cpu, not both")
+    given: dict[str, tuple[Any, str]] = {}
+    spec_args = options.pop("spec_args", ())
+    if spec_args:
+        try:
+            given["specs"] = (resolve_specs(spec_args), "--spec")
+        except DerivoError as exc:
+            raise click.BadParameter(str(exc), param_hint="--spec") from None
+    for key, value in options.items():
+        if value is not None:
+            option = "--lenient/--strict" if key == "lenient" else "--" + key.replace("_", "-")
+            given[key] = (value, option)
+    try:
+        return load_settings(out_dir, config, given)
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
+
+
+def output_options(out_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``--out`` and ``--db``, shared by the commands that use a cache."""
+
+    def apply(command: Callable[..., None]) -> Callable[..., None]:
+        command = click.option(
+            "--db",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help=f"Cache database (SQLite).  [default: OUT/{DB_NAME}]",
+        )(command)
+        return click.option(
+            "--out",
+            "out_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path("derivo-out"),
+            show_default=True,
+            help=out_help,
+        )(command)
+
+    return apply
+
+
+def existing_cache(out_dir: Path, db: Path | None) -> Path:
+    """The cache a reading command uses; it must exist (reading never creates one)."""
+    db = db or out_dir / DB_NAME
+    if not db.is_file():
+        raise UsageFailure(f"no cache database at {db} (run 'derivo process' first, or pass --db)")
+    return db

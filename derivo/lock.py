@@ -1,0 +1,53 @@
+"""One run per output folder: an exclusive lock that names the run holding it.
+
+Two runs on the same folder would both find the same photos missing and render
+them twice; the second run is refused at once with the first one's pid instead.
+``flock`` is released by the kernel when the holder exits, however it exits, so a
+killed run never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from derivo.errors import FolderLocked
+
+LOCK_NAME = "derivo.lock"
+
+
+class FolderLock:
+    """An exclusive ``flock`` on ``<folder>/derivo.lock`` holding ``<pid> <purpose>``.
+
+    >>> with FolderLock(Path(tmp), purpose="derivo process"):  # doctest: +SKIP
+    ...     ...  # a second FolderLock on tmp raises FolderLocked until here
+    """
+
+    def __init__(self, folder: Path, *, purpose: str = "derivo") -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / LOCK_NAME
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self._fd, 200, 0).decode(errors="replace").strip()
+            os.close(self._fd)
+            pid, _, who = holder.partition(" ")
+            raise FolderLocked(
+                f"{folder} is in use by {who or 'another derivo run'} (pid {pid or '?'}); "
+                "wait for it to finish, or use another output folder"
+            ) from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()} {purpose}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> FolderLock:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()

@@ -1,0 +1,64 @@
+"""``--layout mirror``: each derivative again under its source's own name, for browsing.
+
+``OUT/<path relative to the scanned root>/<stem>.<spec>.<ext>`` is a hard link to
+the content-addressed file, so the cache stays deduplicated and costs no space
+twice; where a link is impossible (another file system, no link support) it is a
+copy. A re-run points every name at the current derivative, replacing it atomically.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from derivo.tasks import Derivative
+
+
+def relative_name(source: Path, roots: Sequence[Path]) -> Path:
+    """``source`` relative to the first scanned folder holding it; a named file is its name."""
+    for root in roots:
+        if root.is_dir() and source.is_relative_to(root):
+            return source.relative_to(root)
+    return Path(source.name)
+
+
+def mirror_path(out_dir: Path, relative: Path, derivative: Derivative) -> Path:
+    suffix = Path(derivative.path).suffix
+    return out_dir / relative.parent / f"{relative.stem}.{derivative.spec}{suffix}"
+
+
+def mirror(out_dir: Path, relative: Path, derivatives: Iterable[Derivative]) -> list[Path]:
+    """Point the mirror names of one source at its derivatives; returns the names."""
+    placed = []
+    for derivative in derivatives:
+        target = mirror_path(out_dir, relative, derivative)
+        _place(target, Path(derivative.path))
+        placed.append(target)
+    return placed
+
+
+def _place(target: Path, original: Path) -> None:
+    if target.is_file() and not target.is_symlink():
+        if os.path.samefile(target, original):
+            return
+        if target.stat().st_size == original.stat().st_size and filecmp.cmp(
+            target, original, shallow=False
+        ):
+            return  # a copy made where linking failed, still current
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        os.unlink(tmp)
+        try:
+            os.link(original, tmp)
+        except OSError:
+            shutil.copyfile(original, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
