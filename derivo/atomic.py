@@ -1,33 +1,55 @@
-"""Crash-safe file writes: a reader sees the old file, the new file, or none; never half."""
+"""Crash-safe file writes: a reader sees the old file, the new file, or none; never half.
+
+Every temporary file derivo writes is made here, named ``.<name>.<random>.tmp``
+next to its final path, so one pattern finds what a killed writer left. Files
+follow the umask (usually 0644, so a web server running as another user can
+serve derivatives), or are ``private`` (0600: uploaded originals, the token).
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 #: Temporary files are named ``.<name>.<random>.tmp``, next to their final path.
 TEMP_PATTERN = ".*.tmp"
+PUBLIC_MODE = 0o666  # before the umask, as open() and the shell create files
+PRIVATE_MODE = 0o600
 
 
-def write_atomically(directory: Path, files: Mapping[str, bytes]) -> None:
+def create_temp(directory: Path, name: str, *, private: bool = False) -> tuple[BinaryIO, Path]:
+    """A new, empty temp file for ``name`` in ``directory``, open for writing."""
+    mode = PRIVATE_MODE if private else PUBLIC_MODE
+    while True:
+        path = directory / f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        except FileExistsError:
+            continue
+        return os.fdopen(fd, "wb"), path
+
+
+def write_atomically(directory: Path, files: Mapping[str, bytes], *, private: bool = False) -> None:
     """Write each ``name -> data`` into ``directory`` via temp file, fsync and rename.
 
     The directory itself is fsynced once at the end so the renames survive a power
-    loss; callers record a file only after this returns.
+    loss; callers record a file only after this returns. Folders made on the way
+    follow the umask.
     """
     directory.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+        f, tmp = create_temp(directory, name, private=private)
         try:
-            with os.fdopen(fd, "wb") as f:
+            with f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, directory / name)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
     fsync_directory(directory)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pyvips
 
+from derivo.damage import Pixels, missing_blocks, missing_pixels, watch_vips
 from derivo.errors import (
     CorruptImage,
     InputError,
@@ -105,14 +106,29 @@ def _decode_vips(path: Path, fmt: str, specs: tuple[Spec, ...], limits: Limits) 
         if header.get_typeof("orientation") and header.get("orientation") in _ROTATED:
             width, height = height, width
         box_w, box_h = target_box(width, height, specs)
-        # Loader options go in option_string: as a keyword, thumbnail_source drops fail_on.
-        loader = "" if limits.lenient else "fail_on=truncated"
-        image = pyvips.Image.thumbnail_source(
-            source, box_w, height=box_h, size="down", option_string=loader
-        )
-        return Decoded(_finish(image), width, height, fmt)
+        del header
+        if limits.lenient:
+            image = pyvips.Image.thumbnail_source(source, box_w, height=box_h, size="down")
+            return Decoded(_finish(image), width, height, fmt)
+        with watch_vips() as reports:
+            # Loader options go in option_string: as a keyword, thumbnail_source drops fail_on.
+            image = pyvips.Image.thumbnail_source(
+                source, box_w, height=box_h, size="down", option_string="fail_on=truncated"
+            )
+            reports.snapshot()
+            pixels = _finish(image)
+            del image, source  # the JPEG loader reports its warning count when freed
+        refuse_missing_pixels(fmt, reports.messages)
+        return Decoded(pixels, width, height, fmt)
     finally:
         os.close(fd)
+
+
+def refuse_missing_pixels(fmt: str, reports: list[str]) -> None:
+    """Raise :class:`CorruptImage` if a decoder said pixels are missing (see derivo.damage)."""
+    damage = missing_pixels(reports)
+    if damage is not None:
+        raise CorruptImage(f"truncated or damaged {fmt.upper()} ({damage})")
 
 
 def _decode_heif(path: Path, specs: tuple[Spec, ...], limits: Limits) -> Decoded:
@@ -121,15 +137,28 @@ def _decode_heif(path: Path, specs: tuple[Spec, ...], limits: Limits) -> Decoded
     try:
         with open(path, "rb") as f:
             heif = pillow_heif.open_heif(f, convert_hdr_to_8bit=True)
+            if not len(heif):
+                raise CorruptImage("corrupt HEIF: no image in the file")
             width, height = heif.size
+            if width < 1 or height < 1:
+                raise CorruptImage(f"corrupt HEIF: a {width}x{height} image")
             _check_pixels(width, height, limits)
             data, stride, mode = heif.data, heif.stride, heif.mode
-    except (ValueError, RuntimeError, OSError) as exc:
-        raise CorruptImage(f"corrupt HEIF: {_first_line(str(exc))}") from None
+    except (ValueError, RuntimeError, OSError, EOFError, SyntaxError) as exc:
+        # pillow-heif raises SyntaxError, as Pillow's plugins do, for features it lacks,
+        # and EOFError when the decoder runs out of data.
+        detail = _first_line(str(exc))
+        if detail.startswith("Unsupported feature"):
+            raise UnsupportedFormat(f"unsupported HEIF variant ({detail})") from None
+        raise CorruptImage(f"corrupt HEIF: {detail}") from None
     bands = len(mode)
     image = pyvips.Image.new_from_memory(data, stride // bands, height, bands, "uchar")
     if stride != width * bands:
         image = image.crop(0, 0, width, height)
+    if not limits.lenient and bands >= 3:
+        missing = missing_blocks(Pixels(data, stride, width, height, bands))
+        if missing:
+            raise CorruptImage(f"truncated or damaged HEIF ({missing} blocks not decoded)")
     image = image.copy(interpretation="srgb")
     icc = heif.info.get("icc_profile")
     if icc:

@@ -18,9 +18,9 @@ MP = 1_000_000
 class Limits:
     """Checked from the file and its header before any pixel is decoded.
 
-    ``lenient`` accepts truncated files (libvips fills the missing part with grey);
-    the default refuses them, since a half-grey thumbnail served forever is worse
-    than a clear error.
+    ``lenient`` accepts files with missing pixels (decoders fill them with one flat
+    value, see :mod:`derivo.damage`); the default refuses them, since a half-grey
+    thumbnail served forever is worse than a clear error.
     """
 
     max_pixels: int = 200 * MP

@@ -1,4 +1,4 @@
-"""Shared fixtures: real sample photos, a real worker pool, a real SQLite file."""
+"""Shared fixtures: real sample photos, an in-process executor, a real SQLite file."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from derivo import DerivativeCache, Pipeline, SpecSet, WorkerPool
+from derivo import DerivativeCache, InlineExecutor, Pipeline, RenderFuture, RenderTask, SpecSet
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -16,11 +16,20 @@ ORIENTATION = SAMPLES / "orientation"
 BADINPUT = ROOT / "tests" / "data" / "badinput"
 
 
-@pytest.fixture(scope="session")
-def pool() -> Iterator[WorkerPool]:
-    """One real two-process pool shared by the tests that only need rendering done."""
-    with WorkerPool(workers=2) as shared:
-        yield shared
+class CountingExecutor(InlineExecutor):
+    """Renders in the test's own process and counts the renders it was asked for."""
+
+    submitted = 0
+
+    def submit(self, task: RenderTask, *, block: bool = True) -> RenderFuture:
+        self.submitted += 1
+        return super().submit(task, block=block)
+
+
+@pytest.fixture
+def executor() -> Iterator[CountingExecutor]:
+    with CountingExecutor() as inline:
+        yield inline
 
 
 @pytest.fixture
@@ -40,10 +49,20 @@ def cache(tmp_path: Path) -> Iterator[DerivativeCache]:
 
 
 @pytest.fixture
-def make_pipeline(tmp_path: Path, cache: DerivativeCache, pool: WorkerPool):  # type: ignore[no-untyped-def]
+def make_pipeline(tmp_path: Path, cache: DerivativeCache, executor: CountingExecutor):  # type: ignore[no-untyped-def]
     """Build pipelines over the same cache and output folder, with chosen specs."""
 
     def make(specs: SpecSet | None = None) -> Pipeline:
-        return Pipeline(cache=cache, executor=pool, out_dir=tmp_path / "out", specs=specs)
+        return Pipeline(cache=cache, executor=executor, out_dir=tmp_path / "out", specs=specs)
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    """Name the random order's seed even with -q, so a failing order can be replayed."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(
+            f"random order seed {seed}: replay with python -m pytest --randomly-seed={seed}"
+        )

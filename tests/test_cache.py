@@ -95,3 +95,16 @@ def test_durable_mode_syncs_every_commit(tmp_path: Path) -> None:
         assert durable._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     with DerivativeCache(tmp_path / "e.db") as default:
         assert default._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
+def test_a_cache_on_a_connection_passed_in_leaves_it_open(tmp_path: Path) -> None:
+    connection = sqlite3.connect(tmp_path / "d.db", check_same_thread=False)
+    with DerivativeCache(connection) as cache:
+        write_derivatives(cache, tmp_path)
+        cache.put_photo("a", source="/x", stat=None, source_hash=HASH, status="done")
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert connection.execute("SELECT count(*) FROM photos").fetchone()[0] == 1
+    connection.close()
+    with DerivativeCache(tmp_path / "d.db") as reopened:
+        assert reopened.photo("a").status == "done"  # type: ignore[union-attr]
+        assert set(reopened.derivatives(HASH, DEFAULT_SPECS)) == {"thumbnail", "preview"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -9,15 +10,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 from click.testing import CliRunner
 
 from derivo.cli import main
-from tests.conftest import BADINPUT, ORIENTATION, SAMPLES
+from tests.conftest import BADINPUT, ORIENTATION, ROOT, SAMPLES
+from tests.gates import Gate
 
 
 def derivo(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -60,6 +61,7 @@ def test_a_newer_database_is_refused_before_any_work(tmp_path: Path) -> None:
     assert "cache database has schema version 7" in result.output
 
 
+@pytest.mark.slow
 def test_process_then_rerun_then_status(tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = derivo("process", ORIENTATION, "--out", out, "--workers", "2", "--json")
@@ -73,6 +75,7 @@ def test_process_then_rerun_then_status(tmp_path: Path) -> None:
     assert status.output == "0 pending, 0 processing, 8 done, 0 failed\n"
 
 
+@pytest.mark.slow
 def test_the_human_summary_says_where_derivatives_are(tmp_path: Path) -> None:
     result = derivo("process", ORIENTATION / "landscape_1.jpg", "--out", tmp_path)
     assert result.returncode == 0
@@ -80,6 +83,7 @@ def test_the_human_summary_says_where_derivatives_are(tmp_path: Path) -> None:
     assert f"Derivatives in {tmp_path}, cache {tmp_path / 'derivo.db'}" in result.stderr
 
 
+@pytest.mark.slow
 def test_every_bad_input_in_one_batch_with_good_photos(tmp_path: Path) -> None:
     """Each bad file gets derivatives or a one-line recorded error; the good all render."""
     good = [SAMPLES / "jolla.jpg", SAMPLES / "IMG_5195.HEIC", *sorted(ORIENTATION.glob("*.jpg"))]
@@ -105,19 +109,42 @@ def test_every_bad_input_in_one_batch_with_good_photos(tmp_path: Path) -> None:
     assert not list(out.rglob("*.tmp"))
 
 
-def test_kill_9_of_a_worker_mid_batch_still_completes(tmp_path: Path) -> None:
-    photos = _distinct_copies(tmp_path / "photos", 6)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "derivo", "process", str(photos), "--out", str(tmp_path / "out"),
-         "--workers", "1", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    victim = _wait_for_worker(proc.pid)
+@pytest.fixture
+def gated_derivo(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Start ``derivo`` with its renders held at a gate; the process is reaped afterwards."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(gate: Gate, *args: str | Path) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.gated_cli", str(gate.folder), *map(str, args)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            start_new_session=True,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_worker_mid_batch_still_completes(tmp_path: Path, gated_derivo) -> None:
+    photos = _distinct_copies(tmp_path / "photos", 3)
+    gate = Gate.make(tmp_path / "gate")
+    proc = gated_derivo(gate, "process", photos, "--out", tmp_path / "out", "--workers", "1",
+                        "--json")
+    [victim] = gate.wait_for(1)
     os.kill(victim, signal.SIGKILL)
+    assert gate.wait_for(2)[1] != victim  # a new worker took the same photo again
+    gate.open()
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     summary = json.loads(stdout)
-    assert (summary["rendered"], summary["failed"]) == (6, 0)
+    assert (summary["rendered"], summary["failed"]) == (3, 0)
+    assert len(gate.arrivals()) == 4  # three photos, one of them twice
 
 
 def _distinct_copies(folder: Path, count: int) -> Path:
@@ -130,40 +157,27 @@ def _distinct_copies(folder: Path, count: int) -> Path:
     return folder
 
 
-def _wait_for_worker(pid: int) -> int:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for child in psutil.Process(pid).children():
-            try:
-                busy = "spawn_main" in " ".join(child.cmdline()) and child.cpu_times().user > 0.5
-            except psutil.NoSuchProcess:
-                continue
-            if busy:
-                return child.pid
-        time.sleep(0.05)
-    raise AssertionError("no worker started within 60 s")
-
-
-def test_ctrl_c_stops_promptly_and_the_next_run_finishes(tmp_path: Path) -> None:
-    photos = _distinct_copies(tmp_path / "photos", 12)
+@pytest.mark.slow
+def test_ctrl_c_stops_promptly_and_the_next_run_finishes(tmp_path: Path, gated_derivo) -> None:
+    photos = _distinct_copies(tmp_path / "photos", 4)
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "derivo", "process", str(photos), "--out", str(out),
-         "--workers", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    _wait_for_worker(proc.pid)
+    gate = Gate.make(tmp_path / "gate")
+    proc = gated_derivo(gate, "process", photos, "--out", out, "--workers", "1")
+    gate.wait_for(1)  # a render is in progress, the other photos queued
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=30)
+    _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "Interrupted: photos not finished stay pending for the next run." in stderr
     assert not list(out.rglob("*.tmp"))
+    status = json.loads(CliRunner().invoke(main, ["status", "--out", str(out), "--json"]).output)
+    assert status["counts"]["done"] == 0
     rerun = derivo("process", photos, "--out", out, "--json")
     assert rerun.returncode == 0
     summary = json.loads(rerun.stdout)
-    assert summary["rendered"] + summary["cached"] == 12 and summary["rendered"] > 0
+    assert (summary["rendered"], summary["cached"]) == (4, 0)
 
 
+@pytest.mark.slow
 def test_out_inside_the_photos_is_skipped_and_photos_inside_out_refused(tmp_path: Path) -> None:
     library = tmp_path / "library"
     library.mkdir()
@@ -176,6 +190,7 @@ def test_out_inside_the_photos_is_skipped_and_photos_inside_out_refused(tmp_path
     assert f"Error: {library} is inside --out {library}" in same.output
 
 
+@pytest.mark.slow
 def test_odd_file_names_and_unreadable_entries(tmp_path: Path) -> None:
     library = tmp_path / "library"
     library.mkdir()

@@ -13,10 +13,12 @@ from pathlib import Path
 
 from derivo import CorruptImage, RenderResult, RenderTask
 from derivo.render import render
+from tests.gates import wait_at
 
 
 def scripted(task: RenderTask) -> RenderResult:
-    """``crash-once:<marker>`` dies the first time; ``hang``; ``bad``; else a result."""
+    """``crash-once:<marker>`` dies the first time; ``hang``; ``bad``; ``boom``;
+    ``gate:<folder>`` waits at that :class:`~tests.gates.Gate`; else a result."""
     action, _, arg = task.source.partition(":")
     if action == "crash-once" and not Path(arg).exists():
         Path(arg).touch()
@@ -29,15 +31,9 @@ def scripted(task: RenderTask) -> RenderResult:
         raise CorruptImage("truncated JPEG")
     if action == "boom":
         raise ZeroDivisionError("division by zero")
-    if action == "sleep":
-        time.sleep(float(arg))
+    if action == "gate":
+        wait_at(arg)
     return RenderResult(width=os.getpid(), height=os.nice(0), derivatives=(), seconds=0.0)
-
-
-def slow_render(task: RenderTask) -> RenderResult:
-    """The real renderer, slowed down so a test can kill a worker mid-task."""
-    time.sleep(0.4)
-    return render(task)
 
 
 def crash_mid_write(task: RenderTask) -> RenderResult:

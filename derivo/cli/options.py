@@ -47,7 +47,8 @@ RUN_OPTIONS = (
     click.option(
         "--lenient/--strict",
         default=None,
-        help="Accept truncated files (the missing part is filled with grey).  [default: strict]",
+        help="Accept truncated or damaged files (missing parts come out flat grey).  "
+        "[default: strict]",
     ),
     click.option(
         "--max-pixels",

@@ -1,9 +1,9 @@
 """Executors: interchangeable ways to run ``render(task)``.
 
 ``base`` holds the interface the pipeline depends on; ``pool`` the local worker
-pool, the default; ``inline`` renders in the calling process (one-off renders);
-``dask`` a Dask distributed cluster (the ``dask`` extra); ``factory`` picks one
-from settings.
+pool, the default; ``inline`` renders in the calling thread (one-off renders,
+debugging, tests); ``dask`` a Dask distributed cluster (the ``dask`` extra);
+``factory`` picks one from settings.
 """
 
 from derivo.executors.base import Executor, RenderFuture, available_cores, workers_for

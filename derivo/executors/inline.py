@@ -1,37 +1,70 @@
-"""An executor that renders in the calling process, for one-off renders.
+"""An executor that renders in the calling thread: no processes, no queue.
 
-Starting worker processes costs more than rendering one photo, so the one-call
-:func:`derivo.thumbnail` renders here. It gives up what the pool protects against
-(a native crash or a runaway render takes the caller with it); batches belong in
+Starting worker processes costs more than rendering one photo, so one-off
+renders (:func:`derivo.thumbnail`) run here; it is also the way to step through
+``render`` in a debugger, to profile it, or to test code that drives a
+:class:`~derivo.pipeline.Pipeline` without starting workers. It gives up what
+only processes give: parallelism, isolation from native crashes (a crash takes
+the caller with it), time limits and ``nice``. Batches belong in
 :class:`~derivo.executors.pool.WorkerPool`.
+
+>>> with InlineExecutor() as executor:                   # doctest: +SKIP
+...     Pipeline(cache=cache, executor=executor, out_dir=out).submit("a", path)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from derivo.errors import DerivoError, RenderFailed
 from derivo.executors.base import RenderFuture
-from derivo.tasks import RenderTask
+from derivo.tasks import RenderResult, RenderTask
+
+
+def _default_render(task: RenderTask) -> RenderResult:
+    import pyvips
+
+    from derivo.render import render
+
+    # libvips' operation cache keys on file names, and a source may change between renders
+    pyvips.cache_set_max(0)
+    return render(task)
 
 
 class InlineExecutor:
-    """Runs ``render(task)`` synchronously inside :meth:`submit`; the future is done on return.
+    """Run ``func(task)`` synchronously inside ``submit``; the future is done on return.
 
-    libvips' operation cache is turned off for this process on first use: it keys on
-    file names, and a source may change between two renders.
+    Errors come back on the future exactly as from a worker pool: a
+    :class:`~derivo.errors.DerivoError` as itself, anything else as
+    :class:`~derivo.errors.RenderFailed` with its one-line reason.
     """
 
+    def __init__(self, *, func: Callable[[RenderTask], RenderResult] = _default_render) -> None:
+        self.func = func
+        self._closed = False
+
     def submit(self, task: RenderTask, *, block: bool = True) -> RenderFuture:
-        import pyvips
-
-        from derivo.render import render
-
-        pyvips.cache_set_max(0)
+        """Render ``task`` now; ``block`` is accepted for the protocol (there is no queue)."""
+        if self._closed:
+            raise RenderFailed("the inline executor is shut down")
         future = RenderFuture()
         future.attempts = 1
         try:
-            future.set_result(render(task))
-        except Exception as exc:  # the pipeline records it, as it does for the pool
+            result = self.func(task)
+        except DerivoError as exc:
             future.set_exception(exc)
+        except Exception as exc:  # recorded on the future, as a worker would report it
+            future.set_exception(RenderFailed(f"{type(exc).__name__}: {exc}".splitlines()[0]))
+        else:
+            future.set_result(result)
         return future
 
     def close(self, *, cancel: bool = False) -> None:
-        """Nothing to release."""
+        """Refuse further tasks; nothing runs in the background, so nothing is left to stop."""
+        self._closed = True
+
+    def __enter__(self) -> InlineExecutor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from derivo.service import http_errors
+from derivo.service.headers import SecurityHeaders
 from derivo.service.resources import open_services
 from derivo.service.routes import ROUTERS
 from derivo.service.routes.gallery import STATIC
@@ -42,6 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     http_errors.install(app, retry_after=settings.retry_after)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)

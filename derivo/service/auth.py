@@ -7,13 +7,12 @@ which the first start creates (mode 0600) with a random token and prints once.
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
-import tempfile
 from pathlib import Path
 
 from fastapi.security import HTTPAuthorizationCredentials
 
+from derivo.atomic import write_atomically
 from derivo.errors import DerivoError, Unauthorized
 from derivo.service.settings import MIN_TOKEN_LENGTH
 
@@ -35,13 +34,7 @@ def load_or_create_token(path: Path) -> tuple[str, bool]:
             )
         return token, False
     token = secrets.token_urlsafe(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".token.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="ascii") as f:  # mkstemp creates it with mode 0600
-        f.write(token + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_atomically(path.parent, {path.name: f"{token}\n".encode("ascii")}, private=True)
     return token, True
 
 

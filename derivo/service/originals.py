@@ -8,11 +8,10 @@ uploaded twice are stored once.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from derivo.atomic import fsync_directory
+from derivo.atomic import create_temp, fsync_directory
 from derivo.hashing import content_path
 
 
@@ -27,9 +26,8 @@ class Originals:
         return content_path(self.root, source_hash)
 
     def temp_file(self) -> tuple[BinaryIO, Path]:
-        """A new temp file to stream an upload into, named like every derivo temp file."""
-        fd, name = tempfile.mkstemp(dir=self.root, prefix=".upload.", suffix=".tmp")
-        return os.fdopen(fd, "wb"), Path(name)
+        """A new private (0600) temp file to stream an upload into."""
+        return create_temp(self.root, "upload", private=True)
 
     def commit(self, temp: Path, source_hash: str) -> Path:
         """Move a complete, fsynced temp file to its hash's path (or drop it if already there)."""

@@ -155,7 +155,11 @@ async def _receive_multipart(
     if not boundary:
         raise InputError("multipart upload without a boundary in its Content-Type")
     part = _FilePart()
-    parser = MultipartParser(boundary, part.callbacks())
+    try:
+        # the constructor checks the boundary (e.g. at most 256 bytes)
+        parser = MultipartParser(boundary, part.callbacks())
+    except ValueError as exc:
+        raise InputError(f"malformed multipart body: {exc}") from None
     try:
         async for chunk in chunks:
             parser.write(chunk)

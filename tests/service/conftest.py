@@ -1,14 +1,72 @@
-"""Fixtures: servers started for one test (``spawn``) or shared by a module (``server``)."""
+"""Fixtures: the app in this process (``app``, ``make_app``), and real servers (``spawn``).
+
+API behaviour is tested in-process through ``TestClient`` against
+``create_app(settings)``: real SQLite, real worker processes, no sockets. Real
+``derivo serve`` processes are for what only they show (restarts, kill -9,
+signals, the browser, streaming over a socket); those tests are marked slow.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
-from .support import Server, Spawn, start_server
+from derivo.service import Settings, create_app
+from tests.gates import Gate, every_pool_behind
+
+from .support import TOKEN, Server, Spawn, start_server
+
+
+@dataclass(frozen=True)
+class App:
+    """A started app: its client (no token: pass ``headers=AUTH`` to write), gate, data."""
+
+    client: TestClient
+    gate: Gate
+    data_dir: Path
+
+
+#: ``make_app(**settings)``: start an app with these ``Settings`` fields.
+MakeApp = Callable[..., App]
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[MakeApp]:
+    """Start apps for one test; each is shut down (its pool too) afterwards."""
+    with contextlib.ExitStack() as stack:
+
+        def make(**settings: Any) -> App:
+            folder = tmp_path / f"app{len(stack._exit_callbacks)}"
+            return stack.enter_context(_started_app(folder, **settings))
+
+        yield make
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """One app shared by a test module (one worker); each test uploads its own photos."""
+    with _started_app(tmp_path_factory.mktemp("app")) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def _started_app(folder: Path, **settings: Any) -> Iterator[App]:
+    gate = Gate.make(folder / "gate")
+    gate.open()
+    values = {"data_dir": folder / "data", "token": TOKEN, "workers": 1, **settings}
+    client = TestClient(create_app(Settings(**values)), base_url="http://derivo.test")
+    with every_pool_behind(gate):
+        client.__enter__()  # the lifespan starts the pool
+    try:
+        yield App(client=client, gate=gate, data_dir=values["data_dir"])
+    finally:
+        client.__exit__(None, None, None)
 
 
 @pytest.fixture
@@ -21,14 +79,18 @@ def spawn(tmp_path: Path) -> Iterator[Spawn]:
         started.append(server)
         return server
 
-    yield spawn_
-    for server in started:
-        server.stop()
+    try:
+        yield spawn_
+    finally:
+        for server in started:
+            server.stop()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server shared by a test module: one worker, default queue."""
+    """A real server shared by a test module: one worker, default queue."""
     srv = start_server(tmp_path_factory.mktemp("shared") / "data", "--workers", "1")
-    yield srv
-    srv.stop()
+    try:
+        yield srv
+    finally:
+        srv.stop()

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pyvips
 
+from tests.gates import Gate
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
 BADINPUT = REPO / "tests" / "data" / "badinput"
@@ -45,14 +47,14 @@ class Server:
     def client(self, token: str | None = None, **kwargs: object) -> httpx.Client:
         token = token if token is not None else self.token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        client = httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+        client = httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)  # type: ignore[arg-type]
         self.clients.append(client)
         return client
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def stop(self, timeout: float = 20) -> int:
+    def stop(self, timeout: float = 60) -> int:
         """SIGTERM, as a service manager would; the whole group is killed if it lingers."""
         for client in self.clients:
             client.close()
@@ -102,13 +104,21 @@ def start_server(
     *args: str,
     token: str | None = TOKEN,
     env: dict[str, str] | None = None,
-    timeout: float = 30,
+    gate: Gate | None = None,
+    timeout: float = 60,
 ) -> Server:
-    """Start ``python -m derivo serve`` on a free port and wait until /healthz answers."""
+    """Start ``python -m derivo serve`` on a free port and wait until /healthz answers.
+
+    With ``gate``, the server's renders wait at that :class:`~tests.gates.Gate`.
+    """
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DERIVO_")}
     if token is not None:
         environ["DERIVO_TOKEN"] = token
     environ.update(env or {})
+    command = ["derivo"]
+    if gate is not None:
+        command = ["tests.gated_cli", str(gate.folder)]
+        environ["PYTHONPATH"] = str(REPO)
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir.parent / f"{data_dir.name}-server-{time.monotonic_ns()}.log"
     with open(log, "wb") as out:
@@ -116,7 +126,7 @@ def start_server(
             [
                 sys.executable,
                 "-m",
-                "derivo",
+                *command,
                 "serve",
                 "--data-dir",
                 str(data_dir),
@@ -149,7 +159,7 @@ def start_server(
 
 
 def wait_final(
-    client: httpx.Client, ids: Iterable[str], timeout: float = 60
+    client: httpx.Client, ids: Iterable[str], timeout: float = 120
 ) -> dict[str, dict[str, object]]:
     """Poll until every photo in ``ids`` is done or failed; returns their JSON by id."""
     wanted = set(ids)
@@ -174,7 +184,10 @@ def wait_final(
 
 
 def accepted_photo(response: httpx.Response) -> dict[str, object]:
-    """The photo an upload answer carries: 202 new, 200 duplicate, 503 kept as pending."""
+    """The photo an upload answer carries: 202 new, 200 duplicate, 503 kept as pending.
+
+    For bursts whose answers depend on how far the renders got (one of the three).
+    """
     body = response.json()
     assert response.status_code in (200, 202, 503), (response.status_code, body)
     if response.status_code == 503:
