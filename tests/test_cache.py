@@ -99,7 +99,7 @@ def test_durable_mode_syncs_every_commit(tmp_path: Path) -> None:
 
 def test_a_cache_on_a_connection_passed_in_leaves_it_open(tmp_path: Path) -> None:
     connection = sqlite3.connect(tmp_path / "d.db", check_same_thread=False)
-    with DerivativeCache(connection) as cache:
+    with DerivativeCache(connection, root=tmp_path) as cache:
         write_derivatives(cache, tmp_path)
         cache.put_photo("a", source="/x", stat=None, source_hash=HASH, status="done")
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
