@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import corpus as corpus_mod
-from bench import measure, report
+from bench import measure, node, report
 from bench.contenders import CONTENDERS, RERUNS, SPECS, Contender
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,7 +25,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Benchmark derivo against a sequential Pillow loop, the original design "
-        "and the libvips decode floor on a generated, camera-like JPEG corpus.",
+        "(as written in Node when node is on the PATH, and re-created in Python), sharp "
+        "written well, the work floor and the decode floor on a generated, camera-like "
+        "JPEG corpus.",
     )
     parser.add_argument("--n", type=int, default=100, help="photos in the corpus (default 100)")
     parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
@@ -34,6 +36,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         default=",".join(CONTENDERS),
         help=f"comma-separated contenders (default: all of {','.join(CONTENDERS)})",
+    )
+    parser.add_argument(
+        "--classes",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run every contender but sequential on each size class (3, 12, 24 MP) "
+        "alone (default: yes)",
     )
     parser.add_argument(
         "--report",
@@ -114,6 +123,14 @@ def main(argv: list[str] | None = None) -> int:
                 if c.derivo_args is not None:
                     skipped[c.name] = f"`python -m derivo process --help` failed: {problem}"
             selected = [c for c in selected if c.derivo_args is None]
+    if any(c.needs_node for c in selected):
+        setup, why = node.ensure(REPO)
+        for c in selected:
+            if c.needs_node and setup is None:
+                skipped[c.name] = why
+            elif c.node_script == "original.js" and setup is not None and setup.app is None:
+                skipped[c.name] = "the original design's plan (shared/origin/*.txt) was not found"
+        selected = [c for c in selected if c.name not in skipped]
     for name, why in skipped.items():
         print(f"skipping {name}: {why}")
 
@@ -150,6 +167,19 @@ def main(argv: list[str] | None = None) -> int:
             run = execute(c, c.name, corpus.directory, work / str(c.rerun_of), res.cores)
             res.reruns.setdefault(c.name, []).append(run)
 
+    for kind in {p["kind"] for p in corpus.photos}:
+        shapes = [(p["width"], p["height"]) for p in corpus.photos if p["kind"] == kind]
+        res.class_sizes[kind] = f"{len(shapes)} x {shapes[0][0]}x{shapes[0][1]}"
+    per_class = [c for c in selected if c.name not in ("sequential", "derivo-cpu50")]
+    for kind, folder in (corpus_mod.by_class(corpus) if args.classes else {}).items():
+        for r in range(args.runs):
+            print(f"size class {kind}, round {r + 1}/{args.runs}:")
+            order = per_class[r % len(per_class) :] + per_class[: r % len(per_class)]
+            for c in order:
+                out = fresh_dir(work / "class" / c.name)
+                run = execute(c, c.name, folder, out, res.cores)
+                res.classes.setdefault(kind, {}).setdefault(c.name, []).append(run)
+
     if fingerprint and measure.source_fingerprint(derivo_src) != fingerprint:
         res.warnings.append("derivo's source changed while the benchmark ran; run it again")
     noisy = [
@@ -170,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         "fresh": {k: [asdict(r) for r in v] for k, v in res.fresh.items()},
         "reruns": {k: [asdict(r) for r in v] for k, v in res.reruns.items()},
         "checks": {k: asdict(v) for k, v in res.checks.items()},
+        "classes": {
+            kind: {k: [asdict(r) for r in v] for k, v in runs.items()}
+            for kind, runs in res.classes.items()
+        },
     }
     (work / "results.json").write_text(json.dumps(raw, indent=1) + "\n")
     if args.report:

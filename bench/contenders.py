@@ -11,6 +11,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import sqlite3
 import sys
 import time
@@ -35,8 +36,21 @@ class Contender:
     derivo_args: tuple[str, ...] | None = None  # set for contenders that run the derivo CLI
     rerun_of: str | None = None  # re-run contenders reuse this contender's output dir
     notes: list[str] = field(default_factory=list)
+    node_script: str | None = None  # bench/node/<script>, run with node
+
+    @property
+    def needs_node(self) -> bool:
+        return self.node_script is not None
 
     def command(self, corpus: Path, out: Path) -> list[str]:
+        if self.node_script is not None:
+            from bench import node
+
+            extra = [str(node.APP)] if self.node_script == "original.js" else []
+            script = str(node.SCRIPTS / self.node_script)
+            return [shutil.which("node") or "node", script, str(corpus), str(out), *extra]
+        if self.name == "workfloor":
+            return [sys.executable, "-m", "bench.workfloor", str(corpus), str(out)]
         if self.derivo_args is not None:
             return [
                 sys.executable,
@@ -68,8 +82,8 @@ CONTENDERS: dict[str, Contender] = {
         ),
         Contender(
             "original",
-            "original design: pool of 4, one libvips thumbnail call per derivative, "
-            "MD5 cache by photo id",
+            "original design re-created in Python: pool of 4, one libvips thumbnail call "
+            "per derivative, MD5 cache by photo id",
             "stem",
             notes=[
                 "no size='down': would upscale photos smaller than a box "
@@ -96,6 +110,35 @@ CONTENDERS: dict[str, Contender] = {
             "nothing encoded or written",
             "none",
         ),
+        Contender(
+            "workfloor",
+            "work floor: libjpeg-turbo decode at the smallest M/8 at or above 1200 px, "
+            "Lanczos3 to 1200 and 200 px, both progressive JPEGs encoded to memory, "
+            "nothing else, one process per core (bench/workfloor.py)",
+            "none",
+            notes=["no EXIF orientation, no colour management, nothing hashed or written"],
+        ),
+        Contender(
+            "original-node",
+            "original design run as written: its JavaScript (Node, sharp, better-sqlite3, "
+            "pool of 4 worker threads, one sharp call per derivative, MD5 cache by photo id)",
+            "stem",
+            node_script="original.js",
+            notes=[
+                "only stand-ins added for what the plan leaves out: a logger, the db "
+                "module, derivative paths, and exporting generateDerivatives",
+                "never applies EXIF orientation, so the output check flags portrait photos",
+            ],
+        ),
+        Contender(
+            "sharp-well",
+            "sharp written well: one decode per photo to preview-sized raw pixels, both "
+            "progressive encodes from them, auto-orient, never upscale, photos in flight = "
+            "cores (bench/node/sharp_well.js)",
+            "stem",
+            node_script="sharp_well.js",
+            notes=["no hashing, no cache, no atomic writes; sharp's default colour handling"],
+        ),
     )
 }
 
@@ -111,6 +154,13 @@ RERUNS: dict[str, Contender] = {
             "derivo",
             ("--verify",),
             rerun_of="derivo",
+        ),
+        Contender(
+            "original-node re-run",
+            "original design as written, second run: MD5 of every source + cache by photo id",
+            "stem",
+            rerun_of="original-node",
+            node_script="original.js",
         ),
         Contender(
             "original re-run",

@@ -258,3 +258,23 @@ def warm(corpus: Corpus) -> float:
             while f.read(1 << 22):
                 pass
     return time.perf_counter() - started
+
+
+def by_class(corpus: Corpus) -> dict[str, Path]:
+    """One folder of hard links per size class, in KINDS order.
+
+    Beside the corpus (``<corpus>-by-class/<kind>/``), not in it: derivo recurses.
+    """
+    folders: dict[str, Path] = {}
+    for kind, *_ in KINDS:
+        names = [p["name"] for p in corpus.photos if p["kind"] == kind]
+        if not names:
+            continue
+        folder = corpus.directory.with_name(corpus.directory.name + "-by-class") / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            link = folder / name
+            if not link.exists():
+                os.link(corpus.directory / name, link)
+        folders[kind] = folder
+    return folders

@@ -7,7 +7,13 @@ Figures:
   at a time, against ``derivo process`` on the same files with the same worker count
   (and, for context, on every core);
 - latency of ``GET /photos/{id}/thumbnail`` for an already-rendered photo: idle, and
-  while the ingest runs (a separate process, one request every ``--probe-interval``).
+  while the ingest runs (a separate process, one request every ``--probe-interval``);
+- the CPU each side used meanwhile: the load generator (uploader and probe) and the
+  server (its own process, and its render workers), so a slow answer can be told
+  apart from a starved client.
+
+``--server-path DIR`` runs the server from another checkout (put first on its
+``PYTHONPATH``), so two versions can be measured side by side, alternating runs.
 
 Run from the repository root::
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -35,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from bench import corpus as corpus_mod
 
@@ -61,14 +69,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--probe-interval", type=float, default=0.02, help="seconds between probe GETs (0.02)"
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--server-path", type=Path, help="run the server from this checkout (PYTHONPATH)"
+    )
+    parser.add_argument(
+        "--no-process", action="store_true", help="skip the derivo process comparison"
+    )
     return parser.parse_args(argv)
 
 
 # The probe runs in its own process so the uploader's work does not skew its clock.
 
 
-def _probe(url: str, interval: float, stop: Any, results: Any, limit: int) -> None:
+def _probe(url: str, interval: float, stop: Any, ready: Any, results: Any, limit: int) -> None:
     latencies: list[tuple[float, float]] = []  # (wall clock at start, seconds)
+    cpu = time.process_time()
     with httpx.Client(timeout=30) as client:
         while not stop.is_set() and len(latencies) < limit:
             wall, started = time.time(), time.perf_counter()
@@ -76,8 +91,9 @@ def _probe(url: str, interval: float, stop: Any, results: Any, limit: int) -> No
             latencies.append((wall, time.perf_counter() - started))
             if response.status_code != 200 or not response.content:
                 raise RuntimeError(f"probe got {response.status_code}")
+            ready.set()
             time.sleep(interval)
-    results.put(latencies)
+    results.put((latencies, time.process_time() - cpu))
 
 
 class Probe:
@@ -86,29 +102,58 @@ class Probe:
     def __init__(self, url: str, interval: float, limit: int = 20_000) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._stop = ctx.Event()
+        self._ready = ctx.Event()
         self._results = ctx.Queue()
         self._process = ctx.Process(
-            target=_probe, args=(url, interval, self._stop, self._results, limit), daemon=True
+            target=_probe,
+            args=(url, interval, self._stop, self._ready, self._results, limit),
+            daemon=True,
         )
 
     def __enter__(self) -> Probe:
+        """Starts the probe, and returns once its first request has been answered."""
         self._process.start()
+        if not self._ready.wait(60):
+            raise RuntimeError("the probe did not get an answer in 60 s")
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._process.join(30)
 
+    cpu_seconds = 0.0
+
     def latencies(self) -> list[tuple[float, float]]:
-        """(wall clock at start, seconds) of every request."""
+        """(wall clock at start, seconds) of every request; ``cpu_seconds`` is then set."""
         self._stop.set()
-        found: list[tuple[float, float]] = self._results.get(timeout=30)
+        found: list[tuple[float, float]]
+        found, self.cpu_seconds = self._results.get(timeout=30)
         self._process.join(30)
         return found
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of a process, and of its children, so far."""
+    proc = psutil.Process(pid)
+    own = sum(proc.cpu_times()[:2])
+    children = 0.0
+    for child in proc.children(recursive=True):
+        try:
+            children += sum(child.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            pass
+    return own, children
+
+
 def percentiles(latencies: list[tuple[float, float]]) -> dict[str, float]:
     ms = sorted(seconds * 1000 for _, seconds in latencies)
+    if len(ms) < 2:
+        return {
+            "n": len(ms),
+            "p50_ms": math.nan,
+            "p99_ms": math.nan,
+            "max_ms": max(ms, default=math.nan),
+        }
     cuts = statistics.quantiles(ms, n=100, method="inclusive")
     return {"n": len(ms), "p50_ms": cuts[49], "p99_ms": cuts[98], "max_ms": ms[-1]}
 
@@ -116,8 +161,14 @@ def percentiles(latencies: list[tuple[float, float]]) -> dict[str, float]:
 # The server
 
 
-def start_server(data: Path, workers: int) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_server(
+    data: Path, workers: int, server_path: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str, Path]:
     env = {**os.environ, "DERIVO_TOKEN": TOKEN}
+    if server_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(server_path.resolve()), os.environ.get("PYTHONPATH")) if p
+        )
     data.mkdir(parents=True, exist_ok=True)
     log = data.parent / "serve.log"
     with open(log, "wb") as out:
@@ -193,10 +244,13 @@ async def ingest(url: str, paths: list[Path], concurrency: int) -> dict[str, Any
                 raise RuntimeError(f"{path.name}: {response.status_code} {data}")
 
         started_wall, started = time.time(), time.perf_counter()
+        cpu = time.process_time()
         await asyncio.gather(*(one(p) for p in paths))
         uploaded, uploaded_wall = time.perf_counter(), time.time()
+        upload_cpu = time.process_time() - cpu
         seen_done = await wait_done(client, ids)
     return {
+        "uploader_cpu_seconds": upload_cpu,
         "ids": ids,
         "codes": codes,
         "started_wall": started_wall,
@@ -234,10 +288,16 @@ def report(r: dict[str, Any]) -> str:
         f"  derivo serve, first upload to last derivative ready: {r['serve_seconds']:.2f} s"
         f" (client saw {r['serve_client_seconds']:.2f} s; uploads took"
         f" {r['upload_seconds']:.2f} s; answers {r['upload_codes']})",
-        f"  derivo process --workers {r['workers']}: {r['process_seconds']:.2f} s"
-        f" (serve / process = {r['serve_seconds'] / r['process_seconds']:.2f})",
-        f"  derivo process on all {r['cores']} cores: {r['process_all_cores_seconds']:.2f} s",
+        f"  CPU during the ingest: uploader {r['uploader_cpu_seconds']:.2f} s (while"
+        f" uploading), probe {r['probe_cpu_seconds']:.2f} s, server"
+        f" {r['server_cpu_seconds']:.2f} s, its workers {r['workers_cpu_seconds']:.2f} s",
     ]
+    if "process_seconds" in r:
+        lines += [
+            f"  derivo process --workers {r['workers']}: {r['process_seconds']:.2f} s"
+            f" (serve / process = {r['serve_seconds'] / r['process_seconds']:.2f})",
+            f"  derivo process on all {r['cores']} cores: {r['process_all_cores_seconds']:.2f} s",
+        ]
     for key, label in (
         ("get_idle", "idle"),
         ("get_during_ingest", "during ingest"),
@@ -268,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="derivo-bench-upload-") as tmp:
         work = Path(tmp)
         corpus_mod.warm(corpus)
-        proc, url, _log = start_server(work / "serve" / "data", args.workers)
+        proc, url, _log = start_server(work / "serve" / "data", args.workers, args.server_path)
         try:
             with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as c:
                 probe_photo = c.post("/photos", content=PROBE_PHOTO.read_bytes()).json()
@@ -279,8 +339,14 @@ def main(argv: list[str] | None = None) -> int:
                 results["get_idle"] = percentiles(idle.latencies())
             corpus_mod.warm(corpus)
             with Probe(probe_url, args.probe_interval) as busy:
+                server_cpu = cpu_seconds(proc.pid)
                 run = asyncio.run(ingest(url, paths, args.concurrency))
+                server_after = cpu_seconds(proc.pid)
                 during = busy.latencies()
+            results["probe_cpu_seconds"] = busy.cpu_seconds
+            results["uploader_cpu_seconds"] = run["uploader_cpu_seconds"]
+            results["server_cpu_seconds"] = server_after[0] - server_cpu[0]
+            results["workers_cpu_seconds"] = server_after[1] - server_cpu[1]
             results["get_during_ingest"] = percentiles(during)
             split = run["uploaded_wall"]
             results["get_while_uploading"] = percentiles([x for x in during if x[0] < split])
@@ -292,10 +358,11 @@ def main(argv: list[str] | None = None) -> int:
             results["upload_codes"] = run["codes"]
         finally:
             stop_server(proc)
-        corpus_mod.warm(corpus)
-        results["process_seconds"] = run_process(paths, args.workers, work / "process-same")
-        corpus_mod.warm(corpus)
-        results["process_all_cores_seconds"] = run_process(paths, None, work / "process-all")
+        if not args.no_process:
+            corpus_mod.warm(corpus)
+            results["process_seconds"] = run_process(paths, args.workers, work / "process-same")
+            corpus_mod.warm(corpus)
+            results["process_all_cores_seconds"] = run_process(paths, None, work / "process-all")
         shutil.rmtree(work / "serve", ignore_errors=True)
 
     print(report(results))

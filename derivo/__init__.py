@@ -11,6 +11,7 @@ import typing
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.errors import (
     CacheError,
+    CacheFull,
     ClusterError,
     ConfigError,
     CorruptImage,
@@ -22,8 +23,10 @@ from derivo.errors import (
     RenderFailed,
     SourceMissing,
     SpecError,
+    StorageFull,
     TaskTimeout,
     UnsupportedFormat,
+    UploadStalled,
     WorkerCrashed,
 )
 from derivo.executors import (
@@ -49,6 +52,7 @@ __all__ = [
     "PREVIEW",
     "THUMBNAIL",
     "CacheError",
+    "CacheFull",
     "ClusterError",
     "ConfigError",
     "CorruptImage",
@@ -77,8 +81,10 @@ __all__ = [
     "Spec",
     "SpecError",
     "SpecSet",
+    "StorageFull",
     "TaskTimeout",
     "UnsupportedFormat",
+    "UploadStalled",
     "WorkerCrashed",
     "WorkerPool",
     "make_executor",

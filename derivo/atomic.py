@@ -8,11 +8,15 @@ serve derivatives), or are ``private`` (0600: uploaded originals, the token).
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from derivo.errors import StorageFull
 
 #: Temporary files are named ``.<name>.<random>.tmp``, next to their final path.
 TEMP_PATTERN = ".*.tmp"
@@ -37,21 +41,42 @@ def write_atomically(directory: Path, files: Mapping[str, bytes], *, private: bo
 
     The directory itself is fsynced once at the end so the renames survive a power
     loss; callers record a file only after this returns. Folders made on the way
-    follow the umask.
+    follow the umask. A full device raises :class:`~derivo.errors.StorageFull` naming
+    the folder, and leaves no temp file.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        f, tmp = create_temp(directory, name, private=private)
-        try:
-            with f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, directory / name)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    fsync_directory(directory)
+    with full_device(directory):
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            f, tmp = create_temp(directory, name, private=private)
+            try:
+                with f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, directory / name)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        fsync_directory(directory)
+
+
+def is_full(exc: BaseException) -> bool:
+    """True for the errors a full device (or an exhausted quota) gives."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextmanager
+def full_device(path: Path) -> Iterator[None]:
+    """Turn "no space left" while writing under ``path`` into :class:`StorageFull`."""
+    try:
+        yield
+    except OSError as exc:
+        if is_full(exc):
+            raise StorageFull(
+                f"no space left on the device of {path.absolute()}: free space there, "
+                "then try again"
+            ) from None
+        raise
 
 
 def fsync_directory(directory: Path) -> None:

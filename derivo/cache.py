@@ -11,6 +11,8 @@ transaction, by the ordered :data:`MIGRATIONS`.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import sqlite3
 import threading
 import time
@@ -21,11 +23,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from derivo.errors import CacheError, IllegalTransition, UnknownPhoto
+from derivo.capture import Captured, CapturedFrom
+from derivo.errors import CacheError, CacheFull, IllegalTransition, UnknownPhoto
+from derivo.hashing import hash_file
 from derivo.specs import Spec
 from derivo.tasks import Derivative
-
-SCHEMA_VERSION = 2
 
 
 class PhotoStatus(StrEnum):
@@ -59,6 +61,7 @@ STATUSES: tuple[PhotoStatus, ...] = tuple(PhotoStatus)
 #: The cache's file name inside an output folder, unless told otherwise.
 DB_NAME = "derivo.db"
 
+#: Version 1; :data:`MIGRATIONS` takes it to :data:`SCHEMA_VERSION`, a new database too.
 _SCHEMA = """
 CREATE TABLE photos (
     id          TEXT PRIMARY KEY,
@@ -83,7 +86,7 @@ CREATE TABLE derivatives (
     hash        TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     spec        TEXT NOT NULL,
-    path        TEXT NOT NULL,  -- relative to the output root, '/'-separated
+    path        TEXT NOT NULL,  -- absolute in version 1; relative to the root from version 4
     width       INTEGER NOT NULL,
     height      INTEGER NOT NULL,
     bytes       INTEGER NOT NULL,
@@ -94,8 +97,31 @@ CREATE TABLE derivatives (
 """
 
 
+def _photo_meta(db: sqlite3.Connection) -> None:
+    """Who a photo is (uploaded name, capture time) and its placeholder; orders for listing."""
+    for statement in (
+        "ALTER TABLE photos ADD COLUMN name TEXT",
+        "ALTER TABLE photos ADD COLUMN captured_at REAL",
+        "ALTER TABLE photos ADD COLUMN captured_offset INTEGER",
+        "ALTER TABLE photos ADD COLUMN captured_from TEXT",
+        "UPDATE photos SET captured_at = created_at, captured_offset = 0, "
+        "captured_from = 'recorded'",
+        "CREATE INDEX photos_by_captured ON photos (captured_at, id)",
+        "CREATE INDEX photos_by_created ON photos (created_at, id)",
+        "ALTER TABLE derivatives ADD COLUMN thumbhash TEXT",
+    ):
+        db.execute(statement)
+
+
+def _derivative_hashes(db: sqlite3.Connection) -> None:
+    """Keep each derivative's BLAKE3 (NULL for files recorded before it was kept), so
+    damage is found by ``--verify`` and ``derivo check``."""
+    db.execute("ALTER TABLE derivatives ADD COLUMN blake3 TEXT")
+
+
 def _relative_paths(db: sqlite3.Connection) -> None:
-    """Version 1 stored absolute derivative paths; keep ``<hh>/<hash>/<file>`` of each."""
+    """Store derivative paths relative to the output root (``<hh>/<hash>/<file>``, the
+    tail every absolute one ends in), so the output folder may move."""
     rows = db.execute("SELECT rowid, hash, path FROM derivatives").fetchall()
     for rowid, source_hash, path in rows:
         parts = Path(path).parts
@@ -105,8 +131,17 @@ def _relative_paths(db: sqlite3.Connection) -> None:
         db.execute("UPDATE derivatives SET path = ? WHERE rowid = ?", (relative, rowid))
 
 
-#: ``MIGRATIONS[n - 1]`` turns a version ``n`` database into version ``n + 1``.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_relative_paths,)
+#: Schema steps in order, each (version, step): the step takes a database from the
+#: version before it to its own. A new step goes at the end, with the next version.
+MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = (
+    (2, _photo_meta),
+    (3, _derivative_hashes),
+    (4, _relative_paths),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+#: Orders for :meth:`DerivativeCache.photos_in_order`, newest first: their column.
+ORDER_COLUMNS = {"captured": "captured_at", "uploaded": "created_at"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,6 +173,8 @@ class PhotoRecord:
     height: int | None
     created_at: float
     updated_at: float
+    name: str | None = None
+    captured: Captured | None = None
 
 
 class DerivativeCache:
@@ -174,52 +211,83 @@ class DerivativeCache:
                 root = Path(path_or_connection).parent
         self.root = Path(root).resolve()
         self._owns_connection = not isinstance(path_or_connection, sqlite3.Connection)
-        if isinstance(path_or_connection, sqlite3.Connection):
-            self._db = path_or_connection
-        else:
-            if str(path_or_connection) != ":memory:":
-                Path(path_or_connection).parent.mkdir(parents=True, exist_ok=True)
-            try:
+        self.name = _name(path_or_connection)
+        self._lock = threading.RLock()
+        self._writing = threading.local()
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.Lock()
+        with self._sqlite_errors():
+            if isinstance(path_or_connection, sqlite3.Connection):
+                self._db = path_or_connection
+            else:
+                if str(path_or_connection) != ":memory:":
+                    Path(path_or_connection).parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(
                     path_or_connection, check_same_thread=False, isolation_level=None
                 )
-            except sqlite3.Error as exc:
-                raise CacheError(
-                    f"cannot open cache database {path_or_connection}: {exc}"
-                ) from None
-        self._lock = threading.RLock()
         self._db.row_factory = sqlite3.Row
-        self._migrate("FULL" if durable else "NORMAL")
+        try:
+            with self._sqlite_errors():
+                self._migrate("FULL" if durable else "NORMAL")
+                if not isinstance(path_or_connection, sqlite3.Connection) and (
+                    self.name != ":memory:"
+                ):
+                    self._reader = self._open_reader(path_or_connection)
+        except CacheError:
+            self.close()
+            raise
+
+    def _open_reader(self, path: str | Path) -> sqlite3.Connection:
+        """A second connection for reads: in WAL mode they never wait for a writer's commit
+        (an fsync with ``durable``), so a lookup stays fast while uploads are recorded."""
+        reader = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        reader.row_factory = sqlite3.Row
+        reader.execute("PRAGMA busy_timeout = 10000")
+        reader.execute("PRAGMA query_only = ON")
+        return reader
 
     def _migrate(self, synchronous: str) -> None:
-        try:
-            self._db.execute("PRAGMA busy_timeout = 10000")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute(f"PRAGMA synchronous = {synchronous}")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise CacheError(
-                    f"cache database has schema version {version}, newer than this derivo "
-                    f"understands ({SCHEMA_VERSION}); upgrade derivo or use another --db"
-                )
-            if version == 0:
-                with self._lock:
-                    self._db.executescript(
-                        f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-                    )
-            elif version < SCHEMA_VERSION:
-                with self._transaction() as db:
-                    for step in MIGRATIONS[version - 1 :]:
+        self._db.execute("PRAGMA busy_timeout = 10000")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute(f"PRAGMA synchronous = {synchronous}")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise CacheError(
+                f"cache database has schema version {version}, newer than this derivo "
+                f"understands ({SCHEMA_VERSION}): {self.name}; upgrade derivo or use another --db"
+            )
+        if version == 0:
+            with self._lock:
+                self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = 1; COMMIT;")
+            version = 1
+        if version < SCHEMA_VERSION:
+            # all steps in one transaction: a crash or a full disk leaves the old version
+            with self._transaction() as db:
+                for step_version, step in MIGRATIONS:
+                    if step_version > version:
                         step(db)
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
-            raise CacheError(f"cannot use cache database: {exc}") from None
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _sqlite_errors(self) -> Iterator[None]:
+        """Turn every SQLite (and file system) error into a one-line :class:`CacheError`."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise _cache_error(self.name, exc) from None
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise CacheFull(f"{self.name}: {_FULL}") from None
+            raise CacheError(f"{self.name}: {exc.strerror or exc}; {_WAY_OUT['perm']}") from None
 
     def close(self) -> None:
         """Close the database, unless the caller passed the connection in (theirs to close)."""
         if self._owns_connection:
             with self._lock:
                 self._db.close()
+            if self._reader is not None:
+                with self._reader_lock:
+                    self._reader.close()
 
     def __enter__(self) -> DerivativeCache:
         return self
@@ -229,20 +297,30 @@ class DerivativeCache:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, self._sqlite_errors():
             if self._db.in_transaction:
                 yield self._db
                 return
             self._db.execute("BEGIN IMMEDIATE")
+            self._writing.active = True
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # a failed COMMIT (disk full) leaves the transaction open: close it, or every
+                # later write would join it and never commit
+                with contextlib.suppress(sqlite3.Error):
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            finally:
+                self._writing.active = False
 
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
+        if self._reader is not None and not getattr(self._writing, "active", False):
+            with self._reader_lock, self._sqlite_errors():
+                return self._reader.execute(sql, tuple(params)).fetchall()
+        with self._lock, self._sqlite_errors():
             return self._db.execute(sql, tuple(params)).fetchall()
 
     # Photos
@@ -266,21 +344,45 @@ class DerivativeCache:
         stat: FileStat | None,
         source_hash: str | None,
         status: PhotoStatus = PhotoStatus.PENDING,
+        name: str | None = None,
+        captured: Captured | None = None,
+        captured_fallback: CapturedFrom = "recorded",
     ) -> None:
-        """Insert or update a photo's source and hash, and set its state."""
+        """Insert or update a photo's source and hash, and set its state.
+
+        ``name`` and ``captured`` are kept from the first insert; without a capture
+        time the photo sorts by the time it was first recorded (``captured_fallback``
+        says what that time was, e.g. ``upload``).
+        """
         now = time.time()
         size, mtime, inode = (stat.size, stat.mtime_ns, stat.inode) if stat else (None, None, None)
+        captured = captured or Captured.fallback(now, captured_fallback)
         with self._transaction() as db:
             db.execute(
                 """INSERT INTO photos (id, source, size, mtime_ns, inode, hash, status,
-                                       created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                       created_at, updated_at,
+                                       name, captured_at, captured_offset, captured_from)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (id) DO UPDATE SET
                        source = excluded.source, size = excluded.size,
                        mtime_ns = excluded.mtime_ns, inode = excluded.inode,
                        hash = excluded.hash, status = excluded.status,
                        updated_at = excluded.updated_at""",
-                (photo_id, source, size, mtime, inode, source_hash, status, now, now),
+                (
+                    photo_id,
+                    source,
+                    size,
+                    mtime,
+                    inode,
+                    source_hash,
+                    status,
+                    now,
+                    now,
+                    name,
+                    captured.at,
+                    captured.offset,
+                    captured.source,
+                ),
             )
 
     def set_status(
@@ -351,6 +453,34 @@ class DerivativeCache:
         sql += " ORDER BY id LIMIT ?"
         return [_photo(r) for r in self._query(sql, [*params, limit])]
 
+    def photos_in_order(
+        self,
+        order: str,
+        *,
+        status: PhotoStatus | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int = 100,
+    ) -> list[PhotoRecord]:
+        """Photos newest first by ``order`` (see :data:`ORDER_COLUMNS`), from the cursor ``after``.
+
+        The cursor is the last row's (key, id): a keyset, so photos added or removed
+        meanwhile never shift a page (no photo seen twice, none skipped).
+        """
+        column = ORDER_COLUMNS[order]
+        sql = "SELECT * FROM photos"
+        params: list[object] = []
+        where = []
+        if after is not None:
+            where.append(f"({column}, id) < (?, ?)")
+            params.extend(after)
+        if status is not None:
+            where.append("status = ?")
+            params.append(str(status))
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {column} DESC, id DESC LIMIT ?"
+        return [_photo(r) for r in self._query(sql, [*params, limit])]
+
     def counts(self) -> dict[PhotoStatus, int]:
         counts: dict[PhotoStatus, int] = dict.fromkeys(PhotoStatus, 0)
         for row in self._query("SELECT status, COUNT(*) AS n FROM photos GROUP BY status"):
@@ -392,17 +522,20 @@ class DerivativeCache:
                 height=r["height"],
                 bytes=r["bytes"],
                 format=r["format"],
+                thumbhash=r["thumbhash"],
+                blake3=r["blake3"],
             )
             for r in rows
         }
 
-    def missing(self, source_hash: str, specs: Iterable[Spec]) -> tuple[Spec, ...]:
-        """Specs with no recorded derivative for ``source_hash``, or whose file is gone."""
+    def missing(
+        self, source_hash: str, specs: Iterable[Spec], *, verify: bool = False
+    ) -> tuple[Spec, ...]:
+        """Specs with no recorded derivative for ``source_hash``, or whose file is gone or
+        damaged: not its recorded size (one stat), or with ``verify`` not its recorded hash."""
         specs = tuple(specs)
         have = self.derivatives(source_hash, specs)
-        return tuple(
-            s for s in specs if s.name not in have or not Path(have[s.name].path).is_file()
-        )
+        return tuple(s for s in specs if s.name not in have or damage(have[s.name], verify=verify))
 
     def record(self, source_hash: str, specs: Iterable[Spec], made: Iterable[Derivative]) -> None:
         """Record derivatives written for ``source_hash`` (call only after they are on disk)."""
@@ -411,8 +544,9 @@ class DerivativeCache:
         with self._transaction() as db:
             db.executemany(
                 """INSERT OR REPLACE INTO derivatives
-                   (hash, fingerprint, spec, path, width, height, bytes, format, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   (hash, fingerprint, spec, path, width, height, bytes, format, created_at,
+                    thumbhash, blake3)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     (
                         source_hash,
@@ -424,6 +558,8 @@ class DerivativeCache:
                         d.bytes,
                         d.format,
                         now,
+                        d.thumbhash,
+                        d.blake3,
                     )
                     for d in made
                 ],
@@ -440,26 +576,46 @@ class DerivativeCache:
             sql += " WHERE hash = ?"
             params.append(source_hash)
         rows = self._query(sql + " ORDER BY hash, spec, created_at DESC", params)
-        return [
-            (
-                r["hash"],
-                r["fingerprint"],
-                Derivative(
-                    spec=r["spec"],
-                    path=self._absolute(r["path"]),
-                    width=r["width"],
-                    height=r["height"],
-                    bytes=r["bytes"],
-                    format=r["format"],
-                ),
-            )
-            for r in rows
-        ]
+        return [(r["hash"], r["fingerprint"], self._derivative(r)) for r in rows]
 
     def forget_derivatives(self, keys: Iterable[tuple[str, str]]) -> None:
         """Forget the derivatives recorded under these (hash, fingerprint) keys."""
         with self._transaction() as db:
             db.executemany("DELETE FROM derivatives WHERE hash = ? AND fingerprint = ?", keys)
+
+    # Checks (``derivo check``)
+
+    def integrity_problems(self, limit: int = 20) -> list[str]:
+        """What SQLite's ``PRAGMA integrity_check`` finds wrong, at most ``limit`` lines."""
+        rows = self._query(f"PRAGMA integrity_check({int(limit)})")
+        found = [str(row[0]) for row in rows]
+        return [] if found == ["ok"] else found
+
+    def all_derivatives(self, page: int = 500) -> Iterator[tuple[str, str, Derivative]]:
+        """Every recorded derivative as (source hash, fingerprint, derivative), in pages."""
+        last = 0
+        while rows := self._query(
+            "SELECT rowid, * FROM derivatives WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (last, page),
+        ):
+            for r in rows:
+                yield r["hash"], r["fingerprint"], self._derivative(r)
+            last = rows[-1]["rowid"]
+
+    def forget_derivative(self, source_hash: str, fingerprint: str) -> list[str]:
+        """Forget one derivative record, and queue the done photos that had it again."""
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM derivatives WHERE hash = ? AND fingerprint = ?",
+                (source_hash, fingerprint),
+            )
+            rows = db.execute(
+                """UPDATE photos SET status = ?, error = NULL, error_kind = NULL,
+                       error_key = NULL, updated_at = ?
+                   WHERE hash = ? AND status = ? RETURNING id""",
+                (PhotoStatus.PENDING, time.time(), source_hash, PhotoStatus.DONE),
+            ).fetchall()
+        return sorted(r["id"] for r in rows)
 
     # Derivative locations: absolute for callers, relative to the root on disk
 
@@ -477,6 +633,87 @@ class DerivativeCache:
             raise CacheError(
                 f"derivative {path} is outside the output folder {self.root}"
             ) from None
+
+    def _derivative(self, row: sqlite3.Row) -> Derivative:
+        return Derivative(
+            spec=row["spec"],
+            path=self._absolute(row["path"]),
+            width=row["width"],
+            height=row["height"],
+            bytes=row["bytes"],
+            format=row["format"],
+            thumbhash=row["thumbhash"],
+            blake3=row["blake3"],
+        )
+
+
+def damage(derivative: Derivative, *, verify: bool = False) -> str | None:
+    """What is wrong with a recorded derivative's file (gone, wrong size or hash), or None.
+
+    The size costs one stat; the hash (``verify``) reads the file, and is checked only
+    when one was recorded.
+    """
+    path = Path(derivative.path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    if size != derivative.bytes:
+        return f"{size} bytes, recorded {derivative.bytes}"
+    if verify and derivative.blake3 is not None:
+        try:
+            if hash_file(path) != derivative.blake3:
+                return "content differs from the recorded hash"
+        except OSError as exc:
+            return f"unreadable ({exc.strerror})"
+    return None
+
+
+_FULL = "its device is full; free space there, then try again"
+
+#: What to do about an SQLite error, by its primary result code.
+_WAY_OUT = {
+    "damaged": "the file is damaged: run 'derivo check' on it, or move it away to start "
+    "afresh (derivatives are then rendered again)",
+    "busy": "another process holds it locked; try again once it is done",
+    "perm": "check that it and its folder exist and are writable",
+    "io": "the device reported an error; check the device, then run 'derivo check'",
+    "other": "run 'derivo check' on it",
+}
+_WAY_OUT_BY_CODE = {
+    sqlite3.SQLITE_CORRUPT: "damaged",
+    sqlite3.SQLITE_NOTADB: "damaged",
+    sqlite3.SQLITE_BUSY: "busy",
+    sqlite3.SQLITE_LOCKED: "busy",
+    sqlite3.SQLITE_READONLY: "perm",
+    sqlite3.SQLITE_PERM: "perm",
+    sqlite3.SQLITE_CANTOPEN: "perm",
+    sqlite3.SQLITE_IOERR: "io",
+}
+
+
+def _cache_error(name: str, exc: sqlite3.Error) -> CacheError:
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code == sqlite3.SQLITE_FULL:
+        return CacheFull(f"cannot write cache database {name}: {_FULL}")
+    way = _WAY_OUT[_WAY_OUT_BY_CODE.get(code, "other")]
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return CacheError(f"cannot use cache database {name}: {reason}; {way}")
+
+
+def _name(path_or_connection: str | Path | sqlite3.Connection) -> str:
+    """The database file as a person finds it: an absolute path, or what SQLite calls it."""
+    if isinstance(path_or_connection, sqlite3.Connection):
+        with contextlib.suppress(sqlite3.Error):
+            for row in path_or_connection.execute("PRAGMA database_list"):
+                if row[1] == "main":
+                    return str(row[2]) or ":memory:"
+        return "(connection)"
+    if str(path_or_connection) == ":memory:":
+        return ":memory:"
+    return str(Path(path_or_connection).absolute())
 
 
 def _states(expected: PhotoStatus | Iterable[PhotoStatus] | None) -> list[PhotoStatus]:
@@ -505,4 +742,8 @@ def _photo(row: sqlite3.Row) -> PhotoRecord:
         height=row["height"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        name=row["name"],
+        captured=Captured(
+            at=row["captured_at"], offset=row["captured_offset"], source=row["captured_from"]
+        ),
     )

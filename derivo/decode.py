@@ -1,9 +1,12 @@
 """Decode a source once, at the smallest size every spec can still be made from.
 
-JPEG, PNG, WebP, GIF and TIFF go through libvips ``thumbnail`` (shrink-on-load,
-EXIF auto-rotation, sRGB export). HEIF goes through pillow-heif, since the
-libvips wheel has no HEVC decoder, and its pixels are handed to libvips.
-Limits are checked from the file size and header before any pixel is decoded.
+JPEG goes through libjpeg-turbo's scaled decode (:mod:`derivo.jpeg`) and a
+Lanczos3 resize in libvips; what that binding declines (CMYK, 12-bit, any warning
+of damaged data) and PNG, WebP, GIF and TIFF go through libvips ``thumbnail``
+(shrink-on-load, EXIF auto-rotation), whose damage reports :mod:`derivo.damage`
+judges. HEIF goes through pillow-heif, since the libvips wheel has no HEVC
+decoder, and its pixels are handed to libvips. Limits are checked from the file
+size and header before any pixel is decoded.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 import pyvips
 
+from derivo import jpeg
 from derivo.damage import Pixels, missing_blocks, missing_pixels, watch_vips
 from derivo.errors import (
     CorruptImage,
@@ -42,11 +46,20 @@ class Decoded:
     source_width: int
     source_height: int
     format: str
+    decoder: str = "libvips"
 
 
-def decode(path: Path, specs: Iterable[Spec], limits: Limits) -> Decoded:
-    """Decode ``path`` once, shrunk on load to what the largest spec needs."""
+def decode(
+    path: Path, specs: Iterable[Spec], limits: Limits, *, scaled_jpeg: bool = True
+) -> Decoded:
+    """Decode ``path`` once, shrunk on load to what the largest spec needs.
+
+    ``scaled_jpeg=False`` decodes JPEG with libvips alone, to compare the two paths.
+    """
     _check_file_size(path, limits)
+    # libvips keeps warnings of earlier, successful decodes in its error buffer, and a
+    # later error's reason would be read from them: start each photo with it empty.
+    pyvips.vips_lib.vips_error_clear()
     try:
         fmt = sniff_file(path)
     except OSError as exc:  # may pass (permissions, a flaky share): not a verdict on the photo
@@ -56,6 +69,10 @@ def decode(path: Path, specs: Iterable[Spec], limits: Limits) -> Decoded:
     try:
         if fmt == "heif":
             return _decode_heif(path, tuple(specs), limits)
+        if fmt == "jpeg" and scaled_jpeg:
+            decoded = _decode_jpeg(_read(path), tuple(specs), limits)
+            if decoded is not None:
+                return decoded
         return _decode_vips(path, fmt, tuple(specs), limits)
     except pyvips.Error as exc:
         raise classify_vips_error(fmt, exc) from None
@@ -78,6 +95,14 @@ def _check_file_size(path: Path, limits: Limits) -> None:
         raise UnsupportedFormat("empty file")
 
 
+def _read(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise RenderFailed(f"cannot read source: {exc.strerror}") from None
+
+
 def _check_pixels(width: int, height: int, limits: Limits) -> None:
     if width * height > limits.max_pixels:
         raise LimitExceeded(
@@ -93,6 +118,56 @@ def target_box(width: int, height: int, specs: Iterable[Spec]) -> tuple[int, int
         scale = max(scale, max(sx, sy) if spec.fit == "cover" else min(sx, sy))
     scale = min(scale, 1.0)
     return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
+
+
+def fitted_size(width: int, height: int, box_w: int, box_h: int) -> tuple[int, int]:
+    """Size of ``width`` x ``height`` fitted inside the box, never up: libvips' own rounding.
+
+    The same arithmetic as libvips ``thumbnail``, so both decode paths make
+    derivatives of exactly the same size.
+    """
+    shrink = max(width / box_w, height / box_h, 1.0)
+    return int(width / min(shrink, width) + 0.5), int(height / min(shrink, height) + 0.5)
+
+
+def _orientation(header: Any) -> int:
+    return int(header.get("orientation")) if header.get_typeof("orientation") else 1
+
+
+def _decode_jpeg(data: bytes, specs: tuple[Spec, ...], limits: Limits) -> Decoded | None:
+    """Scaled libjpeg-turbo decode, Lanczos3 to the box, then orientation and colour.
+
+    None when the binding declines the file: libvips then decodes it from the file,
+    exactly as if this path did not exist, and its damage check gives the verdict.
+    """
+    header = pyvips.Image.new_from_buffer(data, "", access="sequential")
+    width, height = header.width, header.height
+    _check_pixels(width, height, limits)
+    orientation = _orientation(header)
+    rotated = orientation in _ROTATED
+    if rotated:
+        width, height = height, width
+    out_w, out_h = fitted_size(width, height, *target_box(width, height, specs))
+    if rotated:  # the decoder works before orientation is applied
+        out_w, out_h = out_h, out_w
+    pixels = None
+    # CMYK and YCCK go to libvips, which knows Adobe's inverted CMYK and converts it.
+    if header.interpretation in ("srgb", "b-w"):
+        pixels = jpeg.decode_scaled(
+            data, out_w, out_h, gray=header.bands == 1, lenient=limits.lenient
+        )
+    if pixels is None:
+        return None
+    image = jpeg.to_vips(pixels)
+    if (image.width, image.height) != (out_w, out_h):
+        image = image.resize(out_w / image.width, vscale=out_h / image.height, kernel="lanczos3")
+    image = image.copy()
+    if header.get_typeof("icc-profile-data"):
+        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", header.get("icc-profile-data"))
+    if 2 <= orientation <= 8:
+        image.set_type(pyvips.GValue.gint_type, "orientation", orientation)
+        image = image.autorot()
+    return Decoded(_finish(image), width, height, "jpeg", decoder="libjpeg-turbo")
 
 
 def _decode_vips(path: Path, fmt: str, specs: tuple[Spec, ...], limits: Limits) -> Decoded:

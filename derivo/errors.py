@@ -6,10 +6,14 @@
     ├── InputError                 permanent: the photo itself is at fault, never retried
     │   ├── UnsupportedFormat      not an image, or a format derivo does not decode
     │   ├── CorruptImage           truncated or damaged data
-    │   └── LimitExceeded          over the pixel or byte limit (decompression bombs)
+    │   ├── LimitExceeded          over the pixel or byte limit (decompression bombs)
+    │   └── UploadStalled          an upload sent nothing for too long; dropped
     ├── SpecError                  a derivative spec or spec file is invalid
     ├── ConfigError                a config file or setting is invalid
-    ├── CacheError                 the cache database cannot be used (e.g. newer schema)
+    ├── CacheError                 the cache database cannot be used (damaged, newer schema,
+    │   │                          locked); the reason names the file and the way out
+    │   └── CacheFull              its device is full (also a StorageFull)
+    ├── StorageFull                no space left where derivo writes: retry once space is freed
     ├── FolderLocked               another derivo run holds the output folder's lock
     ├── QueueFull                  the executor's bounded queue is full; try again later
     ├── ClusterError               a Dask cluster cannot be used (unreachable, workers unfit)
@@ -64,6 +68,10 @@ class LimitExceeded(InputError):
     kind = "limit"
 
 
+class UploadStalled(InputError):
+    kind = "upload-stalled"
+
+
 class SpecError(DerivoError):
     kind = "spec"
 
@@ -74,6 +82,16 @@ class ConfigError(DerivoError):
 
 class CacheError(DerivoError):
     kind = "cache"
+
+
+class StorageFull(DerivoError):
+    """A write found its device full (ENOSPC, EDQUOT); nothing half-written is kept."""
+
+    kind = "storage-full"
+
+
+class CacheFull(CacheError, StorageFull):
+    kind = "storage-full"
 
 
 class ClusterError(DerivoError):

@@ -12,6 +12,7 @@ import fcntl
 import os
 from pathlib import Path
 
+from derivo.atomic import is_full
 from derivo.errors import FolderLocked
 
 LOCK_NAME = "derivo.lock"
@@ -39,7 +40,12 @@ class FolderLock:
                 "wait for it to finish, or use another output folder"
             ) from None
         os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, f"{os.getpid()} {purpose}\n".encode(), 0)
+        try:
+            os.pwrite(self._fd, f"{os.getpid()} {purpose}\n".encode(), 0)
+        except OSError as exc:
+            # naming the holder is a courtesy; on a full disk the writes that matter say so
+            if not is_full(exc):
+                raise
 
     def release(self) -> None:
         if self._fd is not None:

@@ -68,6 +68,7 @@ def derivative_json(derivative: Derivative) -> dict[str, Any]:
         "height": derivative.height,
         "bytes": derivative.bytes,
         "format": derivative.format,
+        "thumbhash": derivative.thumbhash,
     }
 
 
@@ -86,6 +87,7 @@ def outputs_json(item: PhotoOutputs) -> dict[str, Any]:
         if photo.status == "failed"
         else None,
         "derivatives": [derivative_json(d) for d in item.derivatives],
+        "thumbhash": next((d.thumbhash for d in item.derivatives if d.thumbhash), None),
     }
 
 

@@ -29,7 +29,7 @@ import blake3
 from derivo.atomic import remove_leftovers
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.discover import printable
-from derivo.errors import DerivoError, InputError, RenderFailed, SourceMissing
+from derivo.errors import DerivoError, InputError, RenderFailed, SourceMissing, StorageFull
 from derivo.executors.base import Executor, RenderFuture
 from derivo.hashing import hash_file
 from derivo.specs import SpecSet
@@ -147,7 +147,11 @@ class Pipeline:
         if not force and record is not None and self._known_failure(record, stat, source_hash):
             done.set_result(self._recorded_failure(record))
             return done
-        missing = self.specs.specs if force else self.cache.missing(source_hash, self.specs)
+        missing = (
+            self.specs.specs
+            if force
+            else self.cache.missing(source_hash, self.specs, verify=verify)
+        )
         if missing or not (trusted and record and record.status is PhotoStatus.DONE):
             self.cache.put_photo(
                 photo_id,
@@ -289,6 +293,7 @@ class Pipeline:
 
     def _unrecorded(self, flight: _Flight, source_hash: str, exc: Exception) -> None:
         reason = f"could not record the result: {type(exc).__name__}: {exc}"
+        full = isinstance(exc, StorageFull)
         for photo_id, source, done in flight.waiters:
             if done.done():
                 continue
@@ -299,9 +304,9 @@ class Pipeline:
                     photo_id=photo_id,
                     source=source,
                     source_hash=source_hash,
-                    outcome="failed",
-                    error=reason,
-                    error_kind="cache",
+                    outcome="pending" if full else "failed",
+                    error=str(exc) if full else reason,
+                    error_kind=StorageFull.kind if full else "cache",
                 )
             )
 
@@ -330,9 +335,10 @@ class Pipeline:
                 render_seconds=result.seconds,
                 peak_rss_kb=result.peak_rss_kb,
             )
-        if isinstance(error, CancelledError):
+        if isinstance(error, CancelledError | StorageFull):
+            # a full disk is not the photo's fault: it waits, pending, for space to return
             self.cache.set_status(photo_id, PhotoStatus.PENDING)
-            return self._pending(photo_id, source, source_hash)
+            return self._pending(photo_id, source, source_hash, error)
         if not isinstance(error, DerivoError):
             error = DerivoError(f"{type(error).__name__}: {error}")
         key = self.failure_key(source_hash) if isinstance(error, InputError) else None
@@ -367,13 +373,17 @@ class Pipeline:
             height=record.height if record else None,
         )
 
-    def _pending(self, photo_id: str, source: str, source_hash: str) -> PhotoResult:
+    def _pending(
+        self, photo_id: str, source: str, source_hash: str, why: BaseException | None = None
+    ) -> PhotoResult:
+        full = isinstance(why, StorageFull)
         return PhotoResult(
             photo_id=photo_id,
             source=source,
             source_hash=source_hash,
             outcome="pending",
-            error="not rendered: stopped before its turn",
+            error=str(why) if full else "not rendered: stopped before its turn",
+            error_kind=StorageFull.kind if full else None,
         )
 
     def _recorded_failure(self, record: PhotoRecord) -> PhotoResult:

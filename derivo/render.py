@@ -12,11 +12,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import blake3
 import pyvips
 
 from derivo.atomic import write_atomically
 from derivo.decode import classify_vips_error, decode
 from derivo.formats import FORMATS
+from derivo.placeholder import with_thumbhash
 from derivo.specs import Spec
 from derivo.tasks import Derivative, RenderResult, RenderTask, derivative_path
 
@@ -43,8 +45,10 @@ def render(task: RenderTask) -> RenderResult:
                     height=image.height,
                     bytes=len(data),
                     format=spec.format,
+                    blake3=blake3.blake3(data).hexdigest(),
                 )
             )
+        derivatives = list(with_thumbhash(derivatives, files))
     except pyvips.Error as exc:
         raise classify_vips_error(decoded.format, exc) from None
     if derivatives:

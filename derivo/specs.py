@@ -21,7 +21,7 @@ from derivo.errors import SpecError
 from derivo.formats import FORMATS, OUTPUTS
 
 #: Bump whenever the renderer's output for an unchanged spec changes.
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 
 Fit = Literal["inside", "cover"]
 

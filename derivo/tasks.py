@@ -46,6 +46,9 @@ class Derivative:
     height: int
     bytes: int
     format: str
+    thumbhash: str | None = None
+    #: BLAKE3 of the file's bytes, checked by ``--verify`` and ``derivo check``.
+    blake3: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

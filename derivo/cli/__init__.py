@@ -1,5 +1,5 @@
 """The ``derivo`` command line: ``process`` a library, ``status`` of what is recorded, ``serve``;
-``ls``, ``clean``, ``config`` and ``watch`` live in modules of their own beside this one.
+``ls``, ``clean``, ``config``, ``watch`` and ``check`` live in modules of their own beside this one.
 
 Exit codes: 0 all photos have their derivatives; 1 some photos failed (the rest
 are processed and recorded); 2 derivo could not run (bad usage or configuration).
@@ -21,13 +21,14 @@ import click
 from rich.console import Console
 
 from derivo.cache import DB_NAME, DerivativeCache, PhotoStatus
+from derivo.cli.check import check_command
 from derivo.cli.clean import clean_command
 from derivo.cli.config import config_command
 from derivo.cli.ls import list_command
 from derivo.cli.options import UsageFailure, output_options, run_options, settings_from
 from derivo.cli.watch import watch_command
 from derivo.discover import find_photos
-from derivo.errors import DerivoError
+from derivo.errors import DerivoError, StorageFull
 from derivo.executors import make_executor
 from derivo.formats import INPUTS, labels
 from derivo.limits import Limits
@@ -162,6 +163,9 @@ def process(
                 roots = [p.resolve() for p in paths]
                 names = {item.photo_id: relative_name(item.path, roots) for item in found}
                 for result in pipeline.run(photos, force=force, verify=verify):
+                    if result.error_kind == StorageFull.kind:
+                        # every later photo would meet the same full disk; stop, resume later
+                        raise StorageFull(result.error or f"no space left under {out_dir}")
                     summary.add(result)
                     if layout == "mirror" and result.ok:
                         mirror(out_dir, names[result.photo_id], result.derivatives.values())
@@ -230,7 +234,7 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     if not db.is_file():
         raise UsageFailure(f"no cache database at {db} (run 'derivo process' first, or pass --db)")
     try:
-        with DerivativeCache(db) as cache:
+        with DerivativeCache(db, root=out_dir) as cache:
             counts = cache.counts()
             failed = cache.photos(status=PhotoStatus.FAILED, limit=10_000)
     except DerivoError as exc:
@@ -288,10 +292,12 @@ def _int(value: float | None) -> int | None:
 def serve(**options: Any) -> None:
     """Serve the upload API and the gallery page over HTTP (see docs/service.md).
 
-    Uploads and deletes need the bearer token from DERIVO_TOKEN; without it, a token
-    is generated at first start, kept in DATA_DIR/token (mode 0600) and printed once.
-    Everything else (gallery, photos, derivatives, /healthz, /metrics) is public.
-    Options override the environment.
+    Uploads, deletes and originals need the bearer token from DERIVO_TOKEN; without
+    it, a token is generated at first start, kept in DATA_DIR/token (mode 0600) and
+    printed once. Everything else (gallery, photos, derivatives, /healthz, /metrics)
+    is public. Derivatives are offered in WebP, or the formats in DERIVO_FORMATS
+    (avif, webp, none), to clients whose Accept asks for them. Options override the
+    environment.
     """
     try:
         from derivo.service.server import serve as run
@@ -317,7 +323,7 @@ def serve(**options: Any) -> None:
         raise UsageFailure(str(exc)) from None
 
 
-for _command in (clean_command, config_command, list_command, watch_command):
+for _command in (check_command, clean_command, config_command, list_command, watch_command):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,17 +20,26 @@ def make_executor(
     task_timeout: float = 120.0,
     out_dir: Path | None = None,
     source: Path | None = None,
+    idle_priority: bool = False,
 ) -> WorkerPool | DaskExecutor:
     """The local :class:`WorkerPool`, or with ``scheduler`` a checked :class:`DaskExecutor`.
 
     On a cluster, ``workers`` and ``cpu`` do not apply (the workers' threads set
     the parallelism), and ``out_dir`` (and ``source``, if given) are checked to be
-    shared with every worker before anything is submitted.
+    shared with every worker before anything is submitted. ``idle_priority`` runs
+    the local pool's workers at ``SCHED_IDLE`` (the service); a cluster's workers
+    run on other machines, at the priority they were started with.
 
     >>> executor = make_executor(workers=2)   # doctest: +SKIP
     """
     if scheduler is None:
-        return WorkerPool(workers, cpu=cpu, queue_size=queue_size, task_timeout=task_timeout)
+        return WorkerPool(
+            workers,
+            cpu=cpu,
+            queue_size=queue_size,
+            task_timeout=task_timeout,
+            idle_priority=idle_priority,
+        )
     if workers is not None or cpu is not None:
         raise ValueError("workers and cpu size the local pool; a cluster's worker threads set its")
     if out_dir is None:

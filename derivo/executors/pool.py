@@ -4,12 +4,14 @@ Each worker holds at most one task, sent over its own pipe, so when a worker
 dies (segfault, OOM kill, ``kill -9``) or overruns its time limit the pool knows
 exactly which task it held: the worker is replaced and the task retried, up to
 ``max_attempts`` in all. Input errors come back as results and are never retried.
-Workers run at lower priority (``nice``) so the machine stays responsive.
+Workers run at lower priority (``nice``) so the machine stays responsive; with
+``idle_priority`` (the service) at ``SCHED_IDLE``, so they never delay the server.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -68,11 +70,16 @@ def _worker_main(
     func: Callable[[RenderTask], RenderResult],
     initializer: Callable[[], None] | None,
     niceness: int,
+    idle: bool = False,
 ) -> None:
     """Body of a worker process: one task at a time until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if niceness:
         os.nice(niceness)
+    if idle and hasattr(os, "SCHED_IDLE"):
+        # runs only when a core would otherwise idle: the server's own threads go first
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     if initializer is not None:
         initializer()
     while True:
@@ -124,6 +131,7 @@ class WorkerPool:
         task_timeout: float = 120.0,
         max_attempts: int = 3,
         niceness: int = 10,
+        idle_priority: bool = False,
         func: Callable[[RenderTask], RenderResult] = _default_render,
         initializer: Callable[[], None] | None = _default_initializer,
     ) -> None:
@@ -135,7 +143,7 @@ class WorkerPool:
             raise ValueError("queue_size must be at least 1")
         self.task_timeout = task_timeout
         self.max_attempts = max_attempts
-        self._target_args = (func, initializer, niceness)
+        self._target_args = (func, initializer, niceness, idle_priority)
         self._ctx = multiprocessing.get_context("spawn")
         self._queue: collections.deque[Job] = collections.deque()
         self._cond = threading.Condition()

@@ -8,7 +8,7 @@ raise errors, which :mod:`derivo.service.http_errors` turns into answers.
 
 Public (no token): ``GET`` of photos and derivatives, the gallery ``/``,
 ``/healthz``, ``/metrics``, ``/docs``. Token-protected: ``POST /photos``,
-``DELETE /photos/{id}``.
+``DELETE /photos/{id}``, ``GET /photos/{id}/original``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from derivo.service import http_errors
+from derivo.service.head import HeadAsGet
 from derivo.service.headers import SecurityHeaders
 from derivo.service.resources import open_services
 from derivo.service.routes import ROUTERS
@@ -36,7 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.services = services
             yield
 
-    app = FastAPI(
+    app = FastAPIOffline(  # Swagger UI and ReDoc assets served from the package, not a CDN
         title="derivo",
         summary="Upload photos; get thumbnails and previews, rendered in parallel, never twice.",
         version="0.1.0",
@@ -44,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     http_errors.install(app, retry_after=settings.retry_after)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for router in ROUTERS:
         app.include_router(router)

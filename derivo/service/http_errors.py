@@ -8,6 +8,8 @@ error                 status  when
 ====================  ======  ===========================================
 UnsupportedFormat     415     the upload is not an image
 LimitExceeded         413     the upload is over the size limit
+UploadStalled         408     the upload sent nothing for too long
+                              (``Connection: close``)
 InputError            400     empty upload, malformed multipart body
 Unauthorized          401     missing or wrong token (``WWW-Authenticate``)
 NotFound              404     unknown photo, spec or spec version
@@ -15,7 +17,9 @@ Busy                  409     the photo is being rendered
 PhotoFailed           422     its derivative asked for; kind is the photo's
 QueueFull             503     render queue full (``Retry-After``; with the
                               kept photo and its ``Location`` when there is one)
-CacheError            503     the database cannot be used
+StorageFull           507     no space left for the upload or the database
+                              (``Retry-After``); nothing of the upload is kept
+CacheError            503     the database cannot be used (``Retry-After``)
 other DerivoError     500
 HTTPException         its own (unknown route, wrong method, ...)
 validation            422     a bad query parameter
@@ -44,8 +48,10 @@ from derivo.errors import (
     NotFound,
     PhotoFailed,
     QueueFull,
+    StorageFull,
     Unauthorized,
     UnsupportedFormat,
+    UploadStalled,
 )
 
 log = logging.getLogger("derivo.service")
@@ -53,12 +59,14 @@ log = logging.getLogger("derivo.service")
 STATUS_OF: tuple[tuple[type[DerivoError], int], ...] = (
     (UnsupportedFormat, 415),
     (LimitExceeded, 413),
+    (UploadStalled, 408),
     (InputError, 400),
     (Unauthorized, 401),
     (NotFound, 404),
     (Busy, 409),
     (PhotoFailed, 422),
     (QueueFull, 503),
+    (StorageFull, 507),
     (CacheError, 503),
     (DerivoError, 500),
 )
@@ -85,8 +93,10 @@ def install(app: FastAPI, *, retry_after: int) -> None:
             log.error("%s %s: %s", request.method, request.url.path, exc)
         headers: dict[str, str] = {}
         extra: dict[str, Any] = {}
-        if status == 503:
+        if status in (503, 507):
             headers["Retry-After"] = str(retry_after)
+        if isinstance(exc, UploadStalled):  # the rest of its body is not read
+            headers["Connection"] = "close"
         if isinstance(exc, Unauthorized):
             headers["WWW-Authenticate"] = "Bearer"
         if isinstance(exc, QueueFull) and exc.photo is not None:

@@ -7,7 +7,13 @@ The rules that make "nothing accepted is ever lost" hold:
 - When the render queue is full the photo stays ``pending``: the upload is
   answered 503 (the photo is kept, so retrying the upload answers 200 duplicate)
   and a re-queue loop submits it as soon as there is room.
-- On start, photos left ``processing`` by a dead server go back to ``pending``.
+- No photo stays ``processing`` without a render in flight: on start, and then
+  every round of the re-queue loop, photos recorded ``processing`` that this
+  server is not rendering (a dead server's, or one whose result could not be
+  recorded on a full disk) go back to ``pending`` and are queued again.
+- A full disk refuses the upload (:class:`~derivo.errors.StorageFull`) and keeps
+  nothing of it; a render that meets one leaves its photo ``pending``, retried
+  each round (not at once) until space returns, without a restart.
 
 Writes that must not interleave (dedupe check then insert, delete, re-submit) run
 under one lock, off the event loop.
@@ -16,16 +22,19 @@ under one lock, off the event loop.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import secrets
+import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
-from derivo.errors import IllegalTransition, QueueFull, UnknownPhoto
+from derivo.capture import read_capture_time
+from derivo.errors import DerivoError, IllegalTransition, QueueFull, StorageFull, UnknownPhoto
 from derivo.pipeline import PhotoResult, Pipeline
 from derivo.service.metrics import Metrics
 from derivo.service.originals import Originals
@@ -73,11 +82,14 @@ class Ingest:
         self._backlog = True
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        # photo id -> renders submitted and not yet settled (counted: one photo may be twice)
+        self._live: collections.Counter[str] = collections.Counter()
+        self._live_lock = threading.Lock()
 
     async def start(self) -> None:
         """Put photos a dead server left ``processing`` back to ``pending``, and queue them."""
         self._loop = asyncio.get_running_loop()
-        await asyncio.to_thread(self._reset_interrupted)
+        await asyncio.to_thread(self._reconcile)
         self._wake.set()  # the backlog is queued at once, not after the first interval
         self._task = asyncio.create_task(self._requeue_forever(), name="derivo-requeue")
 
@@ -102,6 +114,11 @@ class Ingest:
         async with self._lock:
             await asyncio.to_thread(self._set_pending, photo_id, PhotoStatus.DONE)
 
+    async def reconcile(self) -> int:
+        """Put photos ``processing`` without a render in flight back to ``pending``; how many."""
+        async with self._lock:
+            return await asyncio.to_thread(self._reconcile)
+
     async def requeue(self) -> None:
         """Submit pending photos until none is left or the queue is full."""
         self._backlog = False
@@ -123,7 +140,16 @@ class Ingest:
     # Internals (these run in a thread, under the lock where they write)
 
     def _accept(self, staged: Staged) -> Accepted:
+        stored_before = self.originals.path(staged.source_hash).is_file()
         path = self.originals.commit(staged.temp, staged.source_hash)
+        try:
+            return self._record(staged, path)
+        except BaseException:
+            if not stored_before:  # under the lock: no other photo can have these bytes yet
+                self.originals.remove(staged.source_hash)
+            raise
+
+    def _record(self, staged: Staged, path: Path) -> Accepted:
         existing = self.cache.photo_by_hash(staged.source_hash)
         if existing is not None:
             if existing.status is PhotoStatus.FAILED and existing.error_key is None:
@@ -138,6 +164,9 @@ class Ingest:
             stat=FileStat.of(path),
             source_hash=staged.source_hash,
             status=PhotoStatus.PENDING,
+            name=staged.name,
+            captured=read_capture_time(path, staged.format),
+            captured_fallback="upload",
         )
         queued = self._submit(photo_id, path, staged.source_hash)
         photo = self.cache.photo(photo_id)
@@ -151,13 +180,30 @@ class Ingest:
                 return photo_id
 
     def _submit(self, photo_id: str, path: Path, source_hash: str | None) -> bool:
+        """Submit a recorded photo; False when it stays pending (no room, or no space)."""
+        with self._live_lock:
+            self._live[photo_id] += 1
         try:
             future = self.pipeline.submit(photo_id, path, block=False, source_hash=source_hash)
-        except QueueFull:
+        except (QueueFull, StorageFull):
+            self._settled(photo_id)
             self._backlog = True
             return False
+        except BaseException:
+            self._settled(photo_id)
+            raise
         future.add_done_callback(self._landed)
         return True
+
+    def _settled(self, photo_id: str) -> None:
+        with self._live_lock:
+            self._live[photo_id] -= 1
+            if self._live[photo_id] <= 0:
+                del self._live[photo_id]
+
+    def _is_live(self, photo_id: str) -> bool:
+        with self._live_lock:
+            return photo_id in self._live
 
     def _resubmit(self, photo_id: str) -> bool:
         record = self.cache.photo(photo_id)
@@ -191,15 +237,33 @@ class Ingest:
             self.originals.remove(record.hash)
         return Deleted.DONE
 
-    def _reset_interrupted(self) -> None:
-        while batch := self.cache.photos(status=PhotoStatus.PROCESSING, limit=PAGE):
+    def _reconcile(self) -> int:
+        """Runs under the lock, so nothing is submitted between the look and the change."""
+        stranded, after = 0, None
+        while batch := self.cache.photos(status=PhotoStatus.PROCESSING, after=after, limit=PAGE):
             for record in batch:
-                self.cache.mark_pending(record.id, expected=PhotoStatus.PROCESSING)
+                if self._is_live(record.id):
+                    continue
+                with contextlib.suppress(IllegalTransition, UnknownPhoto):
+                    self.cache.mark_pending(record.id, expected=PhotoStatus.PROCESSING)
+                    stranded += 1
+            after = batch[-1].id
+        if stranded:
+            self._backlog = True
+            log.warning("queued again %d photo(s) left processing with no render", stranded)
+        return stranded
 
     def _landed(self, future: Future[PhotoResult]) -> None:
-        """Runs in the pool's thread when a photo settles: count it, and make room for more."""
-        self.metrics.observe(future.result())
-        if self._backlog:
+        """Runs in the pool's thread when a photo settles: count it, and make room for more.
+
+        A render that met a full disk is retried on the next round, not at once.
+        """
+        result = future.result()
+        self._settled(result.photo_id)
+        self.metrics.observe(result)
+        if result.error_kind == StorageFull.kind:
+            self._backlog = True
+        elif self._backlog:
             self._poke()
 
     def _poke(self) -> None:
@@ -213,6 +277,9 @@ class Ingest:
                 await asyncio.wait_for(self._wake.wait(), self.requeue_every)
             self._wake.clear()
             try:
+                await self.reconcile()
                 await self.requeue()
+            except DerivoError as exc:  # e.g. the disk is full: the next round tries again
+                log.warning("re-queueing pending photos: %s", exc)
             except Exception:  # logged; the next round tries again
                 log.exception("re-queueing pending photos failed")

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-from derivo.atomic import create_temp, fsync_directory
+from derivo.atomic import create_temp, fsync_directory, full_device
 from derivo.hashing import content_path
 
 
@@ -27,20 +27,27 @@ class Originals:
 
     def temp_file(self) -> tuple[BinaryIO, Path]:
         """A new private (0600) temp file to stream an upload into."""
-        return create_temp(self.root, "upload", private=True)
+        with full_device(self.root):
+            return create_temp(self.root, "upload", private=True)
 
     def commit(self, temp: Path, source_hash: str) -> Path:
-        """Move a complete, fsynced temp file to its hash's path (or drop it if already there)."""
+        """Move a complete, fsynced temp file to its hash's path (or drop it if already there).
+
+        The temp file is gone afterwards, whether this succeeds or raises.
+        """
         final = self.path(source_hash)
-        if final.is_file():
-            temp.unlink(missing_ok=True)
+        try:
+            if final.is_file():
+                return final
+            with full_device(self.root):
+                if not final.parent.is_dir():
+                    final.parent.mkdir(exist_ok=True)
+                    fsync_directory(self.root)
+                os.replace(temp, final)
+                fsync_directory(final.parent)
             return final
-        if not final.parent.is_dir():
-            final.parent.mkdir(exist_ok=True)
-            fsync_directory(self.root)
-        os.replace(temp, final)
-        fsync_directory(final.parent)
-        return final
+        finally:
+            temp.unlink(missing_ok=True)
 
     def remove(self, source_hash: str) -> None:
         self.path(source_hash).unlink(missing_ok=True)

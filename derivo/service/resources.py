@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -22,7 +23,11 @@ from derivo.service.ingest import Ingest
 from derivo.service.metrics import Metrics
 from derivo.service.originals import Originals
 from derivo.service.settings import Settings
+from derivo.service.variants import Variants
 from derivo.service.views import PhotoView, photo_view
+
+#: Threads for the server's blocking work (files, SQLite).
+IO_THREADS = 64
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class Services:
     ingest: Ingest
     metrics: Metrics
     auth: BearerToken
+    variants: Variants
 
     def view(self, record: PhotoRecord) -> PhotoView:
         made = self.cache.derivatives(record.hash, self.pipeline.specs) if record.hash else {}
@@ -46,18 +52,25 @@ class Services:
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Open every resource of one server; on exit, close them in reverse order."""
     async with AsyncExitStack() as stack:
+        # file and SQLite work runs in threads; enough of them that a GET never queues
+        # behind the uploads streaming in (the default is cores + 4)
+        threads = stack.enter_context(ThreadPoolExecutor(IO_THREADS, "derivo-io"))
+        asyncio.get_running_loop().set_default_executor(threads)
         lock = DataDirLock(settings.data_dir)
         stack.callback(lock.release)
         token = _token(settings)
         originals = Originals(settings.originals_dir)
         sweep_temp_files(settings.originals_dir, settings.derivatives_dir)
-        cache = stack.enter_context(DerivativeCache(settings.db_path, durable=True))
+        cache = stack.enter_context(
+            DerivativeCache(settings.db_path, root=settings.derivatives_dir, durable=True)
+        )
         pool = make_executor(
             scheduler=settings.scheduler,
             workers=None if settings.scheduler else settings.workers,
             queue_size=settings.queue_size,
             task_timeout=settings.task_timeout,
             out_dir=settings.derivatives_dir,
+            idle_priority=True,
         )
         pool.start()
         pipeline = Pipeline(
@@ -78,6 +91,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             ingest=ingest,
             metrics=metrics,
             auth=BearerToken(token),
+            variants=Variants(
+                cache=cache, executor=pool, out_dir=pipeline.out_dir, limits=settings.limits
+            ),
         )
 
 

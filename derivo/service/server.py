@@ -7,6 +7,7 @@ import sys
 
 import uvicorn
 
+from derivo.cache import DerivativeCache
 from derivo.errors import DerivoError
 from derivo.service.app import create_app
 from derivo.service.auth import load_or_create_token
@@ -18,9 +19,13 @@ def serve(settings: Settings) -> None:
     """Serve until SIGINT or SIGTERM; queued renders are left pending for the next start.
 
     Raises :class:`~derivo.errors.DerivoError` at once if another server holds the
-    data directory (the lifespan takes the lock for real) or the address is taken.
+    data directory (the lifespan takes the lock for real), its database cannot be
+    used, or the address is taken.
     """
     DataDirLock(settings.data_dir).release()
+    if settings.db_path.exists():  # a damaged database: one line now, not a startup traceback
+        with DerivativeCache(settings.db_path, root=settings.derivatives_dir) as cache:
+            cache.counts()
     if settings.token is None and settings.token_path.exists():
         load_or_create_token(settings.token_path)  # refuses a damaged token file up front
     sock = bind(settings.host, settings.port)
@@ -39,6 +44,8 @@ def serve(settings: Settings) -> None:
         lifespan="on",
         timeout_graceful_shutdown=10,
         server_header=False,
+        # uvicorn counts the connection asking too: one more lets exactly that many be open
+        limit_concurrency=settings.max_connections + 1,
     )
     uvicorn.Server(config).run(sockets=[sock])
 

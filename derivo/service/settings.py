@@ -19,6 +19,7 @@ from typing import Any
 
 from derivo.executors import available_cores
 from derivo.executors.pool import MAX_TASK_TIMEOUT
+from derivo.formats import OUTPUTS
 from derivo.limits import MB, MP, Limits
 
 #: Shortest bearer token accepted, from the environment or the token file.
@@ -85,6 +86,10 @@ def setting(default: Any = None, *, factory: Any = None, env: EnvVar | None = No
     return field(default=default, metadata=metadata)
 
 
+#: Formats a derivative can be offered in besides JPEG, by the client's Accept.
+OFFERABLE = tuple(f.name for f in OUTPUTS if f.name != "jpeg")
+
+
 def default_workers() -> int:
     """Every core but one, so the server itself always has a core to answer on."""
     return max(1, available_cores() - 1)
@@ -136,7 +141,7 @@ class Settings:
             type=int,
             low=1,
             default_text="cores - 1, at least 1",
-            help="Render worker processes (at nice 10).",
+            help="Render worker processes (at idle priority, SCHED_IDLE).",
         ),
     )
     queue_size: int = setting(
@@ -193,13 +198,58 @@ class Settings:
             help="Dask scheduler to render on, e.g. tcp://HOST:8786 (docs/scale-out.md).",
         ),
     )
+    upload_idle_timeout: float = setting(
+        30.0,
+        env=EnvVar(
+            name="DERIVO_IDLE_TIMEOUT",
+            option="--idle-timeout",
+            type=float,
+            low=0,
+            low_open=True,
+            high=3600,
+            units=" seconds",
+            help="Seconds an upload may send nothing before it is dropped with 408.",
+        ),
+    )
+    max_connections: int = setting(
+        256,
+        env=EnvVar(
+            name="DERIVO_MAX_CONNECTIONS",
+            option="--connections",
+            type=int,
+            low=1,
+            help="Open connections at most; a request over it gets 503 at once.",
+        ),
+    )
+    formats: str = setting(
+        "webp",
+        env=EnvVar(
+            name="DERIVO_FORMATS",
+            default_text="webp",
+            help="Formats besides JPEG served to clients whose Accept asks for them, best "
+            "first: avif, webp, or none.",
+        ),
+    )
     retry_after: int = 2
 
     def __post_init__(self) -> None:
         for env in ENVIRONMENT:
             env.check(getattr(self, env.setting))
+        unknown = sorted(set(self.offered) - set(OFFERABLE))
+        if unknown:
+            raise ValueError(
+                f"formats: {', '.join(unknown)} cannot be offered (choose from "
+                f"{', '.join(OFFERABLE)}, or none)"
+            )
         if self.retry_after < 1:
             raise ValueError(f"retry_after must be at least 1, got {self.retry_after}")
+
+    @property
+    def offered(self) -> tuple[str, ...]:
+        """The formats of :attr:`formats`, in order; empty for ``none``."""
+        if self.formats.strip().lower() == "none":
+            return ()
+        return tuple(p.strip().lower() for p in self.formats.split(",") if p.strip())
 
     @property
     def db_path(self) -> Path:

@@ -18,6 +18,8 @@ every upload would be written twice and hashed in a second pass.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,7 +29,8 @@ from typing import TYPE_CHECKING, BinaryIO
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from derivo.errors import InputError, LimitExceeded, UnsupportedFormat
+from derivo.atomic import full_device
+from derivo.errors import InputError, LimitExceeded, UnsupportedFormat, UploadStalled
 from derivo.formats import SNIFF_BYTES, sniff
 from derivo.hashing import new_hasher
 from derivo.limits import MB
@@ -48,6 +51,24 @@ class Staged:
     source_hash: str
     size: int
     format: str
+    name: str | None = None
+
+
+#: Longest file name kept (most file systems' limit).
+MAX_NAME = 255
+
+
+def file_name(raw: str | None) -> str | None:
+    """The name to show for an uploaded file: its last path part, printable, at most 255 chars.
+
+    >>> file_name("holiday/IMG_0001.JPG")
+    'IMG_0001.JPG'
+    """
+    if raw is None:
+        return None
+    text = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(c for c in text if c.isprintable()).strip()
+    return text[:MAX_NAME] or None
 
 
 def too_large(max_bytes: int) -> LimitExceeded:
@@ -103,7 +124,8 @@ class Stager:
     def discard(self) -> None:
         """Drop the temp file of an upload that will not be stored."""
         if self._file is not None and not self._file.closed:
-            self._file.close()
+            with contextlib.suppress(OSError):  # unwritten bytes of a full device: dropped anyway
+                self._file.close()
         if self._temp is not None:
             self._temp.unlink(missing_ok=True)
 
@@ -120,36 +142,67 @@ class Stager:
     def _write(self, pieces: list[bytes]) -> None:
         if self._file is None:
             self._file, self._temp = self.originals.temp_file()
-        for piece in pieces:
-            self._hasher.update(piece)
-            self._file.write(piece)
+        with full_device(self.originals.root):
+            for piece in pieces:
+                self._hasher.update(piece)
+                self._file.write(piece)
 
     def _close(self, rest: list[bytes]) -> None:
         self._write(rest)
         assert self._file is not None
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        with full_device(self.originals.root):
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
 
 
-async def receive(chunks: AsyncIterator[bytes], *, content_type: str, stager: Stager) -> Staged:
-    """Stage one upload from its body ``chunks``: multipart, or else the raw bytes."""
+async def receive(
+    chunks: AsyncIterator[bytes],
+    *,
+    content_type: str,
+    stager: Stager,
+    name: str | None = None,
+    idle_timeout: float | None = None,
+) -> Staged:
+    """Stage one upload from its body ``chunks``: multipart, or else the raw bytes.
+
+    The photo's name is the multipart part's file name, else ``name``. With
+    ``idle_timeout``, a body that sends nothing for that many seconds raises
+    :class:`~derivo.errors.UploadStalled`: a slow or stalled client cannot hold a
+    request (and its temp file) open for ever.
+    """
+    if idle_timeout is not None:
+        chunks = _with_idle_timeout(chunks, idle_timeout)
     try:
         media_type, _ = parse_options_header(content_type)
         if media_type == b"multipart/form-data":
-            await _receive_multipart(chunks, content_type, stager)
+            name = await _receive_multipart(chunks, content_type, stager) or name
         else:
             async for chunk in chunks:
                 await stager.feed(chunk)
-        return await stager.finish()
+        staged = await stager.finish()
+        return dataclasses.replace(staged, name=file_name(name))
     except BaseException:
         stager.discard()
         raise
 
 
+async def _with_idle_timeout(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+    pieces = aiter(chunks)
+    while True:
+        try:
+            chunk = await asyncio.wait_for(anext(pieces), seconds)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UploadStalled(f"the upload sent nothing for {seconds:g} s; dropped") from None
+        yield chunk
+
+
 async def _receive_multipart(
     chunks: AsyncIterator[bytes], content_type: str, stager: Stager
-) -> None:
+) -> str | None:
+    """Feed the file part to ``stager``; returns its file name, if it has one."""
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if not boundary:
@@ -174,6 +227,7 @@ async def _receive_multipart(
         raise InputError("multipart upload has no file field (send the photo as a file)")
     if not part.ended:
         raise InputError("multipart body ended early")
+    return part.filename
 
 
 class _FilePart:
@@ -182,6 +236,7 @@ class _FilePart:
     def __init__(self) -> None:
         self.files = 0
         self.ended = False
+        self.filename: str | None = None
         self._pieces: list[bytes] = []
         self._in_file = False
         self._field = bytearray()
@@ -228,6 +283,8 @@ class _FilePart:
             if self.files > 1:
                 raise InputError("one photo per upload: this request holds more than one file")
             self._in_file = True
+            raw = params.get(b"filename")
+            self.filename = raw.decode("utf-8", "replace") if raw is not None else None
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._in_file:

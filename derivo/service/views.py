@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
 from derivo.cache import PhotoRecord, PhotoStatus
+from derivo.capture import Captured
 from derivo.specs import Spec, SpecSet
 from derivo.tasks import Derivative
 
@@ -34,6 +36,16 @@ class PhotoView(BaseModel):
     created_at: float
     url: str
     derivatives: dict[str, DerivativeView]
+    name: str | None = Field(None, description="The uploaded file's name, if it had one.")
+    uploaded_at: str = Field(description="When it was uploaded (ISO 8601, UTC).")
+    captured_at: str = Field(
+        description="When it was taken (ISO 8601): EXIF DateTimeOriginal, with its offset "
+        "when the camera recorded one (else no zone), or the upload time."
+    )
+    captured_from: str = Field(description="``exif``, or ``upload`` when the photo has no date.")
+    thumbhash: str | None = Field(
+        None, description="ThumbHash placeholder (base64) of the thumbnail, once rendered."
+    )
 
 
 class UploadView(PhotoView):
@@ -43,6 +55,10 @@ class UploadView(PhotoView):
 class PhotoPage(BaseModel):
     photos: list[PhotoView]
     next: str | None = Field(description="Cursor for the next page (``after=``), or null.")
+    order: str = Field("id", description="The order of this listing: id, captured or uploaded.")
+    counts: dict[PhotoStatus, int] = Field(
+        default_factory=dict, description="Photos in the library per status, now."
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -79,7 +95,15 @@ def photo_view(record: PhotoRecord, specs: SpecSet, made: dict[str, Derivative])
             bytes=d.bytes if d else None,
             format=d.format if d else None,
         )
+    captured = record.captured or Captured.fallback(record.created_at, "recorded")
     return PhotoView(
+        name=record.name,
+        uploaded_at=datetime.fromtimestamp(record.created_at, UTC).isoformat(),
+        captured_at=captured.isoformat(),
+        captured_from=captured.source,
+        thumbhash=next((d.thumbhash for d in made.values() if d.thumbhash), None)
+        if record.status is PhotoStatus.DONE
+        else None,
         id=record.id,
         hash=record.hash,
         status=record.status,

@@ -2,8 +2,15 @@
 
 from fastapi import APIRouter
 
-from derivo.service.routes import derivatives, gallery, ops, photos
+from derivo.service.routes import derivatives, gallery, ops, originals, photos
 
-ROUTERS: tuple[APIRouter, ...] = (gallery.router, photos.router, derivatives.router, ops.router)
+#: ``/photos/{id}/original`` before ``/photos/{id}/{spec}``, which would take it otherwise.
+ROUTERS: tuple[APIRouter, ...] = (
+    gallery.router,
+    photos.router,
+    originals.router,
+    derivatives.router,
+    ops.router,
+)
 
 __all__ = ["ROUTERS"]

@@ -13,6 +13,7 @@ from derivo.cache import DerivativeCache, PhotoRecord, PhotoStatus
 from derivo.errors import PhotoFailed, UnknownPhoto, UnknownSpec, UnknownVersion
 from derivo.formats import FORMATS, OUTPUTS
 from derivo.service.deps import ServicesDep
+from derivo.service.variants import preferred_format
 from derivo.service.views import ERROR_RESPONSES, PhotoView
 from derivo.specs import Spec
 from derivo.tasks import Derivative
@@ -28,7 +29,11 @@ router = APIRouter(prefix="/photos", tags=["photos"], responses=ERROR_RESPONSES)
     "/{photo_id}/{spec}",
     response_class=Response,
     responses={
-        200: {"content": {f.media_type: {} for f in OUTPUTS}, "description": "The derivative."},
+        200: {
+            "content": {f.media_type: {} for f in OUTPUTS},
+            "description": "The derivative: JPEG, or a format the Accept header prefers "
+            "among those the service offers (``Vary: Accept``).",
+        },
         202: {"model": PhotoView, "description": "Not rendered yet: retry after Retry-After."},
         304: {"description": "Not modified (If-None-Match)."},
     },
@@ -63,10 +68,18 @@ async def get_derivative(
             status_code=202,
             headers={"Retry-After": NOT_READY_RETRY, "Cache-Control": "no-store"},
         )
+    offered = services.settings.offered
+    fmt = preferred_format(request.headers.get("accept"), offered)
+    if fmt is not None:
+        variant = await services.variants.find_or_make(record, wanted, fmt)
+        if variant is not None:
+            derivative, stat, wanted = variant
     headers = {
         "ETag": f'"{record.hash}-{wanted.fingerprint}"',
         "Cache-Control": IMMUTABLE if v is not None else REVALIDATE,
     }
+    if offered:
+        headers["Vary"] = "Accept"
     if _matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
     return FileResponse(
@@ -80,7 +93,7 @@ async def get_derivative(
 def _locate(
     cache: DerivativeCache, photo_id: str, spec: Spec
 ) -> tuple[PhotoRecord, Derivative | None, os.stat_result | None]:
-    """The photo, its derivative for ``spec`` if recorded, and the file's stat if it exists."""
+    """The photo, its derivative for ``spec`` if recorded, and the file's stat if it is whole."""
     record = cache.photo(photo_id)
     if record is None:
         raise UnknownPhoto(f"no photo {photo_id}")
@@ -90,9 +103,12 @@ def _locate(
     if derivative is None:
         return record, None, None
     try:
-        return record, derivative, os.stat(derivative.path)
+        stat = os.stat(derivative.path)
     except FileNotFoundError:
         return record, derivative, None
+    if stat.st_size != derivative.bytes:  # damaged (cut short, overwritten): never served
+        return record, derivative, None
+    return record, derivative, stat
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

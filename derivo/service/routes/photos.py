@@ -13,6 +13,7 @@ from derivo.errors import Busy, DerivoError, InputError, QueueFull, UnknownPhoto
 from derivo.formats import INPUTS, labels
 from derivo.service.deps import IngestDep, ServicesDep, TokenRequired
 from derivo.service.ingest import Deleted
+from derivo.service.listing import ORDER_HELP, Order, photo_page
 from derivo.service.resources import Services
 from derivo.service.uploads import Staged, Stager, receive, too_large
 from derivo.service.views import (
@@ -92,7 +93,13 @@ async def _stage(request: Request, services: Services) -> Staged:
         if length.isdigit() and int(length) > limit + slack:
             raise too_large(limit)
         stager = Stager(services.ingest.originals, limit)
-        return await receive(request.stream(), content_type=content_type, stager=stager)
+        return await receive(
+            request.stream(),
+            content_type=content_type,
+            stager=stager,
+            name=request.query_params.get("name"),
+            idle_timeout=services.settings.upload_idle_timeout,
+        )
     except ClientDisconnect:  # nobody reads the answer; not counted as a refusal
         raise InputError("the client disconnected before the upload was complete") from None
     except DerivoError:
@@ -106,17 +113,18 @@ async def list_photos(
     status: PhotoStatus | None = None,
     after: Annotated[str | None, Query(description="Cursor: the previous page's next.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    order: Annotated[Order, Query(description=ORDER_HELP)] = "id",
 ) -> PhotoPage:
-    """Photos ordered by id, optionally with one status; page with ``after=<next>``."""
-
-    def page() -> PhotoPage:
-        records = services.cache.photos(status=status, after=after, limit=limit)
-        return PhotoPage(
-            photos=[services.view(r) for r in records],
-            next=records[-1].id if len(records) == limit else None,
-        )
-
-    return await asyncio.to_thread(page)
+    """Photos by id, or newest first by capture or upload time; page with ``after=<next>``."""
+    return await asyncio.to_thread(
+        photo_page,
+        services.cache,
+        services.view,
+        order=order,
+        status=status,
+        after=after,
+        limit=limit,
+    )
 
 
 @router.get("/{photo_id}", response_model=PhotoView)

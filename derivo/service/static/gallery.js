@@ -1,17 +1,26 @@
 // The derivo gallery: upload with per-file progress, thumbnails as they are ready.
+// Photos are listed newest first (capture time) a page at a time as the user scrolls;
+// each card paints its ThumbHash placeholder at once and the thumbnail loads lazily over it.
 // Uploads and deletes need the bearer token, asked once and kept in localStorage.
-// Live status is polled: photos still pending or processing are listed every second.
+// Photos still pending or processing are polled every second until they settle.
 "use strict";
 
 const TOKEN_KEY = "derivo-token";
 const PARALLEL_UPLOADS = 3;
 const POLL_MS = 1000;
+const PAGE_SIZE = 60;
+const UNDO_MS = 6000;
 
 const $ = (id) => document.getElementById(id);
 const photos = new Map();   // id -> photo JSON from the API
 const cards = new Map();    // id -> card element
 const waiting = [];         // files not sent yet: {file, row}
+const deleting = new Map(); // id -> {timer, toast}: deletes that can still be undone
 let sending = 0;
+let cursor = null;          // next page's cursor; null once the last page is in
+let listed = false;         // the first page has arrived
+let loadingPage = null;     // the page request in flight
+let totals = null;          // counts per status, from the server
 
 // Token
 
@@ -48,6 +57,7 @@ function enqueue(files) {
     $("uploads").append(row);
     waiting.push({ file, row });
   }
+  welcome();
   pump();
 }
 
@@ -81,8 +91,9 @@ function send({ file, row }) {
       const photo = xhr.status === 503 ? body.photo : body;
       bar.value = 1;
       state.textContent = body.duplicate ? "already uploaded" : "uploaded";
-      track(photo, file.name);
-      setTimeout(() => row.remove(), 1500);
+      track(photo, { first: true });
+      refreshCounts();
+      setTimeout(() => { row.remove(); welcome(); }, 1500);
     } else if (xhr.status === 401) {
       localStorage.removeItem(TOKEN_KEY);
       waiting.unshift({ file, row });
@@ -128,46 +139,47 @@ $("picker").addEventListener("change", (event) => {
 
 // Grid
 
-function track(photo, name) {
-  if (name && !photo.name) photo.name = name;
-  const known = photos.get(photo.id);
-  if (known && known.name && !photo.name) photo.name = known.name;
+// Remember a photo and draw its card; `first` puts a new card at the top (a fresh upload).
+function track(photo, { first = false } = {}) {
+  if (deleting.has(photo.id)) return;
+  const before = photos.get(photo.id);
+  if (before && before.status !== photo.status) refreshCounts();
   photos.set(photo.id, photo);
-  render(photo);
+  render(photo, first);
   counts();
+  welcome();
 }
 
-function render(photo) {
+function render(photo, first) {
   let card = cards.get(photo.id);
   if (!card) {
     card = document.createElement("figure");
     card.className = "card";
     card.dataset.id = photo.id;
     card.innerHTML = '<div class="frame"></div><figcaption></figcaption>' +
-      '<button class="delete" type="button" title="Delete">×</button>';
+      '<button class="delete" type="button" title="Delete" aria-label="Delete">×</button>';
     card.querySelector(".delete").addEventListener("click", () => remove(photo.id));
     cards.set(photo.id, card);
-    const grid = $("grid");
-    // newest first
-    const after = [...grid.children].find(
-      (other) => photos.get(other.dataset.id).created_at < photo.created_at);
-    grid.insertBefore(card, after || null);
+    if (first) $("grid").prepend(card);
+    else $("grid").append(card);
   }
   if (card.dataset.status === photo.status) return;
   card.dataset.status = photo.status;
   card.classList.toggle("failed", photo.status === "failed");
   const frame = card.querySelector(".frame");
   const caption = card.querySelector("figcaption");
+  const title = photo.name || photo.id;
   frame.replaceChildren();
-  caption.textContent = photo.name || photo.id;
+  caption.textContent = title;
+  caption.title = title;
+  if (photo.captured_at) {
+    const date = document.createElement("span");
+    date.className = "date";
+    date.textContent = shortDate(photo.captured_at);
+    caption.append(date);
+  }
   if (photo.status === "done") {
-    const img = document.createElement("img");
-    img.className = "thumb";
-    img.src = photo.derivatives.thumbnail.url;
-    img.alt = photo.name || photo.id;
-    img.addEventListener("click", () => show(photo));
-    frame.append(img);
-    if (photo.width) caption.textContent += ` · ${photo.width}×${photo.height}`;
+    frame.append(thumbnail(photo, title));
   } else if (photo.status === "failed") {
     const reason = document.createElement("p");
     reason.className = "reason";
@@ -181,6 +193,39 @@ function render(photo) {
   }
 }
 
+function thumbnail(photo, title) {
+  const thumb = photo.derivatives.thumbnail;
+  const img = document.createElement("img");
+  img.className = "thumb";
+  img.alt = title;
+  img.loading = "lazy";
+  img.decoding = "async";
+  if (thumb.width) {
+    img.width = thumb.width;
+    img.height = thumb.height;
+  }
+  if (photo.thumbhash) {
+    try {
+      img.style.backgroundImage = `url(${ThumbHash.toDataURL(photo.thumbhash)})`;
+    } catch (error) {
+      console.warn("bad placeholder", photo.id, error);
+    }
+  }
+  img.addEventListener("load", () => img.classList.add("loaded"), { once: true });
+  img.addEventListener("click", () => show(photo));
+  img.src = thumb.url;
+  return img;
+}
+
+// The capture date as the camera showed it (its own zone), e.g. "11 Apr 2021, 15:47".
+function shortDate(iso) {
+  const [day, time] = iso.split("T");
+  const [y, m, d] = day.split("-").map(Number);
+  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+    "Nov", "Dec"];
+  return `${d} ${months[m - 1]} ${y}, ${time.slice(0, 5)}`;
+}
+
 function show(photo) {
   const url = (photo.derivatives.preview || photo.derivatives.thumbnail).url;
   $("viewer-img").src = url;
@@ -190,45 +235,155 @@ function show(photo) {
 }
 $("viewer").addEventListener("click", () => $("viewer").close());
 
-async function remove(id) {
+// Deleting: the card goes at once, the request only when the undo time has passed.
+
+function remove(id) {
   if (!token()) return askToken();
+  const card = cards.get(id);
+  if (!card || deleting.has(id)) return;
+  card.hidden = true;
+  const photo = photos.get(id);
+  const toast = document.createElement("li");
+  toast.innerHTML = '<span></span><button type="button" class="undo">Undo</button>';
+  toast.querySelector("span").textContent = `Deleted “${photo.name || id}”.`;
+  toast.querySelector(".undo").addEventListener("click", () => undo(id));
+  $("toasts").append(toast);
+  deleting.set(id, { toast, timer: setTimeout(() => commitDelete(id), UNDO_MS) });
+  counts();
+}
+
+function undo(id) {
+  const pending = deleting.get(id);
+  if (!pending) return;
+  clearTimeout(pending.timer);
+  pending.toast.remove();
+  deleting.delete(id);
+  cards.get(id).hidden = false;
+  counts();
+}
+
+async function commitDelete(id, { keepalive = false } = {}) {
+  const pending = deleting.get(id);
+  if (!pending) return;
+  pending.toast.remove();
   const response = await fetch("/photos/" + encodeURIComponent(id), {
-    method: "DELETE", headers: { Authorization: "Bearer " + token() },
-  });
-  if (response.status === 204 || response.status === 404) {
+    method: "DELETE", headers: { Authorization: "Bearer " + token() }, keepalive,
+  }).catch(() => null);
+  deleting.delete(id);
+  if (response && (response.status === 204 || response.status === 404)) {
     cards.get(id)?.remove();
     cards.delete(id);
     photos.delete(id);
-    counts();
-  } else if (response.status === 401) {
+    refreshCounts();
+    welcome();
+    return;
+  }
+  cards.get(id).hidden = false;
+  counts();
+  if (response && response.status === 401) {
     localStorage.removeItem(TOKEN_KEY);
     askToken();
-  } else {
-    const body = await response.json().catch(() => ({}));
-    alert(body.error ? body.error.message : "delete failed: HTTP " + response.status);
+    return;
   }
+  const body = response ? await response.json().catch(() => ({})) : {};
+  note(body.error ? body.error.message : "delete failed: " +
+    (response ? "HTTP " + response.status : "network error"));
+}
+
+// Deletes still in their undo time are sent when the page goes away.
+window.addEventListener("pagehide", () => {
+  for (const id of deleting.keys()) commitDelete(id, { keepalive: true });
+});
+
+function note(message) {
+  const toast = document.createElement("li");
+  toast.innerHTML = '<span></span><button type="button">OK</button>';
+  toast.querySelector("span").textContent = message;
+  toast.querySelector("button").addEventListener("click", () => toast.remove());
+  $("toasts").append(toast);
 }
 
 function counts() {
-  const by = { pending: 0, processing: 0, done: 0, failed: 0 };
-  for (const photo of photos.values()) by[photo.status] += 1;
-  $("counts").textContent = `${photos.size} photos: ${by.done} done, ` +
-    `${by.pending + by.processing} in progress, ${by.failed} failed`;
+  if (!totals) return;
+  const shown = totals.total - deleting.size;
+  $("counts").textContent = `${shown} photos: ${totals.by.done} done, ` +
+    `${totals.by.pending + totals.by.processing} in progress, ${totals.by.failed} failed`;
 }
 
-// Live status
+function welcome() {
+  const empty = listed && cards.size === 0 && $("uploads").children.length === 0;
+  $("welcome").hidden = !empty;
+}
+
+// Paging: the next page is asked for when the end of the grid comes near.
+
+async function loadPage() {
+  if (loadingPage || (listed && !cursor)) return loadingPage;
+  const query = new URLSearchParams({ order: "captured", limit: String(PAGE_SIZE) });
+  if (cursor) query.set("after", cursor);
+  $("more").textContent = "Loading…";
+  loadingPage = (async () => {
+    try {
+      const response = await fetch("/photos?" + query);
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      const page = await response.json();
+      if (page.counts) setTotals(page.counts);
+      for (const photo of page.photos) if (!cards.has(photo.id)) track(photo);
+      cursor = page.next;
+      listed = true;
+      $("more").textContent = cursor ? "" : (cards.size ? "That is all." : "");
+      welcome();
+    } catch (error) {
+      $("more").textContent = "Could not load photos; scroll to retry.";
+      console.warn("listing photos failed", error);
+    } finally {
+      loadingPage = null;
+    }
+  })();
+  await loadingPage;
+  if (cursor && nearEnd()) loadPage();
+}
+
+// The counts come with every listing; one small listing asks for them after a change.
+let countsTimer = null;
+function refreshCounts() {
+  clearTimeout(countsTimer);
+  countsTimer = setTimeout(async () => {
+    const response = await fetch("/photos?limit=1").catch(() => null);
+    if (response && response.ok) {
+      const page = await response.json();
+      if (page.counts) setTotals(page.counts);
+    }
+  }, 100);
+}
+
+function setTotals(byStatus) {
+  const by = { pending: 0, processing: 0, done: 0, failed: 0, ...byStatus };
+  totals = { by, total: by.pending + by.processing + by.done + by.failed };
+  counts();
+}
+
+function nearEnd() {
+  return $("more").getBoundingClientRect().top < window.innerHeight + 800;
+}
+
+new IntersectionObserver((entries) => {
+  if (entries.some((entry) => entry.isIntersecting)) loadPage();
+}, { rootMargin: "800px 0px" }).observe($("more"));
+
+// Live status: photos still in progress are asked for until they settle.
 
 async function listAll(status) {
   const found = [];
   let after = null;
   do {
-    const query = new URLSearchParams({ limit: "500" });
-    if (status) query.set("status", status);
+    const query = new URLSearchParams({ limit: "500", status });
     if (after) query.set("after", after);
     const response = await fetch("/photos?" + query);
     if (!response.ok) throw new Error("HTTP " + response.status);
     const page = await response.json();
     found.push(...page.photos);
+    if (page.counts) setTotals(page.counts);
     after = page.next;
   } while (after);
   return found;
@@ -236,7 +391,8 @@ async function listAll(status) {
 
 async function poll() {
   try {
-    const open = [...photos.values()].filter((p) => p.status === "pending" || p.status === "processing");
+    const open = [...photos.values()].filter(
+      (p) => p.status === "pending" || p.status === "processing");
     if (open.length) {
       const busy = new Map();
       for (const status of ["pending", "processing"]) {
@@ -258,14 +414,9 @@ async function poll() {
   setTimeout(poll, POLL_MS);
 }
 
-async function start() {
+function start() {
   if (token()) $("forget-token").hidden = false;
-  try {
-    for (const photo of await listAll(null)) track(photo);
-  } catch (error) {
-    console.warn("listing photos failed", error);
-  }
-  counts();
+  loadPage();
   poll();
 }
 

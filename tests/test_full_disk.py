@@ -1,0 +1,93 @@
+"""``derivo process`` on a full disk: one line naming the path, exit 2, and the next run finishes.
+
+``--out`` (or ``--db``) sits on a small tmpfs filled to the last page, so every
+write there fails with a real ENOSPC.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from derivo import DerivativeCache, PhotoStatus
+from tests.conftest import SAMPLES
+from tests.smallfs import SmallFs, fill, free
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Iterator[Path]:
+    mounts = SmallFs()
+    try:
+        yield mounts.mount(tmp_path / "small")
+    finally:
+        mounts.unmount_all()
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("jolla.jpg", "canon_hdr_NO.jpg", "Reconyx_HC500_Hyperfire.jpg"):
+        shutil.copy(SAMPLES / name, folder / name)
+    return folder
+
+
+def derivo(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "derivo", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+
+
+def assert_one_line_exit_2(done: subprocess.CompletedProcess[str], path: Path) -> str:
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, done.stderr
+    assert str(path) in errors[0] and "space" in errors[0]
+    return errors[0]
+
+
+def test_full_out_stops_with_one_line_and_the_next_run_finishes(
+    photos: Path, small: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "derivo.db"
+    fill(small)
+    done = derivo("process", photos, "--out", small, "--db", db, "--workers", "1")
+    assert_one_line_exit_2(done, small)
+    with DerivativeCache(db) as cache:
+        counts = cache.counts()
+    assert counts[PhotoStatus.FAILED] == counts[PhotoStatus.DONE] == 0  # nothing given up on
+    # nothing half-written: no temp file, no derivative
+    assert sorted(p.name for p in small.rglob("*") if p.is_file()) == ["derivo.lock", "filler"]
+
+    free(small)
+    again = derivo("process", photos, "--out", small, "--db", db, "--workers", "1", "--json")
+    assert again.returncode == 0, again.stderr
+    with DerivativeCache(db) as cache:
+        assert cache.counts()[PhotoStatus.DONE] == 3
+
+
+def test_full_database_device_stops_with_one_line_and_the_next_run_finishes(
+    photos: Path, small: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    db = small / "derivo.db"
+    fill(small)
+    done = derivo("process", photos, "--out", out, "--db", db, "--workers", "1")
+    assert_one_line_exit_2(done, db)
+
+    free(small)
+    again = derivo("process", photos, "--out", out, "--db", db, "--workers", "1")
+    assert again.returncode == 0, again.stderr
+    with DerivativeCache(db) as cache:
+        assert cache.counts()[PhotoStatus.DONE] == 3
