@@ -84,7 +84,7 @@ def seed_library(data_dir: Path, count: int, *, sources: list[Path] | None = Non
         made.append(render(task).derivatives)
     ids = []
     start = time.time() - 3600
-    with DerivativeCache(data_dir / "derivo.db") as cache:
+    with DerivativeCache(data_dir / "derivo.db", root=out) as cache:
         for n in range(count):
             photo_id = secrets.token_urlsafe(9)
             source_hash = blake3.blake3(f"seed-{n}".encode()).hexdigest()

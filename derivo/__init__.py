@@ -12,6 +12,7 @@ from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.errors import (
     CacheError,
     CacheFull,
+    ClusterError,
     ConfigError,
     CorruptImage,
     DerivoError,
@@ -29,11 +30,13 @@ from derivo.errors import (
     WorkerCrashed,
 )
 from derivo.executors import (
+    DaskExecutor,
     Executor,
     InlineExecutor,
     PoolStats,
     RenderFuture,
     WorkerPool,
+    make_executor,
     workers_for,
 )
 from derivo.oneshot import thumbnail
@@ -50,8 +53,10 @@ __all__ = [
     "THUMBNAIL",
     "CacheError",
     "CacheFull",
+    "ClusterError",
     "ConfigError",
     "CorruptImage",
+    "DaskExecutor",
     "Derivative",
     "DerivativeCache",
     "DerivoError",
@@ -82,6 +87,7 @@ __all__ = [
     "UploadStalled",
     "WorkerCrashed",
     "WorkerPool",
+    "make_executor",
     "render",
     "thumbnail",
     "workers_for",

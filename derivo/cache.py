@@ -2,8 +2,11 @@
 
 Photos are keyed by the caller's id and carry their source's BLAKE3 hash and
 state; derivatives are keyed by (source hash, spec fingerprint), so identical
-sources share them and a changed spec misses exactly where it should. Only the
-coordinator writes; a lock makes one connection safe across its threads.
+sources share them and a changed spec misses exactly where it should. Derivative
+locations are stored relative to the output root, so the output folder may be
+moved or mounted elsewhere. Only the coordinator writes; a lock makes one
+connection safe across its threads. Older schemas are migrated in place, in one
+transaction, by the ordered :data:`MIGRATIONS`.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ CREATE TABLE derivatives (
     hash        TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     spec        TEXT NOT NULL,
-    path        TEXT NOT NULL,
+    path        TEXT NOT NULL,  -- absolute in version 1; relative to the root from version 4
     width       INTEGER NOT NULL,
     height      INTEGER NOT NULL,
     bytes       INTEGER NOT NULL,
@@ -117,11 +120,24 @@ def _derivative_hashes(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE derivatives ADD COLUMN blake3 TEXT")
 
 
+def _relative_paths(db: sqlite3.Connection) -> None:
+    """Store derivative paths relative to the output root (``<hh>/<hash>/<file>``, the
+    tail every absolute one ends in), so the output folder may move."""
+    rows = db.execute("SELECT rowid, hash, path FROM derivatives").fetchall()
+    for rowid, source_hash, path in rows:
+        parts = Path(path).parts
+        if len(parts) < 3 or parts[-2] != source_hash or parts[-3] != source_hash[:2]:
+            raise CacheError(f"cannot migrate derivative path {path}: not <hh>/<hash>/<file>")
+        relative = "/".join(parts[-3:])
+        db.execute("UPDATE derivatives SET path = ? WHERE rowid = ?", (relative, rowid))
+
+
 #: Schema steps in order, each (version, step): the step takes a database from the
 #: version before it to its own. A new step goes at the end, with the next version.
 MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = (
     (2, _photo_meta),
     (3, _derivative_hashes),
+    (4, _relative_paths),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -171,14 +187,30 @@ class DerivativeCache:
     commit: the service, which promises an accepted upload is never lost, turns
     it on).
 
+    ``root`` is the output folder derivative paths are relative to: by default the
+    database's own folder (the CLI's ``OUT/derivo.db``), or the current directory
+    for an in-memory database or a connection passed in.
+
     >>> with DerivativeCache(":memory:") as cache:
     ...     cache.counts()["done"]
     0
     """
 
     def __init__(
-        self, path_or_connection: str | Path | sqlite3.Connection, *, durable: bool = False
+        self,
+        path_or_connection: str | Path | sqlite3.Connection,
+        *,
+        root: str | Path | None = None,
+        durable: bool = False,
     ) -> None:
+        if root is None:
+            if isinstance(path_or_connection, sqlite3.Connection):
+                root = Path.cwd()
+            elif str(path_or_connection) == ":memory:":
+                root = Path.cwd()
+            else:
+                root = Path(path_or_connection).parent
+        self.root = Path(root).resolve()
         self._owns_connection = not isinstance(path_or_connection, sqlite3.Connection)
         self.name = _name(path_or_connection)
         self._lock = threading.RLock()
@@ -484,7 +516,7 @@ class DerivativeCache:
             if shared.fetchone():
                 return []
             paths = [
-                r["path"]
+                self._absolute(r["path"])
                 for r in db.execute("SELECT path FROM derivatives WHERE hash = ?", (row["hash"],))
             ]
             db.execute("DELETE FROM derivatives WHERE hash = ?", (row["hash"],))
@@ -501,7 +533,7 @@ class DerivativeCache:
             [source_hash, *wanted],
         )
         return {
-            wanted[r["fingerprint"]].name: _derivative(r, spec=wanted[r["fingerprint"]].name)
+            wanted[r["fingerprint"]].name: self._derivative(r, spec=wanted[r["fingerprint"]].name)
             for r in rows
         }
 
@@ -529,7 +561,7 @@ class DerivativeCache:
                         source_hash,
                         by_name[d.spec].fingerprint,
                         d.spec,
-                        d.path,
+                        self._relative(d.path),
                         d.width,
                         d.height,
                         d.bytes,
@@ -553,7 +585,7 @@ class DerivativeCache:
             sql += " WHERE hash = ?"
             params.append(source_hash)
         rows = self._query(sql + " ORDER BY hash, spec, created_at DESC", params)
-        return [(r["hash"], r["fingerprint"], _derivative(r)) for r in rows]
+        return [(r["hash"], r["fingerprint"], self._derivative(r)) for r in rows]
 
     def forget_derivatives(self, keys: Iterable[tuple[str, str]]) -> None:
         """Forget the derivatives recorded under these (hash, fingerprint) keys."""
@@ -610,7 +642,7 @@ class DerivativeCache:
             )
             for r in rows:
                 name = wanted[r["fingerprint"]]
-                found.setdefault(r["hash"], {})[name] = _derivative(r, spec=name)
+                found.setdefault(r["hash"], {})[name] = self._derivative(r, spec=name)
         return found
 
     def put_photos(
@@ -641,7 +673,7 @@ class DerivativeCache:
             (last, page),
         ):
             for r in rows:
-                yield r["hash"], r["fingerprint"], _derivative(r)
+                yield r["hash"], r["fingerprint"], self._derivative(r)
             last = rows[-1]["rowid"]
 
     def forget_derivative(self, source_hash: str, fingerprint: str) -> list[str]:
@@ -658,6 +690,36 @@ class DerivativeCache:
                 (PhotoStatus.PENDING, time.time(), source_hash, PhotoStatus.DONE),
             ).fetchall()
         return sorted(r["id"] for r in rows)
+
+    # Derivative locations: absolute for callers, relative to the root on disk
+
+    def _absolute(self, stored: str) -> str:
+        return str(self.root / stored)
+
+    def _relative(self, path: str) -> str:
+        try:
+            return Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            pass
+        try:
+            return Path(path).resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            raise CacheError(
+                f"derivative {path} is outside the output folder {self.root}"
+            ) from None
+
+    def _derivative(self, row: sqlite3.Row, *, spec: str | None = None) -> Derivative:
+        """A derivative row as callers see it: its path joined to the root."""
+        return Derivative(
+            spec=spec or row["spec"],
+            path=self._absolute(row["path"]),
+            width=row["width"],
+            height=row["height"],
+            bytes=row["bytes"],
+            format=row["format"],
+            thumbhash=row["thumbhash"],
+            blake3=row["blake3"],
+        )
 
 
 def damage(derivative: Derivative, *, verify: bool = False) -> str | None:
@@ -727,19 +789,6 @@ def _name(path_or_connection: str | Path | sqlite3.Connection) -> str:
     if str(path_or_connection) == ":memory:":
         return ":memory:"
     return str(Path(path_or_connection).absolute())
-
-
-def _derivative(row: sqlite3.Row, *, spec: str | None = None) -> Derivative:
-    return Derivative(
-        spec=spec or row["spec"],
-        path=row["path"],
-        width=row["width"],
-        height=row["height"],
-        bytes=row["bytes"],
-        format=row["format"],
-        thumbhash=row["thumbhash"],
-        blake3=row["blake3"],
-    )
 
 
 def _states(expected: PhotoStatus | Iterable[PhotoStatus] | None) -> list[PhotoStatus]:

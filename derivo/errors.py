@@ -16,6 +16,7 @@
     ├── StorageFull                no space left where derivo writes: retry once space is freed
     ├── FolderLocked               another derivo run holds the output folder's lock
     ├── QueueFull                  the executor's bounded queue is full; try again later
+    ├── ClusterError               a Dask cluster cannot be used (unreachable, workers unfit)
     ├── PhotoFailed                the photo was recorded as failed; asked for its derivative
     ├── NotFound                   asked the service for something it does not have
     │   ├── UnknownPhoto           no photo with that id
@@ -91,6 +92,12 @@ class StorageFull(DerivoError):
 
 class CacheFull(CacheError, StorageFull):
     kind = "storage-full"
+
+
+class ClusterError(DerivoError):
+    """The cluster is unreachable, or its workers cannot run derivo's tasks as configured."""
+
+    kind = "cluster"
 
 
 class FolderLocked(DerivoError):

@@ -224,6 +224,7 @@ class Pipeline:
         block: bool = True,
         source_hash: str | None = None,
     ) -> None:
+        seen = self._recorder.generation  # before the query: what it may not show
         photos = self._identify(items, deliver, verify=verify, source_hash=source_hash)
         for photo in photos:
             if photo.error is None and photo.source_hash is None:
@@ -253,7 +254,7 @@ class Pipeline:
         started: set[str] = set()
         for index, (photo, missing) in enumerate(renders):
             try:
-                self._dispatch(photo, missing, block=block, started=started)
+                self._dispatch(photo, missing, block=block, started=started, seen=seen)
             except DerivoError:
                 for later, _ in renders[index + 1 :]:
                     self.cache.set_status(later.photo_id, PhotoStatus.PENDING)
@@ -336,10 +337,20 @@ class Pipeline:
         return cached, (), status
 
     def _dispatch(
-        self, photo: _Photo, missing: tuple[Spec, ...], *, block: bool, started: set[str]
+        self,
+        photo: _Photo,
+        missing: tuple[Spec, ...],
+        *,
+        block: bool,
+        started: set[str],
+        seen: int,
     ) -> None:
-        """Join the render of the same bytes already in flight, or start one (``started``:
-        hashes this window rendered, whose render may already be recorded)."""
+        """Join the render of the same bytes already in flight, or start one.
+
+        A render of these bytes this window started (``started``), or one recorded
+        since the window's query (the recorder's generation then was ``seen``), may
+        have landed with its flight gone: the cache answers for it instead.
+        """
         assert photo.source_hash is not None
         source_hash = photo.source_hash
         waiter = Waiter(photo.photo_id, photo.name, photo.deliver)
@@ -348,7 +359,7 @@ class Pipeline:
             if flight is not None:
                 flight.waiters.append(waiter)
                 return
-            if source_hash in started:
+            if source_hash in started or self._recorder.recorded_since(source_hash, seen):
                 made = self.cache.derivatives_of([source_hash], missing).get(source_hash, {})
                 if len(made) == len(missing):
                     self.cache.set_status(photo.photo_id, PhotoStatus.DONE)

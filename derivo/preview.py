@@ -49,7 +49,7 @@ def plan_process(
         for item in found:
             yield _without_cache(item, specs)
         return
-    with DerivativeCache(db) as cache:
+    with DerivativeCache(db, root=out_dir) as cache:
         # a pipeline never started: used only for its failure keys
         pipeline = Pipeline(
             cache=cache, executor=InlineExecutor(), out_dir=out_dir, specs=specs, limits=limits

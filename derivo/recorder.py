@@ -24,6 +24,7 @@ from derivo.specs import SpecSet
 from derivo.tasks import Derivative, RenderResult, source_folder
 
 _IDLE_SECONDS = 1.0  # a recorder with nothing to do for this long ends; the next landing starts one
+_RECENT = 4096  # hashes whose recording :meth:`Recorder.recorded_since` remembers
 
 
 Deliver = Callable[[PhotoResult], None]
@@ -88,6 +89,10 @@ class Recorder:
         self._landings: list[Landing] = []
         self._settling = 0
         self._running = False
+        #: batches recorded so far; the latest batch that recorded each recent hash
+        self.generation = 0
+        self._recent: dict[str, int] = {}
+        self._forgotten = 0  # the latest generation dropped from ``_recent``
 
     def landed(self, landing: Landing) -> None:
         """Called from the executor's thread when a render ends; never blocks on I/O."""
@@ -97,6 +102,11 @@ class Recorder:
             if not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="derivo-record", daemon=True).start()
+
+    def recorded_since(self, source_hash: str, generation: int) -> bool:
+        """Whether a render of ``source_hash`` may have been recorded after ``generation``
+        (its flight then gone); call holding the lock."""
+        return self._recent.get(source_hash, 0) > generation or self._forgotten > generation
 
     def wait_idle(self) -> None:
         """Wait until every render in flight has been recorded and its photos told."""
@@ -118,8 +128,14 @@ class Recorder:
             try:
                 self._record(list(zip(batch, waiting, strict=True)), files=True)
                 with self._lock:
+                    self.generation += 1
                     for landing in batch:
                         del self._flights[landing.source_hash]
+                        self._recent.pop(landing.source_hash, None)
+                        self._recent[landing.source_hash] = self.generation
+                    while len(self._recent) > _RECENT:
+                        oldest = next(iter(self._recent))
+                        self._forgotten = self._recent.pop(oldest)
                 late = [
                     (landing, flight.waiters[len(seen) :])
                     for landing, flight, seen in zip(batch, flights, waiting, strict=True)

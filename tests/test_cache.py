@@ -31,7 +31,7 @@ def test_a_new_database_is_wal_and_versioned(tmp_path: Path) -> None:
         pass
     db = sqlite3.connect(tmp_path / "d.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
 
 def test_missing(tmp_path: Path, cache: DerivativeCache) -> None:
     assert cache.missing(HASH, DEFAULT_SPECS) == DEFAULT_SPECS
-    write_derivatives(cache, tmp_path)
+    write_derivatives(cache, cache.root)
     assert cache.missing(HASH, DEFAULT_SPECS) == ()
     Path(cache.derivatives(HASH, DEFAULT_SPECS)["preview"].path).unlink()
     assert cache.missing(HASH, DEFAULT_SPECS) == (PREVIEW,)
@@ -73,7 +73,7 @@ def test_photos_records_and_pagination(cache: DerivativeCache) -> None:
 
 def test_delete_keeps_derivatives_another_photo_shares(tmp_path: Path,
                                                       cache: DerivativeCache) -> None:
-    write_derivatives(cache, tmp_path)
+    write_derivatives(cache, cache.root)
     for photo_id in ("a", "b"):
         cache.put_photo(photo_id, source="/x", stat=None, source_hash=HASH, status="done")
     assert cache.delete_photo("a") == []
@@ -99,7 +99,7 @@ def test_durable_mode_syncs_every_commit(tmp_path: Path) -> None:
 
 def test_a_cache_on_a_connection_passed_in_leaves_it_open(tmp_path: Path) -> None:
     connection = sqlite3.connect(tmp_path / "d.db", check_same_thread=False)
-    with DerivativeCache(connection) as cache:
+    with DerivativeCache(connection, root=tmp_path) as cache:
         write_derivatives(cache, tmp_path)
         cache.put_photo("a", source="/x", stat=None, source_hash=HASH, status="done")
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -78,7 +78,8 @@ def test_a_version_1_database_gains_names_dates_and_placeholders(tmp_path: Path)
         "VALUES ('p1', '/x.jpg', 'h1', 'done', 1000.5, 1001.0)"
     )
     db.execute(
-        "INSERT INTO derivatives VALUES ('h1', 'fp', 'thumbnail', '/t.jpg', 2, 1, 9, 'jpeg', 1.0)"
+        "INSERT INTO derivatives "
+        "VALUES ('h1', 'fp', 'thumbnail', '/out/h1/h1/t.jpg', 2, 1, 9, 'jpeg', 1.0)"
     )
     db.execute("PRAGMA user_version = 1")
     db.commit()

@@ -166,6 +166,8 @@ def test_a_version_1_database_gains_derivative_hashes(rendered: tuple[Path, Path
             ALTER TABLE derivatives DROP COLUMN blake3;
             PRAGMA user_version = 1;"""
         )
+        # version 1 kept absolute derivative paths
+        conn.execute("UPDATE derivatives SET path = ? || '/' || path", (str(out.resolve()),))
     conn.close()
     with DerivativeCache(db) as cache:
         hashes = [d.blake3 for _h, _f, d in cache.all_derivatives()]

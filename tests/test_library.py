@@ -63,7 +63,7 @@ def traced(tmp_path: Path) -> Iterator[Traced]:
 def test_an_unchanged_library_is_answered_in_bulk_without_writing(
     library: Path, tmp_path: Path, traced: Traced, executor: CountingExecutor
 ) -> None:
-    with DerivativeCache(traced.connection) as cache:
+    with DerivativeCache(traced.connection, root=tmp_path / "out") as cache:
         first = list(
             Pipeline(cache=cache, executor=executor, out_dir=tmp_path / "out").run(listing(library))
         )
@@ -85,7 +85,7 @@ def test_an_unchanged_library_is_answered_in_bulk_without_writing(
 def test_touched_files_are_hashed_and_recorded_in_one_transaction_per_window(
     library: Path, tmp_path: Path, traced: Traced, executor: CountingExecutor
 ) -> None:
-    with DerivativeCache(traced.connection) as cache:
+    with DerivativeCache(traced.connection, root=tmp_path / "out") as cache:
         make = lambda: Pipeline(cache=cache, executor=executor, out_dir=tmp_path / "out")  # noqa: E731
         list(make().run(listing(library)))
         touched = [path for _, path in listing(library)[:5]]

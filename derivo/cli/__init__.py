@@ -8,6 +8,7 @@ are processed and recorded); 2 derivo could not run (bad usage or configuration)
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import sys
@@ -30,7 +31,7 @@ from derivo.cli.options import UsageFailure, output_options, run_options, settin
 from derivo.cli.watch import watch_command
 from derivo.discover import Found, find_photos
 from derivo.errors import DerivoError, StorageFull
-from derivo.executors import WorkerPool
+from derivo.executors import make_executor
 from derivo.formats import INPUTS, labels
 from derivo.limits import Limits
 from derivo.lock import FolderLock
@@ -80,6 +81,12 @@ def main() -> None:
     show_default=True,
     help="mirror: also link each derivative as OUT/<path under PATH>/<stem>.<spec>.<ext>.",
 )
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Render on a Dask cluster, e.g. tcp://HOST:8786 (needs the 'dask' extra; "
+    "sources and --out on storage every worker sees; see docs/scale-out.md).",
+)
 def process(
     paths: tuple[Path, ...],
     out_dir: Path,
@@ -98,6 +105,7 @@ def process(
     progress: str,
     dry_run: bool,
     layout: str,
+    scheduler: str | None,
 ) -> None:
     """Make the derivatives of every photo under PATHS (folders are walked recursively).
 
@@ -108,6 +116,8 @@ def process(
     for path in paths:
         if path.resolve().is_relative_to(out_dir.resolve()):
             raise click.UsageError(f"{path} is inside --out {out_dir}: derivatives are not sources")
+    if scheduler is not None and (workers is not None or cpu is not None):
+        raise click.UsageError("--workers and --cpu size the local pool, not a --scheduler's")
     settings = settings_from(
         out_dir,
         config,
@@ -132,15 +142,26 @@ def process(
         summary.start()
         started = time.perf_counter()
         try:
+            found = iter(find_photos(paths, exclude=[out_dir], passed_over=summary.pass_over))
+            first = next(found, None)  # a cluster checks it can read the sources
+            if first is not None:
+                found = itertools.chain([first], found)
             with (
                 FolderLock(out_dir, purpose="derivo process"),
-                DerivativeCache(db) as cache,
-                WorkerPool(workers, cpu=cpu, task_timeout=timeout, queue_size=FEED) as pool,
+                DerivativeCache(db, root=out_dir) as cache,
+                make_executor(
+                    scheduler=scheduler,
+                    workers=None if scheduler else workers,
+                    cpu=None if scheduler else cpu,
+                    queue_size=FEED,
+                    task_timeout=timeout,
+                    out_dir=out_dir,
+                    source=first.path if first else None,
+                ) as pool,
                 Pipeline(
                     cache=cache, executor=pool, out_dir=out_dir, specs=specs, limits=limits
                 ) as pipeline,
             ):
-                found = find_photos(paths, exclude=[out_dir], passed_over=summary.pass_over)
                 with progress_bar(
                     err, quiet=as_json or progress != "bar", started=started
                 ) as bar_display:
@@ -245,7 +266,7 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     if not db.is_file():
         raise UsageFailure(f"no cache database at {db} (run 'derivo process' first, or pass --db)")
     try:
-        with DerivativeCache(db) as cache:
+        with DerivativeCache(db, root=out_dir) as cache:
             counts = cache.counts()
             failed = cache.photos(status=PhotoStatus.FAILED, limit=10_000)
     except DerivoError as exc:

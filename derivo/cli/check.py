@@ -30,7 +30,7 @@ def check_command(out_dir: Path, db: Path | None, verify: bool, repair: bool) ->
 
     db = existing_cache(out_dir, db)
     try:
-        with DerivativeCache(db) as cache:
+        with DerivativeCache(db, root=out_dir) as cache:
             report = check(cache, verify=verify, repair=repair)
     except DerivoError as exc:
         raise UsageFailure(str(exc)) from None

@@ -47,7 +47,7 @@ def clean_command(
         with contextlib.ExitStack() as stack:
             if not dry_run:
                 stack.enter_context(FolderLock(out_dir, purpose="derivo clean"))
-            cache = stack.enter_context(DerivativeCache(db))
+            cache = stack.enter_context(DerivativeCache(db, root=out_dir))
             plan = plan_clean(cache, out_dir, specs)
             if not dry_run:
                 apply_clean(cache, plan)

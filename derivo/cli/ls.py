@@ -30,7 +30,7 @@ def list_command(paths: tuple[Path, ...], out_dir: Path, db: Path | None, as_jso
     """
     db = existing_cache(out_dir, db)
     try:
-        with DerivativeCache(db) as cache:
+        with DerivativeCache(db, root=out_dir) as cache:
             items = list(list_outputs(cache, paths))
     except DerivoError as exc:
         raise UsageFailure(str(exc)) from None

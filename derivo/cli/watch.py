@@ -79,7 +79,7 @@ def watch_command(
     try:
         with (
             FolderLock(out_dir, purpose="derivo watch"),
-            DerivativeCache(db) as cache,
+            DerivativeCache(db, root=out_dir) as cache,
             WorkerPool(settings.workers, cpu=settings.cpu, task_timeout=settings.timeout) as pool,
             Pipeline(
                 cache=cache,

@@ -2,19 +2,24 @@
 
 ``base`` holds the interface the pipeline depends on; ``pool`` the local worker
 pool, the default; ``inline`` renders in the calling thread (one-off renders,
-debugging, tests).
+debugging, tests); ``dask`` a Dask distributed cluster (the ``dask`` extra);
+``factory`` picks one from settings.
 """
 
 from derivo.executors.base import Executor, RenderFuture, available_cores, workers_for
+from derivo.executors.dask import DaskExecutor
+from derivo.executors.factory import make_executor
 from derivo.executors.inline import InlineExecutor
 from derivo.executors.pool import PoolStats, WorkerPool
 
 __all__ = [
+    "DaskExecutor",
     "Executor",
     "InlineExecutor",
     "PoolStats",
     "RenderFuture",
     "WorkerPool",
     "available_cores",
+    "make_executor",
     "workers_for",
 ]

@@ -15,7 +15,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from derivo.cache import DerivativeCache, PhotoRecord
-from derivo.executors import WorkerPool
+from derivo.executors import DaskExecutor, WorkerPool, make_executor
 from derivo.pipeline import Pipeline
 from derivo.service.auth import BearerToken, load_or_create_token
 from derivo.service.datadir import DataDirLock, sweep_temp_files
@@ -36,7 +36,7 @@ class Services:
 
     settings: Settings
     cache: DerivativeCache
-    pool: WorkerPool
+    pool: WorkerPool | DaskExecutor
     pipeline: Pipeline
     ingest: Ingest
     metrics: Metrics
@@ -61,11 +61,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         token = _token(settings)
         originals = Originals(settings.originals_dir)
         sweep_temp_files(settings.originals_dir, settings.derivatives_dir)
-        cache = stack.enter_context(DerivativeCache(settings.db_path, durable=True))
-        pool = WorkerPool(
-            settings.workers,
+        cache = stack.enter_context(
+            DerivativeCache(settings.db_path, root=settings.derivatives_dir, durable=True)
+        )
+        pool = make_executor(
+            scheduler=settings.scheduler,
+            workers=None if settings.scheduler else settings.workers,
             queue_size=settings.queue_size,
             task_timeout=settings.task_timeout,
+            out_dir=settings.derivatives_dir,
             idle_priority=True,
         )
         pool.start()

@@ -24,7 +24,7 @@ def serve(settings: Settings) -> None:
     """
     DataDirLock(settings.data_dir).release()
     if settings.db_path.exists():  # a damaged database: one line now, not a startup traceback
-        with DerivativeCache(settings.db_path) as cache:
+        with DerivativeCache(settings.db_path, root=settings.derivatives_dir) as cache:
             cache.counts()
     if settings.token is None and settings.token_path.exists():
         load_or_create_token(settings.token_path)  # refuses a damaged token file up front

@@ -189,6 +189,15 @@ class Settings:
             help="Seconds one render may take; over it, it is killed, retried, then fails.",
         ),
     )
+    scheduler: str | None = setting(
+        None,
+        env=EnvVar(
+            name="DERIVO_SCHEDULER",
+            option="--scheduler",
+            default_text="local worker processes",
+            help="Dask scheduler to render on, e.g. tcp://HOST:8786 (docs/scale-out.md).",
+        ),
+    )
     upload_idle_timeout: float = setting(
         30.0,
         env=EnvVar(

@@ -79,10 +79,16 @@ def record_pending(cache: DerivativeCache, ingest: Ingest, count: int, status: s
     return ids
 
 
+def recorded(ingest: Ingest) -> None:
+    """Wait until every render submitted so far is recorded (a recorder thread does it)."""
+    ingest.pipeline.close()
+
+
 def test_requeue_submits_a_backlog_of_more_than_one_page(parts) -> None:  # type: ignore[no-untyped-def]
     cache, executor, ingest = parts
     record_pending(cache, ingest, MANY, "pending")
     asyncio.run(ingest.requeue())
+    recorded(ingest)
     assert cache.counts() == {"pending": 0, "processing": 0, "done": MANY, "failed": 0}
     assert executor.submitted == 1  # one render; the other photos share its derivatives
 
@@ -109,6 +115,7 @@ def test_a_full_queue_keeps_the_photo_pending_until_there_is_room(parts) -> None
     assert (again.duplicate, again.photo.id) == (True, accepted.photo.id)
     executor.full = False
     asyncio.run(ingest.requeue())
+    recorded(ingest)
     assert cache.photo(accepted.photo.id).status == "done"  # type: ignore[union-attr]
 
 
@@ -116,6 +123,7 @@ def test_a_photo_failed_by_a_crash_is_tried_again_but_a_bad_photo_is_not(parts) 
     cache, executor, ingest = parts
     body = make_jpeg(64, 48, 3)
     photo = asyncio.run(ingest.accept(stored(ingest, body))).photo
+    recorded(ingest)
     cache.set_status(photo.id, "failed", error="worker process died", error_kind="crash")
     executor.full = True
     again = asyncio.run(ingest.accept(stored(ingest, body)))

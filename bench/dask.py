@@ -1,0 +1,245 @@
+"""``python -m bench.dask``: Dask executor against the local pool; the coordinator's ceiling.
+
+1. Same machine, the bench corpus (100 camera-size JPEGs by default):
+   ``derivo process --workers N`` against ``derivo process --scheduler`` on a Dask
+   LocalCluster of N single-threaded worker processes (N = cores), run alternately
+   (A B A B ...), medians and their ratio. The cluster is started once, before the
+   runs, as a long-lived cluster would be; the pool's start-up is part of its runs.
+2. The coordinator's ceiling: a render that does nothing, 10,000 tiny distinct
+   photos, the whole pipeline (discover, hash, SQLite, submit, record) feeding the
+   local pool and the Dask cluster, and Dask's own per-task cost (submit and
+   collect no-op tasks, no pipeline). Photos per second, median of the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import corpus as corpus_mod
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def noop_render(task: Any) -> Any:
+    """Render nothing, but answer as a render would: the coordinator's work stays the same."""
+    from derivo.tasks import Derivative, RenderResult, derivative_path
+
+    made = tuple(
+        Derivative(
+            spec=spec.name,
+            path=str(derivative_path(Path(task.out_dir), task.source_hash, spec)),
+            width=spec.width,
+            height=spec.height,
+            bytes=0,
+            format=spec.format,
+        )
+        for spec in task.specs
+    )
+    return RenderResult(width=1, height=1, derivatives=made, seconds=0.0)
+
+
+def derivo_process(args: list[str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "derivo", "process", *args, "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"derivo process failed: {done.stderr.strip()}")
+    summary: dict[str, Any] = json.loads(done.stdout)
+    return summary
+
+
+def compare(photos: Path, address: str, cores: int, runs: int, work: Path) -> dict[str, Any]:
+    """Alternate pool and Dask runs over ``photos``; wall seconds of each."""
+    walls: dict[str, list[float]] = {"pool": [], "dask": []}
+    cpu: list[float] = []
+    for i in range(runs):
+        for name, extra in (
+            ("pool", ["--workers", str(cores)]),
+            ("dask", ["--scheduler", address]),
+        ):
+            out = work / f"{name}-{i}"
+            started = time.perf_counter()
+            summary = derivo_process([str(photos), "--out", str(out), *extra])
+            walls[name].append(time.perf_counter() - started)
+            if summary["rendered"] != summary["photos"]:
+                raise SystemExit(f"{name}: {summary['rendered']} of {summary['photos']} rendered")
+            if name == "pool":  # its workers are reaped children: their CPU is counted
+                cpu.append(summary["cpu_seconds"] / summary["photos"])
+            shutil.rmtree(out)
+            print(f"  {name} run {i + 1}: {walls[name][-1]:.2f} s", flush=True)
+    pool, dask = statistics.median(walls["pool"]), statistics.median(walls["dask"])
+    return {
+        "pool_s": walls["pool"],
+        "dask_s": walls["dask"],
+        "pool_median_s": pool,
+        "dask_median_s": dask,
+        "ratio": dask / pool,
+        "render_core_s_per_photo": statistics.median(cpu),
+    }
+
+
+def tiny_library(folder: Path, n: int) -> Path:
+    """``n`` distinct tiny JPEGs: one small real JPEG, each copy a byte longer."""
+    import pyvips
+
+    folder.mkdir(parents=True, exist_ok=True)
+    base = bytes(pyvips.Image.black(8, 8).jpegsave_buffer())
+    for i in range(n):
+        (folder / f"{i:05d}.jpg").write_bytes(base + i.to_bytes(4, "big"))
+    return folder
+
+
+def feed(executor: Any, photos: Path, out: Path) -> tuple[float, float]:
+    """Photos per wall second, and per CPU second of this process, through the whole
+    pipeline with a no-op render (with a LocalCluster, its scheduler runs in this
+    process too, so its CPU is counted: the coordinator's host pays for both)."""
+    from derivo import DerivativeCache, Pipeline
+    from derivo.discover import find_photos
+
+    if out.exists():
+        shutil.rmtree(out)
+    started, cpu = time.perf_counter(), time.process_time()
+    with (
+        DerivativeCache(out / "derivo.db", root=out) as cache,
+        Pipeline(cache=cache, executor=executor, out_dir=out) as pipeline,
+    ):
+        found = [(item.photo_id, item.path) for item in find_photos([photos])]
+        results = list(pipeline.run(found))
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if sum(r.outcome == "rendered" for r in results) != len(found):
+        raise SystemExit("the no-op pipeline did not settle every photo as rendered")
+    return len(found) / wall, len(found) / cpu
+
+
+def dask_only(executor: Any, n: int, out: Path) -> float:
+    """No-op tasks per second through the Dask executor alone (no hashing, no SQLite)."""
+    from derivo.specs import DEFAULT_SPECS
+    from derivo.tasks import RenderTask
+
+    started = time.perf_counter()
+    futures = [
+        executor.submit(
+            RenderTask(source="-", source_hash=f"{i:064x}", specs=DEFAULT_SPECS, out_dir=str(out))
+        )
+        for i in range(n)
+    ]
+    for future in futures:
+        future.result()
+    return n / (time.perf_counter() - started)
+
+
+def ceiling(address: str, cores: int, n: int, runs: int, work: Path) -> dict[str, Any]:
+    from derivo import DaskExecutor, WorkerPool
+
+    photos = tiny_library(work / "tiny", n)
+    out = work / "tiny-out"
+    rates: dict[str, list[float]] = {
+        "pool": [],
+        "pool_per_cpu_s": [],
+        "dask": [],
+        "dask_per_cpu_s": [],
+        "dask_executor_only": [],
+    }
+    for i in range(runs):
+        with WorkerPool(cores, func=noop_render, initializer=None) as pool:
+            wall, cpu = feed(pool, photos, out)
+            rates["pool"].append(wall)
+            rates["pool_per_cpu_s"].append(cpu)
+        with DaskExecutor(address, func=noop_render) as dask:
+            dask.check(out_dir=out)
+            wall, cpu = feed(dask, photos, out)
+            rates["dask"].append(wall)
+            rates["dask_per_cpu_s"].append(cpu)
+            rates["dask_executor_only"].append(dask_only(dask, n, out))
+        print(
+            "  run {}: pool {:.0f}/s ({:.0f} per CPU s), dask {:.0f}/s ({:.0f} per CPU s), "
+            "dask executor only {:.0f}/s".format(
+                i + 1,
+                rates["pool"][-1],
+                rates["pool_per_cpu_s"][-1],
+                rates["dask"][-1],
+                rates["dask_per_cpu_s"][-1],
+                rates["dask_executor_only"][-1],
+            ),
+            flush=True,
+        )
+    medians = {f"{k}_photos": statistics.median(v) for k, v in rates.items()}
+    return medians | {"runs": rates}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.dask", description=__doc__)
+    parser.add_argument("--n", type=int, default=100, help="photos in the corpus (default 100)")
+    parser.add_argument("--seed", type=int, default=1, help="corpus seed (default 1)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each side (default 3)")
+    parser.add_argument(
+        "--feed", type=int, default=10_000, help="photos for the ceiling (default 10000)"
+    )
+    parser.add_argument("--skip-corpus", action="store_true", help="only measure the ceiling")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    from distributed import LocalCluster
+
+    from derivo.executors import available_cores
+
+    cores = available_cores()
+    results: dict[str, Any] = {"cores": cores, "feed_photos": args.feed}
+    with tempfile.TemporaryDirectory(prefix="derivo-bench-dask-") as tmp:
+        work = Path(tmp)
+        with LocalCluster(
+            n_workers=cores, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster:
+            print(f"Dask LocalCluster at {cluster.scheduler_address}: {cores} x 1 thread")
+            if not args.skip_corpus:
+                corpus = corpus_mod.ensure(args.n, args.seed)
+                print(f"corpus: {corpus_mod.describe(corpus)}")
+                corpus_mod.warm(corpus)
+                results["render"] = compare(
+                    corpus.directory, cluster.scheduler_address, cores, args.runs, work
+                )
+                r = results["render"]
+                print(
+                    f"{args.n} photos: pool {r['pool_median_s']:.2f} s, "
+                    f"Dask {r['dask_median_s']:.2f} s, ratio {r['ratio']:.3f} "
+                    f"(target <= 1.15); render {r['render_core_s_per_photo'] * 1000:.0f} "
+                    "core-ms per photo"
+                )
+            results["ceiling"] = ceiling(
+                cluster.scheduler_address, cores, args.feed, args.runs, work
+            )
+    c = results["ceiling"]
+    print(
+        f"coordinator, no-op render, {args.feed} photos: pool {c['pool_photos']:.0f}/s "
+        f"({c['pool_per_cpu_s_photos']:.0f} per CPU s), Dask {c['dask_photos']:.0f}/s "
+        f"({c['dask_per_cpu_s_photos']:.0f} per CPU s); "
+        f"Dask executor alone {c['dask_executor_only_photos']:.0f} tasks/s"
+    )
+    if "render" in results:
+        cost = results["render"]["render_core_s_per_photo"]
+        busy = c["dask_photos"] * cost, c["dask_per_cpu_s_photos"] * cost
+        results["worker_cores_kept_busy"] = {"measured": busy[0], "coordinator_on_a_core": busy[1]}
+        print(
+            f"one coordinator keeps {busy[0]:.0f} worker cores busy through Dask as measured, "
+            f"{busy[1]:.0f} with a core of its own"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
