@@ -226,9 +226,11 @@ class Pipeline:
     ) -> None:
         seen = self._recorder.generation  # before the query: what it may not show
         photos = self._identify(items, deliver, verify=verify, source_hash=source_hash)
-        for photo in photos:
-            if photo.error is None and photo.source_hash is None:
-                self._hash(photo)
+        unknown = [p for p in photos if p.error is None and p.source_hash is None]
+        if unknown:
+            self.executor.start()  # new or changed photos: workers start while they are hashed
+        for photo in unknown:
+            self._hash(photo)
         have = self.cache.derivatives_of(
             (p.source_hash for p in photos if p.source_hash), self.specs
         )

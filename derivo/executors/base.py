@@ -29,6 +29,10 @@ class Executor(Protocol):
         """Finish queued work (or cancel it) and release the workers."""
         ...
 
+    def start(self) -> None:
+        """Get workers ready before the first submit; calling it again does nothing."""
+        ...
+
 
 def available_cores() -> int:
     """Cores this process may run on (honours CPU affinity, e.g. in containers)."""

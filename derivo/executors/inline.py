@@ -59,6 +59,9 @@ class InlineExecutor:
             future.set_result(result)
         return future
 
+    def start(self) -> None:
+        """Nothing to start: renders run in the caller."""
+
     def close(self, *, cancel: bool = False) -> None:
         """Refuse further tasks; nothing runs in the background, so nothing is left to stop."""
         self._closed = True
