@@ -10,7 +10,6 @@ lists them without touching anything; :func:`apply_clean` removes them.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,26 +37,40 @@ class CleanPlan:
     derivatives: list[tuple[str, str]] = field(default_factory=list)
     files: list[FileRemoval] = field(default_factory=list)
     folders: list[Path] = field(default_factory=list)
+    unreachable: dict[Path, int] = field(default_factory=dict)
+    """Folders that are missing (an unmounted drive or share?) -> photos kept under each."""
 
     @property
     def bytes(self) -> int:
         return sum(f.bytes for f in self.files)
 
 
-def plan_clean(cache: DerivativeCache, out_dir: Path, specs: SpecSet) -> CleanPlan:
+def plan_clean(
+    cache: DerivativeCache, out_dir: Path, specs: SpecSet, *, forget_missing: bool = False
+) -> CleanPlan:
     """List what is dead in ``out_dir`` when ``specs`` are the ones in use.
 
     Files are matched to records by content folder and file name, not by full
-    path, so an output folder that was moved is not mistaken for garbage.
+    path, so an output folder that was moved is not mistaken for garbage. A photo
+    whose folder is missing too may be on a drive or share that is not mounted:
+    it is kept (listed in ``unreachable``) unless ``forget_missing``.
     """
     plan = CleanPlan()
     in_use: set[str] = set()
     after: str | None = None
+    missing: dict[Path, Path | None] = {}
     while batch := cache.photos(after=after, limit=1000):
         for photo in batch:
-            if not os.path.exists(photo.source):
-                plan.photos.append(photo)
-            elif photo.hash:
+            source = Path(photo.source)
+            if not _present(source):
+                if source.parent not in missing:
+                    missing[source.parent] = _outermost_missing(source.parent)
+                folder = missing[source.parent]
+                if folder is None or forget_missing:
+                    plan.photos.append(photo)
+                    continue
+                plan.unreachable[folder] = plan.unreachable.get(folder, 0) + 1
+            if photo.hash:
                 in_use.add(photo.hash)
         after = batch[-1].id
     configured = {spec.fingerprint for spec in specs}
@@ -85,6 +98,26 @@ def plan_clean(cache: DerivativeCache, out_dir: Path, specs: SpecSet) -> CleanPl
         if not leftover:
             plan.folders.append(folder)
     return plan
+
+
+def _present(source: Path) -> bool:
+    """Whether ``source`` is there; one that cannot be looked at is not gone."""
+    try:
+        source.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        pass
+    return True
+
+
+def _outermost_missing(folder: Path) -> Path | None:
+    """The outermost missing folder holding ``folder``, or None if ``folder`` is there."""
+    if folder.is_dir():
+        return None
+    while folder.parent != folder and not folder.parent.is_dir():
+        folder = folder.parent
+    return folder
 
 
 def _content_folders(out_dir: Path) -> list[Path]:
@@ -121,7 +154,12 @@ def apply_clean(cache: DerivativeCache, plan: CleanPlan) -> None:
 def clean_lines(plan: CleanPlan, *, cwd: Path, dry_run: bool) -> list[str]:
     """What ``derivo clean`` prints: one line per photo and file, then the total."""
     forget, remove = ("would forget", "would remove") if dry_run else ("forgot", "removed")
-    lines = [f"{forget} {shown(p.source, cwd)} (source gone)" for p in plan.photos]
+    lines = [
+        f"kept {n} photo{'' if n == 1 else 's'} under {shown(str(folder), cwd)}: folder missing "
+        "(not mounted?); --forget-missing forgets them"
+        for folder, n in sorted(plan.unreachable.items())
+    ]
+    lines += [f"{forget} {shown(p.source, cwd)} (source gone)" for p in plan.photos]
     lines += [
         f"{remove} {shown(str(f.path), cwd)}  {f.bytes:,} bytes ({f.reason})" for f in plan.files
     ]

@@ -114,3 +114,40 @@ def test_clean_keeps_files_it_does_not_own(out: Path) -> None:
 def test_clean_without_a_cache_is_a_usage_error(tmp_path: Path) -> None:
     code, output = run("clean", "--out", str(tmp_path / "none"))
     assert code == 2 and "Error: no cache database at" in output
+
+
+def test_clean_keeps_photos_of_a_missing_folder_until_told(tmp_path: Path) -> None:
+    """An unmounted drive looks like a deleted folder: its photos and derivatives stay."""
+    lib = tmp_path / "mnt" / "drive" / "photos"
+    (lib / "2020").mkdir(parents=True)
+    shutil.copy(ORIENTATION / "landscape_1.jpg", lib / "2020" / "a.jpg")
+    shutil.copy(ORIENTATION / "landscape_2.jpg", lib / "b.jpg")
+    out = tmp_path / "out"
+    assert run("process", str(lib), "--out", str(out), "--workers", "1")[0] == 0
+    before = files(out)
+    shutil.rmtree(tmp_path / "mnt" / "drive")  # the mount point's folder stays
+
+    code, output = run("clean", "--out", str(out))
+    assert code == 0
+    assert output.splitlines() == [
+        f"kept 2 photos under {tmp_path / 'mnt' / 'drive'}: folder missing (not mounted?); "
+        "--forget-missing forgets them",
+        "Forgot 0 photos, removed 0 files, freed 0 bytes",
+    ]
+    assert files(out) == before
+    assert len(json.loads(run("ls", "--out", str(out), "--json")[1])) == 2
+
+    code, output = run("clean", "--out", str(out), "--forget-missing")
+    assert code == 0 and output.splitlines()[-1].startswith("Forgot 2 photos, removed 4 files")
+    assert files(out) == set()
+
+
+def test_clean_forgets_a_photo_deleted_from_a_folder_that_is_there(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(ORIENTATION / "landscape_1.jpg", lib / "a.jpg")
+    out = tmp_path / "out"
+    assert run("process", str(lib), "--out", str(out), "--workers", "1")[0] == 0
+    (lib / "a.jpg").unlink()
+    code, output = run("clean", "--out", str(out))
+    assert code == 0 and output.splitlines()[-1].startswith("Forgot 1 photo, removed 2 files")

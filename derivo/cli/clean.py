@@ -31,15 +31,27 @@ from derivo.lock import FolderLock
     help=f"Settings file whose specs are the ones in use.  [default: OUT/{CONFIG_NAME} if present]",
 )
 @click.option("--dry-run", is_flag=True, help="Print what would be removed; change nothing.")
+@click.option(
+    "--forget-missing",
+    is_flag=True,
+    help="Also forget photos whose folder is missing too; without it they are kept, "
+    "as the folder may be on a drive or share that is not mounted.",
+)
 def clean_command(
-    out_dir: Path, db: Path | None, spec_args: tuple[str, ...], config: Path | None, dry_run: bool
+    out_dir: Path,
+    db: Path | None,
+    spec_args: tuple[str, ...],
+    config: Path | None,
+    dry_run: bool,
+    forget_missing: bool,
 ) -> None:
     """Forget photos whose source is gone and delete the files nothing uses.
 
     Deletes derivatives of specs not in use (--spec, else the config file's, else the
     defaults), and every
     file in a content folder that no record points to. Prints each removal and the
-    bytes freed.
+    bytes freed. A photo whose folder is gone too is kept (the folder may be on an
+    unmounted drive) unless --forget-missing.
     """
     db = existing_cache(out_dir, db)
     specs = settings_from(out_dir, config, workers=None, cpu=None, spec_args=spec_args).specs
@@ -48,7 +60,7 @@ def clean_command(
             if not dry_run:
                 stack.enter_context(FolderLock(out_dir, purpose="derivo clean"))
             cache = stack.enter_context(DerivativeCache(db, root=out_dir))
-            plan = plan_clean(cache, out_dir, specs)
+            plan = plan_clean(cache, out_dir, specs, forget_missing=forget_missing)
             if not dry_run:
                 apply_clean(cache, plan)
     except DerivoError as exc:
