@@ -25,6 +25,14 @@ def counter(server: Server, name: str) -> float:
     return float(match[1])
 
 
+def wait_counter(server: Server, name: str, value: float, timeout: float = 120) -> float:
+    """Poll ``name`` until it reaches ``value``: a result is counted after it is recorded."""
+    deadline = time.monotonic() + timeout
+    while (seen := counter(server, name)) < value and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return seen
+
+
 async def post_all(server: Server, bodies: list[bytes]) -> list[httpx.Response]:
     """Every upload at once, each on its own connection."""
     headers = {"Authorization": f"Bearer {server.token}"}
@@ -59,7 +67,8 @@ def test_concurrent_uploads_of_the_same_file_render_once(server: Server) -> None
     assert sum(r.json()["duplicate"] for r in responses) == 11
     photo = wait_final(server.client(), ids)[ids.pop()]
     assert photo["status"] == "done"
-    assert counter(server, 'derivo_photos_total{outcome="rendered"}') == rendered + 1
+    name = 'derivo_photos_total{outcome="rendered"}'
+    assert wait_counter(server, name, rendered + 1) == rendered + 1
     assert counter(server, 'derivo_uploads_total{result="duplicate"}') == duplicates + 11
     originals = [p for p in (server.data_dir / "originals").rglob("*") if p.is_file()]
     assert blake3.blake3(body).hexdigest() in {p.name for p in originals}
