@@ -71,7 +71,9 @@ FORMATS: dict[str, Format] = {
         ),
         Format(name="gif", label="GIF", extension="gif", media_type="image/gif"),
         Format(name="tiff", label="TIFF", extension="tif", media_type="image/tiff"),
-        Format(name="heif", label="HEIF/HEIC", extension="heic", media_type="image/heif"),
+        # HEIF photos are HEVC-coded (a phone's .heic): image/heic, not the container's
+        # generic image/heif (ISO/IEC 23008-12 Annex C, as registered with IANA)
+        Format(name="heif", label="HEIF/HEIC", extension="heic", media_type="image/heic"),
         Format(
             name="avif",
             label="AVIF",

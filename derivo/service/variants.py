@@ -25,13 +25,11 @@ from python_multipart.multipart import parse_options_header
 from derivo.cache import DerivativeCache, PhotoRecord
 from derivo.errors import DerivoError
 from derivo.executors.base import Executor
+from derivo.formats import FORMATS
 from derivo.specs import Spec
 from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
 
 log = logging.getLogger("derivo.service")
-
-#: Media type of each format a variant can be made in.
-MEDIA_TYPES = {"avif": "image/avif", "webp": "image/webp", "jpeg": "image/jpeg"}
 
 #: Encoder quality of each variant format, chosen to look like the JPEG at its own
 #: quality: AVIF and WebP reach the same look at lower numbers.
@@ -63,7 +61,7 @@ def preferred_format(accept: str | None, offered: Sequence[str]) -> str | None:
         weights[key] = max(q, weights.get(key, 0.0))
     best, best_q = None, 0.0
     for name in offered:
-        q = weights.get(MEDIA_TYPES[name], 0.0)
+        q = weights.get(FORMATS[name].media_type, 0.0)
         if q > best_q:
             best, best_q = name, q
     if best is None or weights.get("image/jpeg", 0.0) > best_q:
@@ -118,9 +116,12 @@ class Variants:
         if derivative is None:
             return None
         try:
-            return derivative, os.stat(derivative.path)
+            stat = os.stat(derivative.path)
         except FileNotFoundError:
             return None
+        if stat.st_size != derivative.bytes:  # damaged (cut short, overwritten): made again
+            return None
+        return derivative, stat
 
     async def _make(self, record: PhotoRecord, spec: Spec) -> Derivative | None:
         assert record.hash is not None

@@ -118,3 +118,23 @@ def test_avif_for_clients_that_prefer_it(spawn: Spawn) -> None:
     webp = client.get(url, headers={"Accept": "image/webp,*/*"})
     assert webp.headers["content-type"] == "image/webp"
     assert client.get(url).headers["content-type"] == "image/jpeg"
+
+
+def test_a_cut_short_variant_is_made_again_not_served(spawn: Spawn) -> None:
+    server = spawn("--workers", "1", env={"DERIVO_FORMATS": "webp"})
+    client = server.client()
+    photo = accepted_photo(client.post("/photos", content=(SAMPLES / "jolla.jpg").read_bytes()))
+    done = wait_final(client, [str(photo["id"])])[str(photo["id"])]
+    url = done["derivatives"]["thumbnail"]["url"]  # type: ignore[index]
+    first = client.get(url, headers={"Accept": CHROME})
+    assert first.headers["content-type"] == "image/webp"
+    with sqlite3.connect(server.data_dir / "derivo.db") as db:
+        [(path,)] = db.execute("SELECT path FROM derivatives WHERE format = 'webp'").fetchall()
+    variant = server.data_dir / "derivatives" / path
+    variant.write_bytes(first.content[: len(first.content) // 2])
+
+    again = client.get(url, headers={"Accept": CHROME})
+    assert again.status_code == 200 and again.headers["content-type"] == "image/webp"
+    assert len(again.content) == int(again.headers["content-length"]) > len(first.content) // 2
+    assert decode_size(again.content) == decode_size(first.content)
+    assert variant.stat().st_size == len(again.content)

@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse
 
 from derivo.errors import UnknownPhoto
 from derivo.service.deps import CacheDep, TokenRequired
-from derivo.service.original import find_original
+from derivo.service.original_file import find_original
 from derivo.service.routes.derivatives import _matches
 from derivo.service.views import ERROR_RESPONSES
 

@@ -1,4 +1,7 @@
-"""``GET /photos/{id}/original``: the uploaded bytes, as they came (token required)."""
+"""``GET /photos/{id}/original``: which stored file to serve, and as what (token required).
+
+The store of uploaded files itself is :mod:`derivo.service.originals`.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from derivo.cache import DerivativeCache
-from derivo.formats import sniff_file
-
-#: Media types of the formats uploads are accepted in.
-MEDIA_TYPES = {
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "tiff": "image/tiff",
-    "heif": "image/heic",
-    "avif": "image/avif",
-}
+from derivo.formats import FORMATS, sniff_file
 
 
 @dataclass(frozen=True)
@@ -44,7 +36,7 @@ def find_original(cache: DerivativeCache, photo_id: str) -> Original | None:
     return Original(
         path=path,
         stat=stat,
-        media_type=MEDIA_TYPES.get(fmt or "", "application/octet-stream"),
+        media_type=FORMATS[fmt].media_type if fmt else "application/octet-stream",
         etag=f'"{record.hash}"',
         name=record.name,
     )
