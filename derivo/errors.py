@@ -14,6 +14,8 @@
     │   │                          locked); the reason names the file and the way out
     │   └── CacheFull              its device is full (also a StorageFull)
     ├── StorageFull                no space left where derivo writes: retry once space is freed
+    ├── OutputError                a file outside the cache (a mirror name, the results spool)
+    │                              cannot be written (not a folder, no permission)
     ├── FolderLocked               another derivo run holds the output folder's lock
     ├── QueueFull                  the executor's bounded queue is full; try again later
     ├── ClusterError               a Dask cluster cannot be used (unreachable, workers unfit)
@@ -88,6 +90,12 @@ class StorageFull(DerivoError):
     """A write found its device full (ENOSPC, EDQUOT); nothing half-written is kept."""
 
     kind = "storage-full"
+
+
+class OutputError(DerivoError):
+    """A file derivo writes for the caller beside the cache cannot be written."""
+
+    kind = "output"
 
 
 class CacheFull(CacheError, StorageFull):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import filecmp
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from derivo.atomic import create_temp, full_device
+from derivo.errors import OutputError
 from derivo.tasks import Derivative
 
 
@@ -32,11 +33,20 @@ def mirror_path(out_dir: Path, relative: Path, derivative: Derivative) -> Path:
 
 
 def mirror(out_dir: Path, relative: Path, derivatives: Iterable[Derivative]) -> list[Path]:
-    """Point the mirror names of one source at its derivatives; returns the names."""
+    """Point the mirror names of one source at its derivatives; returns the names.
+
+    A name that cannot be written raises :class:`~derivo.errors.StorageFull` on a full
+    device, else :class:`~derivo.errors.OutputError`, naming it.
+    """
     placed = []
     for derivative in derivatives:
         target = mirror_path(out_dir, relative, derivative)
-        _place(target, Path(derivative.path))
+        try:
+            with full_device(target.parent):
+                _place(target, Path(derivative.path))
+        except OSError as exc:
+            where = f" at {exc.filename}" if exc.filename else ""
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}{where}") from None
         placed.append(target)
     return placed
 
@@ -50,15 +60,15 @@ def _place(target: Path, original: Path) -> None:
         ):
             return  # a copy made where linking failed, still current
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
+    temp, tmp = create_temp(target.parent, target.name)
     try:
-        os.unlink(tmp)
+        temp.close()
+        tmp.unlink()  # the name stays ours (made with O_EXCL, next to the target); a link takes it
         try:
             os.link(original, tmp)
         except OSError:
             shutil.copyfile(original, tmp)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

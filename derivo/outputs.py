@@ -7,13 +7,17 @@ One JSON shape per photo, shared by ``derivo ls --json``, ``process --json`` and
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from derivo.atomic import full_device
 from derivo.cache import DerivativeCache, PhotoRecord
+from derivo.errors import OutputError
 from derivo.outcomes import printable
 from derivo.pipeline import PhotoResult
 from derivo.tasks import Derivative
@@ -105,6 +109,23 @@ def result_json(result: PhotoResult) -> dict[str, Any]:
         else None,
         "derivatives": [derivative_json(d) for d in result.derivatives.values()],
     }
+
+
+def spool_json(spool: IO[str], result: PhotoResult) -> None:
+    """Append ``result``'s JSON line to ``spool``, a line-buffered temp file.
+
+    A write that fails (full, or an unusable temp folder) is a one-line error naming
+    the temp folder, not a traceback.
+    """
+    folder = Path(tempfile.gettempdir())
+    try:
+        with full_device(folder):
+            spool.write(json.dumps(result_json(result)) + "\n")
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write results to the temp folder {folder}: {exc.strerror or exc}; "
+            "set TMPDIR to a writable folder"
+        ) from None
 
 
 def outputs_lines(item: PhotoOutputs, *, cwd: Path) -> list[str]:

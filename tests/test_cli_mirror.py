@@ -86,3 +86,19 @@ def test_where_links_fail_copies_are_made_and_kept(
     mirror(tmp_path / "out", Path("a/IMG.jpg"), [derivative])
     assert copy.read_bytes() == b"second"
     assert sorted(p.name for p in copy.parent.iterdir()) == ["IMG.thumbnail.jpg"]
+
+
+def test_a_mirror_name_that_cannot_be_written_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("lib/2024").mkdir(parents=True)
+    shutil.copy(ORIENTATION / "landscape_1.jpg", "lib/2024/IMG_0001.jpg")
+    Path("out").mkdir()
+    Path("out/2024").write_text("a file where the mirror wants a folder")
+    result = CliRunner().invoke(
+        main, ["process", "lib", "--out", "out", "--layout", "mirror", "--workers", "1"]
+    )
+    assert result.exit_code == 2, result.output
+    [line] = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert line == "Error: cannot write out/2024/IMG_0001.preview.jpg: File exists at out/2024"

@@ -9,12 +9,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from derivo import DerivativeCache, PhotoStatus
+from derivo.cli import main
 from tests.conftest import SAMPLES
 from tests.smallfs import SmallFs, fill, free
 
@@ -91,3 +94,19 @@ def test_full_database_device_stops_with_one_line_and_the_next_run_finishes(
     assert again.returncode == 0, again.stderr
     with DerivativeCache(db) as cache:
         assert cache.counts()[PhotoStatus.DONE] == 3
+
+
+
+def test_full_temp_folder_for_json_results_is_one_line(
+    photos: Path, small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # set directly: through TMPDIR, Python would quietly pass over a full folder
+    monkeypatch.setattr(tempfile, "tempdir", str(small))
+    fill(small)
+    result = CliRunner().invoke(
+        main, ["process", str(photos), "--out", str(tmp_path / "out"), "--workers", "1", "--json"]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines()[-1] == (
+        f"Error: no space left on the device of {small}: free space there, then try again"
+    )

@@ -7,6 +7,7 @@ are processed and recorded); 2 derivo could not run (bad usage or configuration)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -36,7 +37,7 @@ from derivo.formats import INPUTS, labels
 from derivo.limits import Limits
 from derivo.lock import FolderLock
 from derivo.mirror import mirror, relative_name
-from derivo.outputs import failure_json, result_json
+from derivo.outputs import failure_json, result_json, spool_json
 from derivo.pipeline import FEED, Pipeline
 from derivo.preview import plan_process, planned_line
 from derivo.specs import SpecSet
@@ -137,7 +138,8 @@ def process(
         return
     err = Console(stderr=True)
     summary = Summary()
-    results = tempfile.TemporaryFile("w+")  # one JSON line per photo, not a list in memory
+    # one JSON line per photo, not a list in memory; line-buffered so a write that fails says so
+    results = tempfile.TemporaryFile("w+", buffering=1)
     try:
         summary.start()
         started = time.perf_counter()
@@ -183,7 +185,7 @@ def process(
                         if progress == "jsonl":
                             click.echo(json.dumps(result_json(result)))
                         elif as_json:
-                            results.write(json.dumps(result_json(result)) + "\n")
+                            spool_json(results, result)
                     bar_display.update(bar, completed=summary.total)
         except KeyboardInterrupt:
             err.print("[yellow]Interrupted[/]: photos not finished stay pending for the next run.")
@@ -200,7 +202,9 @@ def process(
             summary.print(err)
         sys.exit(1 if summary.failed or summary.pending else 0)
     finally:
-        results.close()
+        # a spool write that failed was reported; closing retries it and fails again
+        with contextlib.suppress(OSError):
+            results.close()
 
 
 def _echo_summary_with_results(summary: dict[str, Any], results: IO[str]) -> None:
