@@ -12,13 +12,13 @@ from rich.console import Console
 from derivo.cache import DB_NAME, DerivativeCache
 from derivo.cli.options import UsageFailure, output_options, run_options, settings_from
 from derivo.errors import DerivoError
-from derivo.executors import WorkerPool
+from derivo.executors import make_executor
 from derivo.lock import FolderLock
 from derivo.outputs import (
     result_json,
     shown,
 )
-from derivo.pipeline import PhotoResult, Pipeline
+from derivo.pipeline import FEED, PhotoResult, Pipeline
 from derivo.watch import watch
 
 
@@ -80,7 +80,12 @@ def watch_command(
         with (
             FolderLock(out_dir, purpose="derivo watch"),
             DerivativeCache(db, root=out_dir) as cache,
-            WorkerPool(settings.workers, cpu=settings.cpu, task_timeout=settings.timeout) as pool,
+            make_executor(
+                workers=settings.workers,
+                cpu=settings.cpu,
+                queue_size=FEED,
+                task_timeout=settings.timeout,
+            ) as pool,
             Pipeline(
                 cache=cache,
                 executor=pool,
