@@ -8,13 +8,16 @@ photo is still seen as cached.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from derivo.cache import DerivativeCache, FileStat
+from derivo.cache import SCHEMA_VERSION, DerivativeCache, FileStat
 from derivo.discover import Found
+from derivo.errors import CacheError
 from derivo.executors.inline import InlineExecutor
 from derivo.hashing import hash_file
 from derivo.outputs import shown
@@ -49,6 +52,12 @@ def plan_process(
         for item in found:
             yield _without_cache(item, specs)
         return
+    version = _schema_version(db)
+    if version < SCHEMA_VERSION:  # opening it would upgrade it in place
+        raise CacheError(
+            f"cache database has schema version {version}, older than this derivo's "
+            f"({SCHEMA_VERSION}): {db}; a dry run changes nothing, so run process once to upgrade"
+        )
     with DerivativeCache(db, root=out_dir) as cache:
         # a pipeline never started: used only for its failure keys
         pipeline = Pipeline(
@@ -86,6 +95,22 @@ def plan_process(
                 yield Planned(source=item.photo_id, verdict="render", specs=names)
             else:
                 yield Planned(source=item.photo_id, verdict="cached")
+
+
+def _schema_version(db: Path) -> int:
+    """The schema version of ``db``, read without creating ``-wal``/``-shm`` files beside it.
+
+    Without a ``-wal`` file every commit is in the database file, which is then read
+    as immutable; with one, a read-only connection sees the commits it holds.
+    """
+    wal = db.with_name(db.name + "-wal").exists()
+    uri = f"{db.resolve().as_uri()}?{'mode=ro' if wal else 'immutable=1'}"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise CacheError(f"{db}: {exc}; run 'derivo check' on it") from None
+    return version
 
 
 def _without_cache(item: Found, specs: SpecSet) -> Planned:

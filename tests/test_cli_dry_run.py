@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from derivo.cache import SCHEMA_VERSION
 from derivo.cli import main
 from tests.conftest import BADINPUT, ORIENTATION
 
@@ -64,3 +65,24 @@ def test_dry_run_before_and_after_a_run(library: Path) -> None:
         },
     ]
     assert sorted(Path("out").rglob("*")) == before
+
+
+def test_dry_run_on_an_older_cache_changes_nothing_and_says_so(library: Path) -> None:
+    from tests.test_migrations import release_db
+
+    Path("out").mkdir()
+    db = release_db(Path("out/derivo.db"))
+    before = db.read_bytes()
+    result = CliRunner().invoke(main, ["process", "lib", "--out", "out", "--dry-run"])
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        f"Error: cache database has schema version 1, older than this derivo's ({SCHEMA_VERSION}): "
+        "out/derivo.db; a dry run changes nothing, so run process once to upgrade"
+    )
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in Path("out").iterdir()) == ["derivo.db"]
+
+    assert run("process", "lib", "--out", "out", "--workers", "1")[0] == 1  # broken.jpg fails
+    code, stdout = run("process", "lib", "--out", "out", "--dry-run")
+    assert code == 0
+    assert stdout.endswith("1 cached, 1 skipped, 1 not an image; nothing was changed\n")
