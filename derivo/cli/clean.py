@@ -34,7 +34,7 @@ from derivo.lock import FolderLock
 @click.option(
     "--forget-missing",
     is_flag=True,
-    help="Also forget photos whose folder is missing too; without it they are kept, "
+    help="Forget photos whose folder is gone as well; without it they are kept, "
     "as the folder may be on a drive or share that is not mounted.",
 )
 def clean_command(
