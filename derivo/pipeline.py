@@ -124,13 +124,30 @@ class Pipeline:
             sync=self._sync_in_batches,
         )
         self._folders: dict[Path, Path] = {}
+        self._cancelled = False  # renders dispatched from now on are cancelled at once
+        self._submitters: dict[threading.Thread, _Window] = {}
 
     def __enter__(self) -> Pipeline:
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.close()
+        if exc_type is not None:
+            self._cancel()
+        self.close()
+
+    def _cancel(self) -> None:
+        """Cancel the renders this pipeline started that have not landed; their photos
+        are recorded as pending (by :meth:`close`, which waits for that)."""
+        with self._lock:
+            self._cancelled = True
+            submitters = list(self._submitters.items())
+        for thread, window in submitters:  # it ends its window; each render it starts is cancelled
+            window.cancel()
+            thread.join()
+        with self._lock:
+            futures = [f.future for f in self._flights.values() if f.future is not None]
+        for future in futures:
+            future.cancel()
 
     def close(self) -> None:
         """Wait until every render this pipeline started is recorded (the executor's owner
@@ -190,8 +207,12 @@ class Pipeline:
                 results.put(exc)
             finally:
                 results.put(count)
+                with self._lock:
+                    self._submitters.pop(threading.current_thread(), None)
 
         thread = threading.Thread(target=submit_all, name="derivo-submit", daemon=True)
+        with self._lock:
+            self._submitters[thread] = window
         thread.start()
         received, expected = 0, None
         try:
@@ -395,7 +416,11 @@ class Pipeline:
                         PhotoResult.pending(waiting.photo_id, waiting.source, source_hash)
                     )
             raise
-        flight.future = future
+        with self._lock:
+            flight.future = future
+            cancelled = self._cancelled
+        if cancelled:
+            future.cancel()
         future.add_done_callback(lambda f: self._recorder.landed(Landing(source_hash, f)))
 
     # Helpers
