@@ -31,7 +31,7 @@ from pathlib import Path
 
 import blake3
 
-from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus, Status, damage
+from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus, damage
 from derivo.errors import DerivoError, RenderFailed, SourceMissing
 from derivo.executors.base import Executor
 from derivo.executors.pool import WorkerPool
@@ -257,7 +257,7 @@ class Pipeline:
         )
         settled: list[tuple[_Photo, PhotoResult]] = []
         renders: list[tuple[_Photo, tuple[Spec, ...]]] = []
-        writes: list[tuple[str, str, FileStat | None, str | None, Status]] = []
+        writes: list[tuple[str, str, FileStat | None, str | None, PhotoStatus]] = []
         for photo in photos:
             result, missing, status = self._decide(photo, have, force=force, verify=verify)
             if status is not None:
@@ -327,7 +327,7 @@ class Pipeline:
 
     def _decide(
         self, photo: _Photo, have: dict[str, dict[str, Derivative]], *, force: bool, verify: bool
-    ) -> tuple[PhotoResult | None, tuple[Spec, ...], Status | None]:
+    ) -> tuple[PhotoResult | None, tuple[Spec, ...], PhotoStatus | None]:
         """Settle the photo now (a result) or name the specs it needs rendered; and the
         state to record for it, if that changed.
 
@@ -351,7 +351,7 @@ class Pipeline:
                 if s.name not in made or damage(made[s.name], verify=verify) is not None
             )
         )
-        status: Status | None = None
+        status: PhotoStatus | None = None
         if missing or not (photo.trusted and record and record.status is PhotoStatus.DONE):
             status = PhotoStatus.PROCESSING if missing else PhotoStatus.DONE
         if missing:
