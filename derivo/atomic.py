@@ -76,6 +76,7 @@ def make_durable(files: Iterable[Path]) -> None:
     delayed write-back failing for want of space) raises
     :class:`~derivo.errors.StorageFull`.
     """
+    files = list(files)  # read twice where syncfs is missing
     folders = {path.parent for path in files}
     syncfs = _syncfs()
     if syncfs is not None:

@@ -55,8 +55,6 @@ class PhotoStatus(StrEnum):
     FAILED = "failed"
 
 
-#: Kept for code that names the type of a status; the same enum.
-Status = PhotoStatus
 STATUSES: tuple[PhotoStatus, ...] = tuple(PhotoStatus)
 #: The cache's file name inside an output folder, unless told otherwise.
 DB_NAME = "derivo.db"
@@ -132,12 +130,19 @@ def _relative_paths(db: sqlite3.Connection) -> None:
         db.execute("UPDATE derivatives SET path = ? WHERE rowid = ?", (relative, rowid))
 
 
+def _meta(db: sqlite3.Connection) -> None:
+    """Facts about the database itself; ``root`` names the output folder it belongs to,
+    so a command given only ``--db`` finds the derivatives."""
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 #: Schema steps in order, each (version, step): the step takes a database from the
 #: version before it to its own. A new step goes at the end, with the next version.
 MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = (
     (2, _photo_meta),
     (3, _derivative_hashes),
     (4, _relative_paths),
+    (5, _meta),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -189,7 +194,8 @@ class DerivativeCache:
 
     ``root`` is the output folder derivative paths are relative to: by default the
     database's own folder (the CLI's ``OUT/derivo.db``), or the current directory
-    for an in-memory database or a connection passed in.
+    for an in-memory database or a connection passed in. A root given for a
+    database file is recorded in it (see :func:`recorded_root`).
 
     >>> with DerivativeCache(":memory:") as cache:
     ...     cache.counts()["done"]
@@ -203,6 +209,7 @@ class DerivativeCache:
         root: str | Path | None = None,
         durable: bool = False,
     ) -> None:
+        record_root = root is not None
         if root is None:
             if isinstance(path_or_connection, sqlite3.Connection):
                 root = Path.cwd()
@@ -233,6 +240,8 @@ class DerivativeCache:
                 if not isinstance(path_or_connection, sqlite3.Connection) and (
                     self.name != ":memory:"
                 ):
+                    if record_root:
+                        self._record_root()
                     self._reader = self._open_reader(path_or_connection)
         except CacheError:
             self.close()
@@ -257,17 +266,30 @@ class DerivativeCache:
                 f"cache database has schema version {version}, newer than this derivo "
                 f"understands ({SCHEMA_VERSION}): {self.name}; upgrade derivo or use another --db"
             )
-        if version == 0:
-            with self._lock:
-                self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = 1; COMMIT;")
-            version = 1
         if version < SCHEMA_VERSION:
-            # all steps in one transaction: a crash or a full disk leaves the old version
+            # all steps in one transaction: a crash or a full disk leaves the old version;
+            # read the version again under the write lock, another process may have migrated
             with self._transaction() as db:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:
+                    for statement in _SCHEMA.split(";\n"):
+                        if statement.strip():
+                            db.execute(statement)
                 for step_version, step in MIGRATIONS:
                     if step_version > version:
                         step(db)
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _record_root(self) -> None:
+        """Remember which output folder this database's derivative paths are relative to."""
+        root = str(self.root)
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'root'").fetchone()
+        except sqlite3.DatabaseError:
+            return  # a damaged file: left as it is for ``derivo check`` to report
+        if row is None or row[0] != root:
+            with self._transaction() as db:
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('root', ?)", (root,))
 
     @contextmanager
     def _sqlite_errors(self) -> Iterator[None]:
@@ -385,6 +407,9 @@ class DerivativeCache:
                        source = excluded.source, size = excluded.size,
                        mtime_ns = excluded.mtime_ns, inode = excluded.inode,
                        hash = excluded.hash, status = excluded.status,
+                       error = CASE WHEN excluded.status = 'failed' THEN error END,
+                       error_kind = CASE WHEN excluded.status = 'failed' THEN error_kind END,
+                       error_key = CASE WHEN excluded.status = 'failed' THEN error_key END,
                        updated_at = excluded.updated_at""",
                 (
                     photo_id,
@@ -646,7 +671,7 @@ class DerivativeCache:
         return found
 
     def put_photos(
-        self, photos: Iterable[tuple[str, str, FileStat | None, str | None, Status]]
+        self, photos: Iterable[tuple[str, str, FileStat | None, str | None, PhotoStatus]]
     ) -> None:
         """:meth:`put_photo` for many ``(id, source, stat, hash, status)`` in one transaction."""
         rows = list(photos)
@@ -767,6 +792,17 @@ _WAY_OUT_BY_CODE = {
     sqlite3.SQLITE_CANTOPEN: "perm",
     sqlite3.SQLITE_IOERR: "io",
 }
+
+
+def recorded_root(db: Path) -> Path | None:
+    """The output folder a database file belongs to, as recorded; None when it has none."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as c:
+            c.execute("PRAGMA busy_timeout = 10000")
+            row = c.execute("SELECT value FROM meta WHERE key = 'root'").fetchone()
+    except sqlite3.Error:
+        return None  # no database, or one from before roots were recorded
+    return Path(row[0]) if row else None
 
 
 def _cache_error(name: str, exc: sqlite3.Error) -> CacheError:

@@ -25,7 +25,9 @@ class FolderLock:
     ...     ...  # a second FolderLock on tmp raises FolderLocked until here
     """
 
-    def __init__(self, folder: Path, *, purpose: str = "derivo") -> None:
+    def __init__(
+        self, folder: Path, *, purpose: str = "derivo", kind: str = "output folder"
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / LOCK_NAME
         self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -37,7 +39,7 @@ class FolderLock:
             pid, _, who = holder.partition(" ")
             raise FolderLocked(
                 f"{folder} is in use by {who or 'another derivo run'} (pid {pid or '?'}); "
-                "wait for it to finish, or use another output folder"
+                f"wait for it to finish, or use another {kind}"
             ) from None
         os.ftruncate(self._fd, 0)
         try:

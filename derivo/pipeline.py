@@ -31,7 +31,7 @@ from pathlib import Path
 
 import blake3
 
-from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus, Status, damage
+from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus, damage
 from derivo.errors import DerivoError, RenderFailed, SourceMissing
 from derivo.executors.base import Executor
 from derivo.executors.pool import WorkerPool
@@ -124,13 +124,30 @@ class Pipeline:
             sync=self._sync_in_batches,
         )
         self._folders: dict[Path, Path] = {}
+        self._cancelled = False  # renders dispatched from now on are cancelled at once
+        self._submitters: dict[threading.Thread, _Window] = {}
 
     def __enter__(self) -> Pipeline:
         return self
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        if exc_type is None:
-            self.close()
+        if exc_type is not None:
+            self._cancel()
+        self.close()
+
+    def _cancel(self) -> None:
+        """Cancel the renders this pipeline started that have not landed; their photos
+        are recorded as pending (by :meth:`close`, which waits for that)."""
+        with self._lock:
+            self._cancelled = True
+            submitters = list(self._submitters.items())
+        for thread, window in submitters:  # it ends its window; each render it starts is cancelled
+            window.cancel()
+            thread.join()
+        with self._lock:
+            futures = [f.future for f in self._flights.values() if f.future is not None]
+        for future in futures:
+            future.cancel()
 
     def close(self) -> None:
         """Wait until every render this pipeline started is recorded (the executor's owner
@@ -190,8 +207,12 @@ class Pipeline:
                 results.put(exc)
             finally:
                 results.put(count)
+                with self._lock:
+                    self._submitters.pop(threading.current_thread(), None)
 
         thread = threading.Thread(target=submit_all, name="derivo-submit", daemon=True)
+        with self._lock:
+            self._submitters[thread] = window
         thread.start()
         received, expected = 0, None
         try:
@@ -236,7 +257,7 @@ class Pipeline:
         )
         settled: list[tuple[_Photo, PhotoResult]] = []
         renders: list[tuple[_Photo, tuple[Spec, ...]]] = []
-        writes: list[tuple[str, str, FileStat | None, str | None, Status]] = []
+        writes: list[tuple[str, str, FileStat | None, str | None, PhotoStatus]] = []
         for photo in photos:
             result, missing, status = self._decide(photo, have, force=force, verify=verify)
             if status is not None:
@@ -306,7 +327,7 @@ class Pipeline:
 
     def _decide(
         self, photo: _Photo, have: dict[str, dict[str, Derivative]], *, force: bool, verify: bool
-    ) -> tuple[PhotoResult | None, tuple[Spec, ...], Status | None]:
+    ) -> tuple[PhotoResult | None, tuple[Spec, ...], PhotoStatus | None]:
         """Settle the photo now (a result) or name the specs it needs rendered; and the
         state to record for it, if that changed.
 
@@ -330,7 +351,7 @@ class Pipeline:
                 if s.name not in made or damage(made[s.name], verify=verify) is not None
             )
         )
-        status: Status | None = None
+        status: PhotoStatus | None = None
         if missing or not (photo.trusted and record and record.status is PhotoStatus.DONE):
             status = PhotoStatus.PROCESSING if missing else PhotoStatus.DONE
         if missing:
@@ -395,7 +416,11 @@ class Pipeline:
                         PhotoResult.pending(waiting.photo_id, waiting.source, source_hash)
                     )
             raise
-        flight.future = future
+        with self._lock:
+            flight.future = future
+            cancelled = self._cancelled
+        if cancelled:
+            future.cancel()
         future.add_done_callback(lambda f: self._recorder.landed(Landing(source_hash, f)))
 
     # Helpers

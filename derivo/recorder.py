@@ -114,53 +114,80 @@ class Recorder:
             self._settled.wait_for(lambda: not self._flights and not self._settling)
 
     def _run(self) -> None:
-        while True:
+        try:
+            while self._round():
+                pass
+        except BaseException:  # the next landing starts a recorder again
             with self._lock:
-                if not self._arrived.wait_for(lambda: self._landings, _IDLE_SECONDS):
-                    self._running = False
-                    return
-                batch, self._landings = self._landings, []
-                # a flight stays open (photos with the same bytes may still join it)
-                # until it is recorded: joining then costs no second render
-                flights = [self._flights[landing.source_hash] for landing in batch]
-                waiting = [list(flight.waiters) for flight in flights]
-                self._settling += 1
-            try:
-                self._record(list(zip(batch, waiting, strict=True)), files=True)
-                with self._lock:
+                self._running = False
+            raise
+
+    def _round(self) -> bool:
+        """Record one batch of landings; False once idle."""
+        with self._lock:
+            if not self._arrived.wait_for(lambda: self._landings, _IDLE_SECONDS):
+                self._running = False
+                return False
+            batch, self._landings = self._landings, []
+            # a flight stays open (photos with the same bytes may still join it)
+            # until it is recorded: joining then costs no second render
+            flights = [self._flights.get(landing.source_hash, Flight([])) for landing in batch]
+            waiting = [list(flight.waiters) for flight in flights]
+            self._settling += 1
+        try:
+            error = self._record(list(zip(batch, waiting, strict=True)), files=True)
+            with self._lock:
+                for landing in batch:
+                    self._flights.pop(landing.source_hash, None)
+                if error is None:
                     self.generation += 1
                     for landing in batch:
-                        del self._flights[landing.source_hash]
                         self._recent.pop(landing.source_hash, None)
                         self._recent[landing.source_hash] = self.generation
                     while len(self._recent) > _RECENT:
                         oldest = next(iter(self._recent))
                         self._forgotten = self._recent.pop(oldest)
-                late = [
-                    (landing, flight.waiters[len(seen) :])
-                    for landing, flight, seen in zip(batch, flights, waiting, strict=True)
+            late = [
+                (landing, flight.waiters[len(seen) :])
+                for landing, flight, seen in zip(batch, flights, waiting, strict=True)
+            ]
+            if error is not None:  # nothing was recorded for photos that joined late to share
+                self._unrecorded([(landing.source_hash, w) for landing, w in late], error)
+            elif any(waiters for _, waiters in late):
+                self._record(late, files=False)
+        except Exception as exc:  # a bug must not leave photos processing and close() waiting
+            with self._lock:
+                stranded = [
+                    (landing.source_hash, flight.waiters)
+                    for landing in batch
+                    if (flight := self._flights.pop(landing.source_hash, None)) is not None
                 ]
-                if any(waiters for _, waiters in late):
-                    self._record(late, files=False)
-            finally:
-                with self._lock:
-                    self._settling -= 1
-                    self._settled.notify_all()
+            self._unrecorded(stranded, exc)
+        finally:
+            with self._lock:
+                self._settling -= 1
+                self._settled.notify_all()
+        return True
 
-    def _record(self, batch: list[tuple[Landing, list[Waiter]]], *, files: bool) -> None:
-        """Sync, record and settle one batch; never raises (a failure settles as failed).
+    def _record(
+        self, batch: list[tuple[Landing, list[Waiter]]], *, files: bool
+    ) -> Exception | None:
+        """Sync, record and settle one batch; returns why it could not be recorded (its
+        photos then settled as failed or pending) or None.
 
         ``files=False`` settles photos that joined a render already recorded.
         """
         outcomes = [landing.outcome() for landing, _ in batch]
-        for (landing, _), (_, error, attempts) in zip(batch, outcomes, strict=True):
-            if not files:
-                break
-            if attempts > 1 or (error is not None and not isinstance(error, InputError)):
-                # a worker was killed mid-write: its temp files are no one's now
-                remove_leftovers(source_folder(self.out_dir, landing.source_hash))
         settled: list[tuple[list[Waiter], list[PhotoResult]]] = []
         try:
+            for (landing, _), (_, error, attempts) in zip(batch, outcomes, strict=True):
+                if not files:
+                    break
+                if attempts > 1 or (error is not None and not isinstance(error, InputError)):
+                    # a worker was killed mid-write: its temp files are no one's now; ones
+                    # that cannot be removed cost disk space, not the photos' results
+                    with contextlib.suppress(OSError):
+                        remove_leftovers(source_folder(self.out_dir, landing.source_hash))
             rendered = [
                 (landing.source_hash, result)
                 for (landing, _), (result, _, _) in zip(batch, outcomes, strict=True)
@@ -180,10 +207,11 @@ class Recorder:
                     settled.append((waiters, results))
         except Exception as exc:  # e.g. the database is gone: settle as failed, not lost
             self._unrecorded([(landing.source_hash, waiters) for landing, waiters in batch], exc)
-            return
+            return exc
         for waiters, results in settled:
             for waiter, settled_result in zip(waiters, results, strict=True):
                 waiter.deliver(settled_result)
+        return None
 
     def _settle(
         self,

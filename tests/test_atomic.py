@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from derivo import DerivativeCache, InlineExecutor, Pipeline
-from derivo.atomic import TEMP_PATTERN, create_temp, remove_leftovers, write_atomically
+from derivo import DerivativeCache, InlineExecutor, Pipeline, atomic
+from derivo.atomic import (
+    TEMP_PATTERN,
+    create_temp,
+    make_durable,
+    remove_leftovers,
+    write_atomically,
+)
 from derivo.service.auth import load_or_create_token
 from derivo.service.originals import Originals
 from tests.conftest import SAMPLES
@@ -71,3 +77,22 @@ def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         write_atomically(tmp_path, {"a.jpg": "not bytes"})  # type: ignore[dict-item]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_without_syncfs_each_file_and_its_folder_is_fsynced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "ab"
+    write_atomically(folder, {"thumbnail.jpg": b"a", "preview.jpg": b"b"}, sync=False)
+    monkeypatch.setattr(atomic, "_syncfs", lambda: None)
+    synced: list[int] = []
+    fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(os.fstat(fd).st_ino)
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    make_durable(path for path in folder.iterdir())  # a generator, as the recorder passes
+    expected = [folder / "thumbnail.jpg", folder / "preview.jpg", folder]
+    assert sorted(synced) == sorted(path.stat().st_ino for path in expected)

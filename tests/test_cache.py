@@ -21,8 +21,9 @@ def write_derivatives(cache: DerivativeCache, out: Path, source_hash: str = HASH
         path = derivative_path(out, source_hash, spec)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"jpeg")
-        made.append(Derivative(spec=spec.name, path=str(path), width=10, height=10, bytes=4,
-                               format="jpeg"))
+        made.append(
+            Derivative(spec=spec.name, path=str(path), width=10, height=10, bytes=4, format="jpeg")
+        )
     cache.record(source_hash, DEFAULT_SPECS, made)
 
 
@@ -31,7 +32,7 @@ def test_a_new_database_is_wal_and_versioned(tmp_path: Path) -> None:
         pass
     db = sqlite3.connect(tmp_path / "d.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -71,8 +72,9 @@ def test_photos_records_and_pagination(cache: DerivativeCache) -> None:
     assert cache.photo_by_hash(HASH) is not None and cache.photo_by_hash(HASH).id == "p0"  # type: ignore[union-attr]
 
 
-def test_delete_keeps_derivatives_another_photo_shares(tmp_path: Path,
-                                                      cache: DerivativeCache) -> None:
+def test_delete_keeps_derivatives_another_photo_shares(
+    tmp_path: Path, cache: DerivativeCache
+) -> None:
     write_derivatives(cache, cache.root)
     for photo_id in ("a", "b"):
         cache.put_photo(photo_id, source="/x", stat=None, source_hash=HASH, status="done")
@@ -108,3 +110,16 @@ def test_a_cache_on_a_connection_passed_in_leaves_it_open(tmp_path: Path) -> Non
     with DerivativeCache(tmp_path / "d.db") as reopened:
         assert reopened.photo("a").status == "done"  # type: ignore[union-attr]
         assert set(reopened.derivatives(HASH, DEFAULT_SPECS)) == {"thumbnail", "preview"}
+
+
+def test_recording_a_photo_again_clears_its_old_failure(cache: DerivativeCache) -> None:
+    from derivo.cache import PhotoStatus
+
+    cache.put_photo("p", source="/x.jpg", stat=None, source_hash=HASH)
+    cache.set_status("p", PhotoStatus.FAILED, error="broken", error_kind="input", error_key="k")
+    cache.put_photo("p", source="/x.jpg", stat=None, source_hash=HASH, status=PhotoStatus.FAILED)
+    assert cache.photo("p").error == "broken"  # type: ignore[union-attr]
+    cache.put_photos([("p", "/x.jpg", None, HASH, PhotoStatus.DONE)])
+    record = cache.photo("p")
+    assert record is not None and record.status == "done"
+    assert (record.error, record.error_kind, record.error_key) == (None, None, None)

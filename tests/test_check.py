@@ -158,7 +158,7 @@ def test_a_version_1_database_gains_derivative_hashes(rendered: tuple[Path, Path
     db = out / "derivo.db"
     with sqlite3.connect(db) as conn:  # back to version 1: without every later step's columns
         conn.executescript(
-            """DROP INDEX photos_by_captured; DROP INDEX photos_by_created;
+            """DROP TABLE meta; DROP INDEX photos_by_captured; DROP INDEX photos_by_created;
             ALTER TABLE photos DROP COLUMN name; ALTER TABLE photos DROP COLUMN captured_at;
             ALTER TABLE photos DROP COLUMN captured_offset;
             ALTER TABLE photos DROP COLUMN captured_from;

@@ -170,7 +170,8 @@ def test_ctrl_c_stops_promptly_and_the_next_run_finishes(tmp_path: Path, gated_d
     assert "Interrupted: photos not finished stay pending for the next run." in stderr
     assert not list(out.rglob("*.tmp"))
     status = json.loads(CliRunner().invoke(main, ["status", "--out", str(out), "--json"]).output)
-    assert status["counts"]["done"] == 0
+    assert status["counts"]["done"] == status["counts"]["processing"] == 0
+    assert status["counts"]["pending"] == 4
     rerun = derivo("process", photos, "--out", out, "--json")
     assert rerun.returncode == 0
     summary = json.loads(rerun.stdout)

@@ -38,6 +38,11 @@ def test_a_file_is_ready_once_it_stops_changing(tmp_path: Path) -> None:
     assert settler.ready(now=10.0) == [] and len(settler) == 0
 
 
+def _interruptible() -> None:
+    """Ctrl-C as in a terminal, even when the tests run with SIGINT ignored (nohup, CI)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _lines(stream: Any, into: queue.Queue[str]) -> None:
     for line in stream:
         into.put(line)
@@ -65,6 +70,7 @@ def test_watch_renders_existing_then_new_photos_and_stops_on_ctrl_c(tmp_path: Pa
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_interruptible,
     ) as proc:
         lines: queue.Queue[str] = queue.Queue()
         reader = threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True)

@@ -70,6 +70,7 @@ def test_full_out_stops_with_one_line_and_the_next_run_finishes(
     with DerivativeCache(db) as cache:
         counts = cache.counts()
     assert counts[PhotoStatus.FAILED] == counts[PhotoStatus.DONE] == 0  # nothing given up on
+    assert counts[PhotoStatus.PROCESSING] == 0 and counts[PhotoStatus.PENDING] == 3
     # nothing half-written: no temp file, no derivative
     assert sorted(p.name for p in small.rglob("*") if p.is_file()) == ["derivo.lock", "filler"]
 

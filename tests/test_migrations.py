@@ -104,7 +104,7 @@ def derivo(*args: str | Path) -> dict[str, object]:
     return summary
 
 
-def test_a_moved_output_folder_stays_cached_and_another_out_is_rendered(tmp_path: Path) -> None:
+def test_a_moved_output_folder_stays_cached_and_another_out_is_refused(tmp_path: Path) -> None:
     first = tmp_path / "first"
     assert derivo(ORIENTATION, "--out", first)["rendered"] == 8
     moved = tmp_path / "moved"
@@ -112,6 +112,11 @@ def test_a_moved_output_folder_stays_cached_and_another_out_is_rendered(tmp_path
     again = derivo(ORIENTATION, "--out", moved)
     assert (again["rendered"], again["cached"]) == (0, 8)
     other = tmp_path / "other"
-    fresh = derivo(ORIENTATION, "--out", other, "--db", moved / "derivo.db")
-    assert (fresh["rendered"], fresh["cached"]) == (8, 0)
-    assert len(list(other.rglob("*.jpg"))) == 16
+    refused = subprocess.run(
+        [sys.executable, "-m", "derivo", "process", str(ORIENTATION), "--out", str(other),
+         "--db", str(moved / "derivo.db")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert f"belongs to output folder {moved.resolve()}, not --out {other}" in refused.stderr
+    assert not other.exists()

@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,9 +21,14 @@ from derivo import (
     InlineExecutor,
     Pipeline,
     RenderFailed,
+    RenderResult,
+    RenderTask,
     Spec,
     SpecSet,
+    StorageFull,
+    WorkerCrashed,
     WorkerPool,
+    recorder,
 )
 from derivo.specs import PREVIEW, THUMBNAIL
 from tests.conftest import BADINPUT, SAMPLES, CountingExecutor
@@ -181,6 +189,83 @@ def test_a_failure_to_record_settles_the_photo_instead_of_hanging(
         assert result.outcome == "failed" and result.error_kind == "cache"
         assert result.error == "could not record the result: OperationalError: disk I/O error"
         assert cache.photo("jolla").status == "pending"  # type: ignore[union-attr]
+
+
+class FullWhileHeldCache(DerivativeCache):
+    """Holds the recorder at its first batch until the test lets go; then the disk is full."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.recording, self.go = threading.Event(), threading.Event()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        if threading.current_thread().name == "derivo-record" and not self.go.is_set():
+            self.recording.set()
+            self.go.wait(60)
+        with super().batch():
+            yield
+
+    def record(self, *args: object, **kwargs: object) -> None:
+        raise StorageFull("no space left on the device of the cache: free space there")
+
+
+def test_a_photo_that_joins_a_render_whose_recording_fails_is_not_done(
+    tmp_path: Path, executor: CountingExecutor
+) -> None:
+    for name in ("a.jpg", "b.jpg"):  # the same bytes: one render serves both
+        shutil.copy(SAMPLES / "jolla.jpg", tmp_path / name)
+    with FullWhileHeldCache(tmp_path / "d.db") as cache:
+        pipeline = Pipeline(cache=cache, executor=executor, out_dir=tmp_path / "out")
+        first = pipeline.submit("a", tmp_path / "a.jpg")
+        assert cache.recording.wait(60)
+        joined = pipeline.submit("b", tmp_path / "b.jpg")  # returns once it joined the flight
+        cache.go.set()
+        outcomes = [f.result(timeout=60).outcome for f in (first, joined)]
+        pipeline.close()
+        assert executor.submitted == 1
+        assert outcomes == ["pending", "pending"]
+        assert cache.counts()["pending"] == 2
+
+
+def test_a_temp_file_that_cannot_be_removed_does_not_stop_the_recorder(
+    tmp_path: Path, cache: DerivativeCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(task: RenderTask) -> RenderResult:
+        raise WorkerCrashed("worker process died (signal 9) on 2 attempts")
+
+    def unremovable(root: Path) -> int:
+        raise PermissionError(13, "Permission denied", str(root))
+
+    monkeypatch.setattr(recorder, "remove_leftovers", unremovable)
+    with InlineExecutor(func=crash) as crashing:
+        pipeline = Pipeline(cache=cache, executor=crashing, out_dir=tmp_path / "out")
+        result = pipeline.submit("jolla", SAMPLES / "jolla.jpg").result(timeout=60)
+        pipeline.close()
+    assert (result.outcome, result.error_kind) == ("failed", WorkerCrashed.kind)
+    assert cache.photo("jolla").status == "failed"  # type: ignore[union-attr]
+
+
+def test_a_bug_while_recording_settles_the_batch_and_the_recorder_goes_on(
+    tmp_path: Path, make_pipeline, cache: DerivativeCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outcome = recorder.Landing.outcome
+    calls = iter([True])
+
+    def broken_once(self: recorder.Landing):  # type: ignore[no-untyped-def]
+        if next(calls, False):
+            raise KeyError("a bug")
+        return outcome(self)
+
+    monkeypatch.setattr(recorder.Landing, "outcome", broken_once)
+    pipeline = make_pipeline()
+    first = pipeline.submit("jolla", SAMPLES / "jolla.jpg").result(timeout=60)
+    assert (first.outcome, first.error_kind) == ("failed", "cache")
+    assert cache.photo("jolla").status == "pending"  # type: ignore[union-attr]
+    later = pipeline.submit("canon", SAMPLES / "canon_hdr_NO.jpg").result(timeout=60)
+    pipeline.close()
+    assert later.outcome == "rendered"
+    assert cache.photo("canon").status == "done"  # type: ignore[union-attr]
 
 
 @pytest.mark.slow

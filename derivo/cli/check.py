@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import click
 from derivo.cache import DerivativeCache
 from derivo.cli.options import UsageFailure, existing_cache, output_options
 from derivo.errors import DerivoError
+from derivo.lock import FolderLock
 
 
 @click.command(name="check")
@@ -30,7 +32,10 @@ def check_command(out_dir: Path, db: Path | None, verify: bool, repair: bool) ->
 
     db = existing_cache(out_dir, db)
     try:
-        with DerivativeCache(db, root=out_dir) as cache:
+        with contextlib.ExitStack() as stack:
+            if repair:  # it deletes records and moves photos: not under a running derivo
+                stack.enter_context(FolderLock(out_dir, purpose="derivo check --repair"))
+            cache = stack.enter_context(DerivativeCache(db, root=out_dir))
             report = check(cache, verify=verify, repair=repair)
     except DerivoError as exc:
         raise UsageFailure(str(exc)) from None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from derivo.cache import DB_NAME
+from derivo.cache import DB_NAME, recorded_root
 from derivo.config import CONFIG_NAME, RunSettings, load_settings, parse_pixels
 from derivo.errors import DerivoError
 from derivo.executors.pool import MAX_TASK_TIMEOUT
@@ -104,25 +105,53 @@ def settings_from(out_dir: Path, config: Path | None, **options: Any) -> RunSett
         raise UsageFailure(str(exc)) from None
 
 
+#: The output folder when neither ``--out`` nor a database that records one is given.
+DEFAULT_OUT = Path("derivo-out")
+
+
 def output_options(out_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """``--out`` and ``--db``, shared by the commands that use a cache."""
+    """``--out`` and ``--db``, shared by the commands that use a cache; the command
+    receives the output folder resolved by :func:`output_place`."""
 
     def apply(command: Callable[..., None]) -> Callable[..., None]:
-        command = click.option(
+        @functools.wraps(command)
+        def resolved(*args: Any, out_dir: Path | None, db: Path | None, **kwargs: Any) -> None:
+            command(*args, out_dir=output_place(out_dir, db), db=db, **kwargs)
+
+        wrapped: Callable[..., None] = click.option(
             "--db",
             type=click.Path(dir_okay=False, path_type=Path),
             help=f"Cache database (SQLite).  [default: OUT/{DB_NAME}]",
-        )(command)
+        )(resolved)
         return click.option(
             "--out",
             "out_dir",
             type=click.Path(file_okay=False, path_type=Path),
-            default=Path("derivo-out"),
-            show_default=True,
-            help=out_help,
-        )(command)
+            help=f"{out_help}  [default: the folder --db records, else {DEFAULT_OUT}]",
+        )(wrapped)
 
     return apply
+
+
+def output_place(out_dir: Path | None, db: Path | None) -> Path:
+    """The output folder a command works on: ``--out``, else the one ``--db`` records.
+
+    A database belongs to one output folder (its derivative paths are relative to
+    it): a different ``--out`` is refused while the recorded folder exists; once it
+    has been moved away, ``--out`` names its new place and is recorded.
+    """
+    if db is None:
+        return out_dir or DEFAULT_OUT  # OUT/derivo.db: its own folder is its root
+    recorded = recorded_root(db) if db.is_file() else None
+    if out_dir is None:
+        return recorded or DEFAULT_OUT
+    here = out_dir.resolve()
+    if recorded in (None, here) or here == db.resolve().parent or not recorded.exists():
+        return out_dir
+    raise UsageFailure(
+        f"{db} belongs to output folder {recorded}, not --out {out_dir}; "
+        f"drop --out, or move {recorded} to {out_dir} first"
+    )
 
 
 def existing_cache(out_dir: Path, db: Path | None) -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -41,7 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPIOffline(  # Swagger UI and ReDoc assets served from the package, not a CDN
         title="derivo",
         summary="Upload photos; get thumbnails and previews, rendered in parallel, never twice.",
-        version="0.1.0",
+        version=version("derivo"),
         lifespan=lifespan,
     )
     http_errors.install(app, retry_after=settings.retry_after)

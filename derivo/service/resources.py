@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from derivo.cache import DerivativeCache, PhotoRecord
 from derivo.executors import DaskExecutor, WorkerPool, make_executor
+from derivo.lock import FolderLock
 from derivo.pipeline import Pipeline
 from derivo.service.auth import BearerToken, load_or_create_token
-from derivo.service.datadir import DataDirLock, sweep_temp_files
+from derivo.service.datadir import sweep_temp_files
 from derivo.service.ingest import Ingest
 from derivo.service.metrics import Metrics
 from derivo.service.originals import Originals
@@ -56,8 +57,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         # behind the uploads streaming in (the default is cores + 4)
         threads = stack.enter_context(ThreadPoolExecutor(IO_THREADS, "derivo-io"))
         asyncio.get_running_loop().set_default_executor(threads)
-        lock = DataDirLock(settings.data_dir)
-        stack.callback(lock.release)
+        # one server per data directory, and no derivo run in the folder it renders into
+        for folder in (settings.data_dir, settings.derivatives_dir):
+            stack.enter_context(FolderLock(folder, purpose="derivo serve", kind="data directory"))
         token = _token(settings)
         originals = Originals(settings.originals_dir)
         sweep_temp_files(settings.originals_dir, settings.derivatives_dir)

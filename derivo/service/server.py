@@ -9,9 +9,9 @@ import uvicorn
 
 from derivo.cache import DerivativeCache
 from derivo.errors import DerivoError
+from derivo.lock import FolderLock
 from derivo.service.app import create_app
 from derivo.service.auth import load_or_create_token
-from derivo.service.datadir import DataDirLock
 from derivo.service.settings import Settings
 
 
@@ -22,7 +22,8 @@ def serve(settings: Settings) -> None:
     data directory (the lifespan takes the lock for real), its database cannot be
     used, or the address is taken.
     """
-    DataDirLock(settings.data_dir).release()
+    for folder in (settings.data_dir, settings.derivatives_dir):
+        FolderLock(folder, purpose="derivo serve", kind="data directory").release()
     if settings.db_path.exists():  # a damaged database: one line now, not a startup traceback
         with DerivativeCache(settings.db_path, root=settings.derivatives_dir) as cache:
             cache.counts()

@@ -127,7 +127,7 @@ def test_generated_token_is_stored_0600_and_printed_once(spawn: Spawn, tmp_path:
         env={k: v for k, v in os.environ.items() if not k.startswith("DERIVO_")},
     )
     assert other.returncode == 2
-    assert f"Error: data directory {data} is in use by another derivo serve" in other.stderr
+    assert f"Error: {data} is in use by derivo serve (pid " in other.stderr
     first.stop()
 
     second = spawn("--workers", "1", data_dir=data, token=None)
@@ -180,3 +180,31 @@ def test_a_photo_that_timed_out_is_retried_when_uploaded_again(
     assert again.json()["id"] == photo_id
     assert again.json()["status"] == "pending"
     assert wait_final(client, [photo_id])[photo_id]["status"] == "done"
+
+
+def test_a_running_server_refuses_derivo_runs_in_its_derivatives_folder(
+    spawn: Spawn, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    server = spawn("--workers", "1", data_dir=data)
+    jpeg = make_jpeg(64, 48, seed=3)
+    photo_id = server.client().post("/photos", content=jpeg).json()["id"]
+    assert wait_final(server.client(), [photo_id])[photo_id]["status"] == "done"
+    derivatives = data / "derivatives"
+    for command in (
+        ["clean", "--db", str(data / "derivo.db")],
+        ["process", str(REAL_PHOTOS[-1]), "--out", str(derivatives)],
+        ["check", "--repair", "--db", str(data / "derivo.db")],
+    ):
+        refused = subprocess.run(
+            [sys.executable, "-m", "derivo", *command], capture_output=True, text=True, timeout=120
+        )
+        assert refused.returncode == 2, (command, refused.stderr)
+        assert f"Error: {derivatives} is in use by derivo serve (pid " in refused.stderr
+    checked = subprocess.run(
+        [sys.executable, "-m", "derivo", "check", "--db", str(data / "derivo.db")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "1 photos, 2 derivatives checked; 0 problem(s)" in checked.stdout
+    server.stop()

@@ -12,7 +12,7 @@ import pytest
 
 from derivo.errors import DerivoError, InputError, LimitExceeded, UnsupportedFormat
 from derivo.service.auth import load_or_create_token
-from derivo.service.datadir import DataDirLock, sweep_temp_files
+from derivo.service.datadir import sweep_temp_files
 from derivo.service.originals import Originals
 from derivo.service.uploads import BATCH, Staged, Stager, receive
 
@@ -124,14 +124,6 @@ def test_originals_store_each_content_once(tmp_path: Path) -> None:
     assert not second.temp.exists()
     originals.remove(first.source_hash)
     assert not path.exists()
-
-
-def test_data_dir_lock_is_exclusive(tmp_path: Path) -> None:
-    lock = DataDirLock(tmp_path)
-    with pytest.raises(DerivoError, match=rf"data directory {tmp_path} is in use .*\(pid \d+\)"):
-        DataDirLock(tmp_path)
-    lock.release()
-    DataDirLock(tmp_path).release()
 
 
 def test_sweep_removes_only_dot_temp_files(tmp_path: Path) -> None:
