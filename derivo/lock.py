@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 from derivo.atomic import is_full
 from derivo.errors import FolderLocked
 
 LOCK_NAME = "derivo.lock"
+_NOTE_WAIT = 5.0  # seconds a refused run waits for a brand-new holder to name itself
 
 
 class FolderLock:
@@ -34,16 +36,18 @@ class FolderLock:
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(self._fd, 200, 0).decode(errors="replace").strip()
+            holder = _holder_note(self._fd)
             os.close(self._fd)
             pid, _, who = holder.partition(" ")
             raise FolderLocked(
                 f"{folder} is in use by {who or 'another derivo run'} (pid {pid or '?'}); "
                 f"wait for it to finish, or use another {kind}"
             ) from None
-        os.ftruncate(self._fd, 0)
+        note = f"{os.getpid()} {purpose}\n".encode()
         try:
-            os.pwrite(self._fd, f"{os.getpid()} {purpose}\n".encode(), 0)
+            # written over the last holder's note, then cut: a reader never sees it empty
+            os.pwrite(self._fd, note, 0)
+            os.ftruncate(self._fd, len(note))
         except OSError as exc:
             # naming the holder is a courtesy; on a full disk the writes that matter say so
             if not is_full(exc):
@@ -59,3 +63,13 @@ class FolderLock:
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
+
+
+def _holder_note(fd: int) -> str:
+    """The holder's ``<pid> <purpose>``; a holder that just took the lock writes it at once."""
+    deadline = time.monotonic() + _NOTE_WAIT
+    while True:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+        if holder or time.monotonic() > deadline:
+            return holder
+        time.sleep(0.01)
