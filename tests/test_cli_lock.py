@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ORIENTATION
+
+pytestmark = pytest.mark.slow  # real command-line processes
 
 HOLD = """
 import sys

@@ -11,6 +11,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from derivo.watch import Settler
 from tests.conftest import ORIENTATION, SAMPLES
 
@@ -48,6 +50,7 @@ def _lines(stream: Any, into: queue.Queue[str]) -> None:
         into.put(line)
 
 
+@pytest.mark.slow  # a real command-line process
 def test_watch_renders_existing_then_new_photos_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     lib, out = tmp_path / "lib", tmp_path / "out"
     lib.mkdir()

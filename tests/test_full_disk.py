@@ -21,7 +21,7 @@ from derivo.cli import main
 from tests.conftest import SAMPLES
 from tests.smallfs import SmallFs, fill, free
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]  # real servers, processes or a browser
 
 
 @pytest.fixture

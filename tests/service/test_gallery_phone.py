@@ -16,7 +16,7 @@ from bench.gallery import seed_library
 
 from .support import BADINPUT, SAMPLES, TOKEN, Server, Spawn
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]  # real servers, processes or a browser
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 PHONE = {"width": 375, "height": 812}

@@ -20,7 +20,7 @@ from tests.smallfs import SmallFs, fill, free
 
 from .support import SAMPLES, Spawn, decode_size, make_jpeg, wait_final
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]  # real servers, processes or a browser
 
 PHOTO = SAMPLES / "jolla.jpg"
 
