@@ -8,8 +8,8 @@ cluster executor are interchangeable. A future that fails carries a
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future
-from typing import Protocol
+from concurrent.futures import Future, InvalidStateError
+from typing import Any, Protocol
 
 from derivo.tasks import RenderResult, RenderTask
 
@@ -49,3 +49,14 @@ def workers_for(*, workers: int | None = None, cpu: float | None = None) -> int:
     if not 0 < fraction <= 1:
         raise ValueError(f"cpu must be a fraction in (0, 1], got {fraction:g}")
     return max(1, round(fraction * available_cores()))
+
+
+def settle(future: RenderFuture, ok: bool, value: Any) -> None:
+    """Complete a render's future with its result or error, unless its owner cancelled it."""
+    try:
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+    except InvalidStateError:
+        pass  # cancelled by its owner meanwhile: nobody waits for this result

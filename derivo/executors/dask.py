@@ -22,7 +22,6 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
-from concurrent.futures import InvalidStateError
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from derivo.errors import (
     TaskTimeout,
     WorkerCrashed,
 )
-from derivo.executors.base import RenderFuture
+from derivo.executors.base import RenderFuture, settle
 from derivo.executors.pool import PoolStats
 from derivo.specs import RENDERER_VERSION
 from derivo.tasks import RenderResult, RenderTask, source_folder
@@ -372,13 +371,7 @@ class DaskExecutor:
                 self._completed += 1
             else:
                 self._failed += 1
-        try:
-            if ok:
-                future.set_result(outcome)
-            else:
-                future.set_exception(outcome)
-        except InvalidStateError:
-            pass  # cancelled by its owner meanwhile: nobody waits for this result
+        settle(future, ok, outcome)
 
     def _outcome(self, dask_future: Any, value: Any, attempt: int) -> tuple[bool, Any, int]:
         if dask_future.status == "finished":

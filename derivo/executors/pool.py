@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from derivo.errors import DerivoError, QueueFull, RenderFailed, TaskTimeout, WorkerCrashed
-from derivo.executors.base import RenderFuture, workers_for
+from derivo.executors.base import RenderFuture, settle, workers_for
 from derivo.tasks import RenderResult, RenderTask
 
 _IDLE_WAIT = 60.0  # seconds; the dispatcher wakes at least this often
@@ -322,13 +322,7 @@ class WorkerPool:
                 self._completed += 1
             else:
                 self._failed += 1
-        try:
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
-        except InvalidStateError:
-            pass  # cancelled by its owner meanwhile: nobody waits for this result
+        settle(future, ok, value)
 
     def _shutdown(self) -> None:
         with self._cond:
