@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import base64
-import shutil
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from .support import BADINPUT, SAMPLES, TOKEN, Server, Spawn
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 
 RECORD_UPLOAD_STATES = """() => {
   window.uploadStates = [];
@@ -39,16 +36,6 @@ THUMBS_LOADED = """(n) => {
   const thumbs = [...document.querySelectorAll('#grid img.thumb')];
   return thumbs.length === n && thumbs.every((img) => img.complete && img.naturalWidth > 0);
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "install Debian's chromium (apt-get install chromium) for the gallery test"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def thumbs_and_failures(page: Page) -> tuple[int, list[str]]:

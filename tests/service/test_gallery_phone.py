@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import base64
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import thumbhash
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from bench.gallery import seed_library
 
@@ -18,7 +16,6 @@ from .support import BADINPUT, SAMPLES, TOKEN, Server, Spawn
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]  # real servers, processes or a browser
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 800}
 
@@ -28,16 +25,6 @@ INSIDE_VIEWPORT = """(el) => {
   const r = el.getBoundingClientRect();
   return r.width > 0 && r.height > 0 && r.left >= 0 && r.right <= window.innerWidth;
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "install Debian's chromium (apt-get install chromium) for the gallery test"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def open_gallery(browser: Browser, server: Server, viewport: dict[str, int]) -> Page:

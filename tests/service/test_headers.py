@@ -14,7 +14,7 @@ pytestmark = pytest.mark.timeout(90)
 def test_a_boundary_over_256_bytes_is_a_400_not_a_500(server: Server) -> None:
     boundary = "b" * 300
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
         f"\r\nxyz\r\n--{boundary}--\r\n"
     ).encode()
     answer = server.client().post(

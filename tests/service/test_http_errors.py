@@ -55,8 +55,9 @@ def client() -> TestClient:
         ("derivo", 500, "error"),
     ],
 )
-def test_each_derivo_error_has_its_status(client: TestClient, name: str, status: int,
-                                          kind: str) -> None:
+def test_each_derivo_error_has_its_status(
+    client: TestClient, name: str, status: int, kind: str
+) -> None:
     response = client.get(f"/raise/{name}")
     assert response.status_code == status
     assert response.json() == {"error": {"kind": kind, "message": str(RAISED[name])}}
