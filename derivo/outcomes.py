@@ -88,6 +88,26 @@ class PhotoResult:
         )
 
     @classmethod
+    def unchanged(
+        cls,
+        photo_id: str,
+        source: str,
+        source_hash: str,
+        derivatives: dict[str, Derivative],
+        size: tuple[int | None, int | None],
+    ) -> PhotoResult:
+        """Cached, answered by the quick check alone: nothing recorded, nothing rendered."""
+        return cls(
+            photo_id=photo_id,
+            source=source,
+            source_hash=source_hash,
+            outcome="cached",
+            derivatives=derivatives,
+            width=size[0],
+            height=size[1],
+        )
+
+    @classmethod
     def shared(
         cls,
         photo_id: str,

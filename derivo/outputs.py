@@ -11,11 +11,12 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from derivo.atomic import full_device
+from derivo.atomic import full_device, is_full
 from derivo.cache import DerivativeCache, PhotoRecord
 from derivo.errors import OutputError
 from derivo.outcomes import printable
@@ -112,16 +113,31 @@ def result_json(result: PhotoResult) -> dict[str, Any]:
 
 
 def spool_json(spool: IO[str], result: PhotoResult) -> None:
-    """Append ``result``'s JSON line to ``spool``, a line-buffered temp file.
+    """Append ``result``'s JSON line to ``spool``, a buffered temp file; call
+    :func:`finish_spool` before reading it back.
 
     A write that fails (full, or an unusable temp folder) is a one-line error naming
     the temp folder, not a traceback.
     """
-    folder = Path(tempfile.gettempdir())
+    with _spool_errors():
+        spool.write(json.dumps(result_json(result)) + "\n")
+
+
+def finish_spool(spool: IO[str]) -> None:
+    """Write out what :func:`spool_json` buffered; a failure says so as it would."""
+    with _spool_errors():
+        spool.flush()
+
+
+@contextmanager
+def _spool_errors() -> Iterator[None]:
     try:
-        with full_device(folder):
-            spool.write(json.dumps(result_json(result)) + "\n")
+        yield
     except OSError as exc:
+        folder = Path(tempfile.gettempdir())
+        if is_full(exc):
+            with full_device(folder):  # its one message for a full device
+                raise
         raise OutputError(
             f"cannot write results to the temp folder {folder}: {exc.strerror or exc}; "
             "set TMPDIR to a writable folder"

@@ -24,7 +24,7 @@ import os
 import queue
 import stat as stat_module
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,18 +32,19 @@ from pathlib import Path
 import blake3
 
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus, damage
+from derivo.discover import Found
 from derivo.errors import DerivoError, RenderFailed, SourceMissing
 from derivo.executors.base import Executor
 from derivo.executors.pool import WorkerPool
 from derivo.hashing import hash_file
 from derivo.outcomes import Outcome, PhotoResult, printable
+from derivo.quickcheck import Entry, answer_unchanged, vouches
 from derivo.recorder import Deliver, Flight, Landing, Recorder, Waiter
 from derivo.specs import Spec, SpecSet
 from derivo.tasks import Derivative, Limits, RenderTask
 
 __all__ = ["Outcome", "PhotoResult", "Pipeline", "printable"]
 
-_RACY_SECONDS = 2.0
 WINDOW = 256  # photos identified, decided and written together
 #: Renders an executor should be able to queue so its workers never wait while the
 #: pipeline stats and hashes its next window.
@@ -51,12 +52,19 @@ FEED = 2 * WINDOW
 _AHEAD = 16 * WINDOW  # results run() may hold that its reader has not taken yet
 
 
+#: What :meth:`Pipeline.run` takes: ``(photo_id, path)``, or a file :func:`~derivo.discover.scan`
+#: found (its id is its path; one found in a folder is passed over unless it is an image).
+Item = tuple[str, Path] | Found
+PassedOver = Callable[[Found], None]
+_Located = Entry  # a photo located: id, resolved path as shown, stat (or why not), what it came as
+
+
 @dataclass(slots=True)
 class _Photo:
     """One submitted photo, as the caller named it and as the disk and the cache see it."""
 
     photo_id: str
-    source: Path
+    source: str  # resolved path
     name: str  # the source as stored and shown
     record: PhotoRecord | None
     deliver: Deliver
@@ -184,16 +192,32 @@ class Pipeline:
         return done
 
     def run(
-        self, photos: Iterable[tuple[str, Path]], *, verify: bool = False, force: bool = False
+        self,
+        photos: Iterable[Item],
+        *,
+        verify: bool = False,
+        force: bool = False,
+        passed_over: PassedOver | None = None,
     ) -> Iterator[PhotoResult]:
-        """Submit ``(photo_id, path)`` pairs and yield results as they complete.
+        """Submit ``(photo_id, path)`` pairs (or files :func:`~derivo.discover.scan` found)
+        and yield results as they complete.
 
         Submission runs in a helper thread (it stats, hashes, and waits for room in
         the queue), a window at a time, so results stream out while later photos are
         still being found and queued, and memory stays flat however many there are.
+        Photos the quick check finds unchanged, with every derivative in place, are
+        answered a window at a time without a write. A file found in a folder that
+        is not an image yields no result: ``passed_over`` is told of it.
         """
-        results: queue.SimpleQueue[PhotoResult | BaseException | int] = queue.SimpleQueue()
+        results: queue.SimpleQueue[PhotoResult | list[PhotoResult] | BaseException | int] = (
+            queue.SimpleQueue()
+        )
         window = _Window(_AHEAD)
+
+        def not_photo(found: Found) -> None:
+            window.give(1)
+            if passed_over is not None:
+                passed_over(found)
 
         def submit_all() -> None:
             count = 0
@@ -201,8 +225,14 @@ class Pipeline:
                 for batch in _batched(photos, WINDOW):
                     if not window.take(len(batch)):
                         break
-                    self._submit_window(batch, results.put, verify=verify, force=force)
-                    count += len(batch)
+                    count += self._submit_window(
+                        batch,
+                        results.put,
+                        verify=verify,
+                        force=force,
+                        settled=results.put,
+                        passed_over=not_photo,
+                    )
             except BaseException as exc:  # handed to the consuming thread, re-raised there
                 results.put(exc)
             finally:
@@ -222,6 +252,10 @@ class Pipeline:
                     expected = item
                 elif isinstance(item, BaseException):
                     raise item
+                elif isinstance(item, list):
+                    received += len(item)
+                    window.give(len(item))
+                    yield from item
                 else:
                     received += 1
                     window.give(1)
@@ -237,16 +271,60 @@ class Pipeline:
 
     def _submit_window(
         self,
-        items: Sequence[tuple[str, Path]],
+        items: Sequence[Item],
         deliver: Deliver,
         *,
         verify: bool,
         force: bool,
         block: bool = True,
         source_hash: str | None = None,
-    ) -> None:
+        settled: Callable[[list[PhotoResult]], None] | None = None,
+        passed_over: PassedOver | None = None,
+    ) -> int:
+        """Take a window of photos to their results; returns how many photos it had (files
+        passed over are not photos)."""
         seen = self._recorder.generation  # before the query: what it may not show
-        photos = self._identify(items, deliver, verify=verify, source_hash=source_hash)
+        entries = [self._locate(item) for item in items]
+        if not (verify or force or source_hash):
+            answered, others = answer_unchanged(self.cache, self.specs, entries)
+            if answered:
+                if settled is not None:
+                    settled(answered)
+                else:
+                    for result in answered:
+                        deliver(result)
+                entries = [entries[index] for index in others]
+        photos = len(items)
+        if passed_over is not None:
+            kept = []
+            for entry in entries:
+                found = entry[3]
+                if found is not None and found.walked and found.format is None and not found.error:
+                    passed_over(found)
+                    photos -= 1
+                else:
+                    kept.append(entry)
+            entries = kept
+        if entries:
+            self._submit_rest(
+                entries, deliver, verify=verify, force=force, block=block,
+                source_hash=source_hash, seen=seen,
+            )  # fmt: skip
+        return photos
+
+    def _submit_rest(
+        self,
+        entries: Sequence[_Located],
+        deliver: Deliver,
+        *,
+        verify: bool,
+        force: bool,
+        block: bool,
+        source_hash: str | None,
+        seen: int,
+    ) -> None:
+        """Photos the quick check did not settle: identify, hash, decide, dispatch."""
+        photos = self._identify(entries, deliver, verify=verify, source_hash=source_hash)
         unknown = [p for p in photos if p.error is None and p.source_hash is None]
         if unknown:
             self.executor.start()  # new or changed photos: workers start while they are hashed
@@ -286,23 +364,34 @@ class Pipeline:
                     )
                 raise
 
+    def _locate(self, item: Item) -> _Located:
+        """A photo's id, resolved path (as shown), stat, and the :class:`Found` it came as."""
+        if isinstance(item, Found):
+            if item.stat is not None:  # found in a folder walked from its resolved path
+                return item.photo_id, printable(item.location), item.stat, item
+            source, st = self._resolve(Path(item.location))
+            return item.photo_id, printable(source), st, item
+        photo_id, path = item
+        source, st = self._resolve(path)
+        return photo_id, printable(source), st, None
+
     def _identify(
         self,
-        items: Sequence[tuple[str, Path]],
+        entries: Sequence[_Located],
         deliver: Deliver,
         *,
         verify: bool,
         source_hash: str | None,
     ) -> list[_Photo]:
-        """Each photo's resolved path, stat and record (one query), and the quick check."""
-        records = self.cache.photos_by_id([photo_id for photo_id, _ in items])
+        """Each photo's record (one query) and the quick check."""
+        records = self.cache.photos_by_id([photo_id for photo_id, _, _, _ in entries])
         photos = []
-        for photo_id, path in items:
-            source, st = self._resolve(path)
-            photo = _Photo(photo_id, source, printable(source), records.get(photo_id), deliver)
+        for photo_id, name, st, found in entries:
+            source = found.location if found is not None and found.stat is not None else name
+            photo = _Photo(photo_id, source, name, records.get(photo_id), deliver)
             if isinstance(st, OSError):
                 self._unreadable(photo, st)
-            else:
+            elif st is not None:
                 photo.stat = FileStat(size=st.st_size, mtime_ns=st.st_mtime_ns, inode=st.st_ino)
                 trusted = None if verify else self._trusted_hash(photo)
                 photo.trusted = trusted is not None
@@ -313,7 +402,7 @@ class Pipeline:
     def _hash(self, photo: _Photo) -> None:
         """The content hash of a photo the quick check could not vouch for."""
         try:
-            photo.source_hash = hash_file(photo.source)
+            photo.source_hash = hash_file(Path(photo.source))
         except OSError as exc:
             self._unreadable(photo, exc)
 
@@ -372,32 +461,34 @@ class Pipeline:
 
         A render of these bytes this window started (``started``), or one recorded
         since the window's query (the recorder's generation then was ``seen``), may
-        have landed with its flight gone: the cache answers for it instead.
+        have landed with its flight gone: the cache answers for it instead. The
+        cache is read without the lock (the recorder takes it as renders land), so
+        the flights are looked at again afterwards.
         """
         assert photo.source_hash is not None
         source_hash = photo.source_hash
         waiter = Waiter(photo.photo_id, photo.name, photo.deliver)
-        with self._lock:
-            flight = self._flights.get(source_hash)
-            if flight is not None:
-                flight.waiters.append(waiter)
-                return
-            if source_hash in started or self._recorder.recorded_since(source_hash, seen):
-                made = self.cache.derivatives_of([source_hash], missing).get(source_hash, {})
-                if len(made) == len(missing):
-                    self.cache.set_status(photo.photo_id, PhotoStatus.DONE)
-                    record = self.cache.photo(photo.photo_id)
-                    all_made = self.cache.derivatives_of([source_hash], self.specs)
-                    photo.deliver(
-                        PhotoResult.cached(
-                            photo.photo_id, photo.name, source_hash, all_made[source_hash], record
-                        )
-                    )
+        while True:
+            with self._lock:
+                flight = self._flights.get(source_hash)
+                if flight is not None:
+                    flight.waiters.append(waiter)
                     return
-            started.add(source_hash)
-            flight = self._flights[source_hash] = Flight([waiter])
+                landed = source_hash in started or self._recorder.recorded_since(source_hash, seen)
+                if not landed:
+                    started.add(source_hash)
+                    flight = self._flights[source_hash] = Flight([waiter])
+                    break
+                asked = self._recorder.generation  # what the query below is sure to show
+            made = self.cache.derivatives_of([source_hash], missing).get(source_hash, {})
+            if len(made) == len(missing):
+                self._settle_recorded(photo, source_hash)
+                return
+            # not all made: start a render, unless one started or landed meanwhile
+            started.discard(source_hash)
+            seen = asked
         task = RenderTask(
-            source=str(photo.source),
+            source=photo.source,
             source_hash=source_hash,
             specs=missing,
             out_dir=str(self.out_dir),
@@ -423,6 +514,13 @@ class Pipeline:
             future.cancel()
         future.add_done_callback(lambda f: self._recorder.landed(Landing(source_hash, f)))
 
+    def _settle_recorded(self, photo: _Photo, source_hash: str) -> None:
+        """A photo whose bytes were rendered and recorded since its window was read."""
+        self.cache.set_status(photo.photo_id, PhotoStatus.DONE)
+        record = self.cache.photo(photo.photo_id)
+        made = self.cache.derivatives_of([source_hash], self.specs).get(source_hash, {})
+        photo.deliver(PhotoResult.cached(photo.photo_id, photo.name, source_hash, made, record))
+
     # Helpers
 
     def _resolve(self, path: Path) -> tuple[Path, os.stat_result | OSError]:
@@ -445,18 +543,16 @@ class Pipeline:
         return folder / path.name, st
 
     def _trusted_hash(self, photo: _Photo) -> str | None:
-        """The recorded hash, if the file provably did not change since it was recorded.
-
-        Like git's index: size, mtime and inode unchanged, same path, and the mtime
-        clearly older than the record, since an edit within one timestamp tick of
-        the last hash (2 s on FAT) would otherwise go unseen.
-        """
+        """The recorded hash, if the file provably did not change since it was recorded
+        (see :mod:`derivo.quickcheck`)."""
         record, stat = photo.record, photo.stat
-        if record is None or not record.hash or record.stat != stat or stat is None:
+        if record is None or not record.hash or record.stat is None or stat is None:
             return None
-        if record.source != photo.name:
-            return None
-        if stat.mtime_ns / 1e9 > record.updated_at - _RACY_SECONDS:
+        recorded = (record.stat.size, record.stat.mtime_ns, record.stat.inode)
+        if not vouches(
+            record.source, recorded, record.updated_at, photo.name,
+            (stat.size, stat.mtime_ns, stat.inode),
+        ):  # fmt: skip
             return None
         return record.hash
 
@@ -484,8 +580,8 @@ class Pipeline:
         )
 
 
-def _batched(items: Iterable[tuple[str, Path]], size: int) -> Iterator[list[tuple[str, Path]]]:
-    batch: list[tuple[str, Path]] = []
+def _batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    batch: list[Item] = []
     for item in items:
         batch.append(item)
         if len(batch) == size:

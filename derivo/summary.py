@@ -13,7 +13,6 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -72,16 +71,14 @@ def progress_bar(console: Console, *, quiet: bool, started: float | None = None)
     )
 
 
-def discovering(
-    found: Iterable[Found], progress: Progress, bar: TaskID
-) -> Iterator[tuple[str, Path]]:
-    """Pass found photos on as ``(photo_id, path)``, showing how many were found so far."""
+def discovering(found: Iterable[Found], progress: Progress, bar: TaskID) -> Iterator[Found]:
+    """Pass found files on, showing how many were found so far."""
     count = 0
     for item in found:
         count += 1
         if count % _DISCOVERY_STEP == 0:
             progress.update(bar, total=count)
-        yield item.photo_id, item.path
+        yield item
     progress.update(bar, total=count, description="photos")
 
 
@@ -137,6 +134,11 @@ class Summary:
     @property
     def total(self) -> int:
         return self.rendered + self.cached + self.pending + self.failed
+
+    @property
+    def seen(self) -> int:
+        """Files dealt with: photos, and files passed over (the progress bar counts both)."""
+        return self.total + self.not_images
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -10,16 +10,17 @@ transaction, by the ordered :data:`MIGRATIONS`.
 
 One module per concept: ``records`` (what a photo record is), ``schema`` (tables and
 migrations), ``store`` (connections, transactions, errors), ``photos`` and
-``derivatives`` (the two tables).
+``derivatives`` (the two tables), ``state`` (a window of both at once, for re-runs).
 """
 
 from __future__ import annotations
 
 from derivo.cache.derivatives import Derivatives, damage
 from derivo.cache.photos import ORDER_COLUMNS, Photos
-from derivo.cache.records import STATUSES, FileStat, PhotoRecord, PhotoStatus
+from derivo.cache.records import STATUSES, FileStat, PhotoRecord, PhotoStatus, QuickState
 from derivo.cache.schema import _SCHEMA as _SCHEMA  # version 1, for tests that build old files
 from derivo.cache.schema import MIGRATIONS, SCHEMA_VERSION
+from derivo.cache.state import Recorded, State
 from derivo.cache.store import recorded_root
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "FileStat",
     "PhotoRecord",
     "PhotoStatus",
+    "QuickState",
+    "Recorded",
     "damage",
     "recorded_root",
 ]
@@ -40,7 +43,7 @@ __all__ = [
 DB_NAME = "derivo.db"
 
 
-class DerivativeCache(Photos, Derivatives):
+class DerivativeCache(Photos, Derivatives, State):
     """SQLite-backed record of photos and derivatives. Use as a context manager.
 
     A connection passed in must be made with ``check_same_thread=False``: results

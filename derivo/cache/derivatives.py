@@ -3,6 +3,7 @@ whether a recorded file is still what was recorded."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -49,16 +50,27 @@ class Derivatives(Store):
         unique = list(dict.fromkeys(hashes))
         found: dict[str, dict[str, Derivative]] = {}
         marks = ", ".join("?" * len(wanted))
+        prefix = self._root_prefix
         for start in range(0, len(unique), _IN_CHUNK):
             chunk = unique[start : start + _IN_CHUNK]
-            rows = self._query(
-                f"SELECT * FROM derivatives "
+            rows = self._tuples(
+                f"SELECT hash, fingerprint, path, width, height, bytes, format, thumbhash, blake3 "
+                f"FROM derivatives "
                 f"WHERE hash IN ({', '.join('?' * len(chunk))}) AND fingerprint IN ({marks})",
                 [*chunk, *wanted],
             )
-            for r in rows:
-                name = wanted[r["fingerprint"]]
-                found.setdefault(r["hash"], {})[name] = self._derivative(r, spec=name)
+            for source_hash, fp, path, width, height, size, fmt, thumbhash, digest in rows:
+                name = wanted[fp]
+                found.setdefault(source_hash, {})[name] = Derivative(
+                    spec=name,
+                    path=prefix + path,
+                    width=width,
+                    height=height,
+                    bytes=size,
+                    format=fmt,
+                    thumbhash=thumbhash,
+                    blake3=digest,
+                )
         return found
 
     def record(self, source_hash: str, specs: Iterable[Spec], made: Iterable[Derivative]) -> None:
@@ -140,9 +152,8 @@ def damage(derivative: Derivative, *, verify: bool = False) -> str | None:
     The size costs one stat; the hash (``verify``) reads the file, and is checked only
     when one was recorded.
     """
-    path = Path(derivative.path)
     try:
-        size = path.stat().st_size
+        size = os.stat(derivative.path).st_size
     except FileNotFoundError:
         return "missing"
     except OSError as exc:
@@ -151,7 +162,7 @@ def damage(derivative: Derivative, *, verify: bool = False) -> str | None:
         return f"{size} bytes, recorded {derivative.bytes}"
     if verify and derivative.blake3 is not None:
         try:
-            if hash_file(path) != derivative.blake3:
+            if hash_file(Path(derivative.path)) != derivative.blake3:
                 return "content differs from the recorded hash"
         except OSError as exc:
             return f"unreadable ({exc.strerror})"

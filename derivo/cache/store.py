@@ -37,6 +37,7 @@ class Store:
             else:
                 root = Path(path_or_connection).parent
         self.root = Path(root).resolve()
+        self._root_prefix = str(self.root).rstrip("/") + "/"
         self._owns_connection = not isinstance(path_or_connection, sqlite3.Connection)
         self.name = _name(path_or_connection)
         self._lock = threading.RLock()
@@ -170,6 +171,18 @@ class Store:
         with self._lock, self._sqlite_errors():
             return self._db.execute(sql, tuple(params)).fetchall()
 
+    def _tuples(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """Like :meth:`_query`, as plain tuples: for bulk reads, where building rows costs."""
+        if self._reader is not None and not getattr(self._writing, "active", False):
+            with self._reader_lock, self._sqlite_errors():
+                cursor = self._reader.cursor()
+                cursor.row_factory = None
+                return cursor.execute(sql, tuple(params)).fetchall()
+        with self._lock, self._sqlite_errors():
+            cursor = self._db.cursor()
+            cursor.row_factory = None
+            return cursor.execute(sql, tuple(params)).fetchall()
+
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Group several writes into one transaction (one commit instead of one per write).
@@ -199,7 +212,9 @@ class Store:
     # Derivative locations: absolute for callers, relative to the root on disk
 
     def _absolute(self, stored: str) -> str:
-        return str(self.root / stored)
+        # stored paths are clean relative POSIX paths: joining strings gives what
+        # ``root / stored`` would, without a Path per derivative
+        return self._root_prefix + stored
 
     def _relative(self, path: str) -> str:
         try:

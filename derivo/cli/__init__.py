@@ -30,14 +30,14 @@ from derivo.cli.config import config_command
 from derivo.cli.ls import list_command
 from derivo.cli.options import UsageFailure, output_options, run_options, settings_from
 from derivo.cli.watch import watch_command
-from derivo.discover import Found, find_photos
+from derivo.discover import Found, find_photos, scan
 from derivo.errors import DerivoError, StorageFull
 from derivo.executors import make_executor
 from derivo.formats import INPUTS, labels
 from derivo.limits import Limits
 from derivo.lock import FolderLock
 from derivo.mirror import mirror, relative_name
-from derivo.outputs import failure_json, result_json, spool_json
+from derivo.outputs import failure_json, finish_spool, result_json, spool_json
 from derivo.pipeline import FEED, Pipeline
 from derivo.preview import plan_process, planned_line
 from derivo.specs import SpecSet
@@ -138,13 +138,14 @@ def process(
         return
     err = Console(stderr=True)
     summary = Summary()
-    # one JSON line per photo, not a list in memory; line-buffered so a write that fails says so
-    results = tempfile.TemporaryFile("w+", buffering=1)
+    # one JSON line per photo, not a list in memory; flushed by finish_spool, which says so
+    # if a write fails
+    results = tempfile.TemporaryFile("w+")
     try:
         summary.start()
         started = time.perf_counter()
         try:
-            found = iter(find_photos(paths, exclude=[out_dir], passed_over=summary.pass_over))
+            found = iter(scan(paths, exclude=[out_dir]))
             first = next(found, None)  # a cluster checks it can read the sources
             if first is not None:
                 found = itertools.chain([first], found)
@@ -173,7 +174,9 @@ def process(
                     if layout == "mirror":
                         found = _noting_names(found, roots, names)
                     photos = discovering(found, bar_display, bar)
-                    for result in pipeline.run(photos, force=force, verify=verify):
+                    for result in pipeline.run(
+                        photos, force=force, verify=verify, passed_over=summary.pass_over
+                    ):
                         if result.error_kind == StorageFull.kind:
                             # every later photo would meet the same full disk; stop, resume later
                             raise StorageFull(result.error or f"no space left under {out_dir}")
@@ -181,12 +184,14 @@ def process(
                         if layout == "mirror" and result.ok:
                             mirror(out_dir, names[result.photo_id], result.derivatives.values())
                         if summary.total % PROGRESS_STEP == 0:
-                            bar_display.update(bar, completed=summary.total)
+                            bar_display.update(bar, completed=summary.seen)
                         if progress == "jsonl":
                             click.echo(json.dumps(result_json(result)))
                         elif as_json:
                             spool_json(results, result)
-                    bar_display.update(bar, completed=summary.total)
+                    bar_display.update(bar, completed=summary.seen)
+            if as_json:
+                finish_spool(results)
         except KeyboardInterrupt:
             err.print("[yellow]Interrupted[/]: photos not finished stay pending for the next run.")
             sys.exit(130)
@@ -212,8 +217,10 @@ def _echo_summary_with_results(summary: dict[str, Any], results: IO[str]) -> Non
     head, tail = json.dumps({**summary, "results": []}, indent=2).rsplit('"results": []', 1)
     click.echo(head + '"results": [', nl=False)
     results.seek(0)
-    for index, line in enumerate(results):
-        click.echo(("," if index else "") + "\n    " + line.rstrip("\n"), nl=False)
+    # in pieces of many lines: one echo per photo costs more than the rest of a re-run
+    for index, lines in enumerate(iter(lambda: results.readlines(1 << 16), [])):
+        piece = ",\n    ".join(line.rstrip("\n") for line in lines)
+        click.echo(("," if index else "") + "\n    " + piece, nl=False)
     click.echo("\n  ]" + tail)
 
 
