@@ -32,7 +32,7 @@ def test_a_new_database_is_wal_and_versioned(tmp_path: Path) -> None:
         pass
     db = sqlite3.connect(tmp_path / "d.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -158,7 +158,10 @@ def test_a_version_1_database_gains_derivative_hashes(rendered: tuple[Path, Path
     db = out / "derivo.db"
     with sqlite3.connect(db) as conn:  # back to version 1: without every later step's columns
         conn.executescript(
-            """DROP TABLE meta; DROP INDEX photos_by_captured; DROP INDEX photos_by_created;
+            """DROP INDEX photos_by_status_captured; DROP INDEX photos_by_status_created;
+            DROP TRIGGER photos_counted_insert; DROP TRIGGER photos_counted_delete;
+            DROP TRIGGER photos_counted_update; DROP TABLE photo_counts;
+            DROP TABLE meta; DROP INDEX photos_by_captured; DROP INDEX photos_by_created;
             ALTER TABLE photos DROP COLUMN name; ALTER TABLE photos DROP COLUMN captured_at;
             ALTER TABLE photos DROP COLUMN captured_offset;
             ALTER TABLE photos DROP COLUMN captured_from;

@@ -89,6 +89,43 @@ def _meta(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+def _counts(db: sqlite3.Connection) -> None:
+    """Photos per state, kept in step by triggers on every write to ``photos``: the
+    service's status and list pages read four rows, not a million."""
+    db.execute("CREATE TABLE photo_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+    db.execute(
+        "INSERT INTO photo_counts (status, n) VALUES "
+        "('pending', 0), ('processing', 0), ('done', 0), ('failed', 0)"
+    )
+    db.execute(
+        "UPDATE photo_counts SET n = "
+        "(SELECT COUNT(*) FROM photos WHERE photos.status = photo_counts.status)"
+    )
+    for statement in (
+        """CREATE TRIGGER photos_counted_insert AFTER INSERT ON photos BEGIN
+               UPDATE photo_counts SET n = n + 1 WHERE status = NEW.status;
+           END""",
+        """CREATE TRIGGER photos_counted_delete AFTER DELETE ON photos BEGIN
+               UPDATE photo_counts SET n = n - 1 WHERE status = OLD.status;
+           END""",
+        """CREATE TRIGGER photos_counted_update AFTER UPDATE OF status ON photos
+           WHEN OLD.status IS NOT NEW.status BEGIN
+               UPDATE photo_counts SET n = n - 1 WHERE status = OLD.status;
+               UPDATE photo_counts SET n = n + 1 WHERE status = NEW.status;
+           END""",
+    ):
+        db.execute(statement)
+
+
+def _listing_by_status(db: sqlite3.Connection) -> None:
+    """List one state newest first (the gallery's filter) from an index, however few of a
+    million photos are in it."""
+    for name, column in (("captured", "captured_at"), ("created", "created_at")):
+        db.execute(
+            f"CREATE INDEX IF NOT EXISTS photos_by_status_{name} ON photos (status, {column}, id)"
+        )
+
+
 #: Schema steps in order, each (version, step): the step takes a database from the
 #: version before it to its own. A new step goes at the end, with the next version.
 MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = (
@@ -96,6 +133,8 @@ MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = (
     (3, _derivative_hashes),
     (4, _relative_paths),
     (5, _meta),
+    (6, _counts),
+    (7, _listing_by_status),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
