@@ -5,6 +5,14 @@ request). Each photo is one of a few 64x48 JPEGs encoded once by libvips, with a
 segment holding its number inserted after the start marker: every file is a valid JPEG
 with its own hash, and a million of them are written in about a minute.
 
+``--distinct K`` makes photo ``i`` a copy of photo ``i % K``: the files stay distinct
+files (each its own inode) but only K contents exist, so a first run renders K
+photos and records the rest as sharing their derivatives. That keeps a first run of
+``--photos 1000000`` to the coordinator's own work (stat, read, hash, record 1,000,000
+photos) instead of an hour of renders; re-runs then stat, look up and check every
+photo and its derivative files as for a library of distinct photos (those files are
+fewer, so the kernel's caches hold them more easily).
+
 Per derivo checkout (``--repo``, alternated A B A B when several are given), from a
 fresh output folder: the first run, a re-run over unchanged files, and a re-run after
 the modification time of 1 % of the files changed; each timed as a whole process
@@ -64,9 +72,10 @@ def distinct(base: bytes, index: int) -> bytes:
     return base[:2] + b"\xff\xfe" + (len(payload) + 2).to_bytes(2, "big") + payload + base[2:]
 
 
-def generate(photos: int, seed: int, root: Path) -> Path:
-    """The library of ``photos`` photos under ``root``, generated once and kept."""
-    directory = root / f"{photos}-{seed}"
+def generate(photos: int, seed: int, root: Path, contents: int | None = None) -> Path:
+    """The library of ``photos`` photos under ``root``, generated once and kept; with
+    ``contents``, photo ``i`` has the bytes of photo ``i % contents``."""
+    directory = root / (f"{photos}-{seed}" + (f"-d{contents}" if contents else ""))
     stamp = directory / ".complete"
     if stamp.is_file() and stamp.read_text() == str(GENERATOR_VERSION):
         return directory
@@ -80,7 +89,8 @@ def generate(photos: int, seed: int, root: Path) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            os.write(fd, distinct(bases[index % BASES], index))
+            number = index % contents if contents else index
+            os.write(fd, distinct(bases[number % BASES], number))
             os.utime(fd, (old, old))
         finally:
             os.close(fd)
@@ -159,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.library", description=__doc__)
     parser.add_argument("--photos", type=int, default=20_000, help="photos (default 20000)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--distinct",
+        type=int,
+        metavar="K",
+        help="only K distinct contents, repeated (default: every photo distinct)",
+    )
     parser.add_argument("--runs", type=int, default=1, help="rounds per checkout (default 1)")
     parser.add_argument(
         "--repo",
@@ -172,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.photos < 1 or args.runs < 1:
         parser.error("--photos and --runs must be at least 1")
-    library = generate(args.photos, args.seed, args.root)
+    if args.distinct is not None and args.distinct < 1:
+        parser.error("--distinct must be at least 1")
+    library = generate(args.photos, args.seed, args.root, args.distinct)
     repos = [repo.resolve() for repo in args.repo or [REPO]]
     contenders = [(str(repo), repo, False) for repo in repos]
     if args.original:
@@ -183,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             collected[name].append(
                 one_round(name, repo, library, args.photos, args.work, original, args.seed)
             )
-    print(f"\n{args.photos} photos, medians of {args.runs} round(s):")
+    contents = f", {args.distinct} distinct contents" if args.distinct else ""
+    print(f"\n{args.photos} photos{contents}, medians of {args.runs} round(s):")
     print(f"{'checkout':<40} {'step':<12} {'wall s':>8} {'inner s':>8} {'CPU':>5} {'coord MB':>9}")
     for name, rounds in collected.items():
         for step in STEPS:

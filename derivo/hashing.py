@@ -23,12 +23,14 @@ def hash_file(path: Path) -> str:
     (an editor saving over it) must give an error, not a SIGBUS in the coordinator.
     """
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    buffer = bytearray(CHUNK)
-    view = memoryview(buffer)
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a named pipe must not block us
     with open(fd, "rb", buffering=0) as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
+        # a small file needs a small buffer: making a 4 MB one costs more than hashing it
+        buffer = bytearray(min(CHUNK, st.st_size + 1))
+        view = memoryview(buffer)
         while n := f.readinto(buffer):
             hasher.update(view[:n])
     return hasher.hexdigest()
