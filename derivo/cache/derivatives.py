@@ -22,7 +22,7 @@ class Derivatives(Store):
 
     def derivatives(self, source_hash: str, specs: Iterable[Spec]) -> dict[str, Derivative]:
         """Recorded derivatives of ``source_hash`` for ``specs``, by spec name."""
-        wanted = {spec.fingerprint: spec for spec in specs}
+        wanted = {self._fingerprint(spec): spec for spec in specs}
         rows = self._query(
             f"SELECT * FROM derivatives WHERE hash = ? AND fingerprint IN "
             f"({', '.join('?' * len(wanted))})",
@@ -46,7 +46,7 @@ class Derivatives(Store):
         self, hashes: Iterable[str], specs: Iterable[Spec]
     ) -> dict[str, dict[str, Derivative]]:
         """Recorded derivatives of each of ``hashes`` for ``specs``: hash -> spec name -> file."""
-        wanted = {spec.fingerprint: spec.name for spec in specs}
+        wanted = {self._fingerprint(spec): spec.name for spec in specs}
         unique = list(dict.fromkeys(hashes))
         found: dict[str, dict[str, Derivative]] = {}
         marks = ", ".join("?" * len(wanted))
@@ -75,7 +75,7 @@ class Derivatives(Store):
 
     def record(self, source_hash: str, specs: Iterable[Spec], made: Iterable[Derivative]) -> None:
         """Record derivatives written for ``source_hash`` (call only after they are on disk)."""
-        by_name = {spec.name: spec for spec in specs}
+        by_name = {spec.name: self._fingerprint(spec) for spec in specs}
         now = time.time()
         with self._transaction() as db:
             db.executemany(
@@ -86,7 +86,7 @@ class Derivatives(Store):
                 [
                     (
                         source_hash,
-                        by_name[d.spec].fingerprint,
+                        by_name[d.spec],
                         d.spec,
                         self._relative(d.path),
                         d.width,

@@ -22,7 +22,7 @@ class State(Store):
     def recorded_state(self, ids: Sequence[str], specs: Iterable[Spec]) -> dict[str, Recorded]:
         """Each recorded photo among ``ids``: its :class:`QuickState` and the derivatives of
         its bytes recorded for ``specs`` (by spec name)."""
-        wanted = {spec.fingerprint: spec.name for spec in specs}
+        wanted = {self._fingerprint(spec): spec.name for spec in specs}
         prefix = self._root_prefix
         found: dict[str, Recorded] = {}
         for start in range(0, len(ids), _IN_CHUNK):
