@@ -368,7 +368,8 @@ class Pipeline:
         """A photo's id, resolved path (as shown), stat, and the :class:`Found` it came as."""
         if isinstance(item, Found):
             if item.stat is not None:  # found in a folder walked from its resolved path
-                return item.photo_id, printable(item.location), item.stat, item
+                name = printable(item.location)  # which is also its id
+                return name, name, item.stat, item
             source, st = self._resolve(Path(item.location))
             return item.photo_id, printable(source), st, item
         photo_id, path = item
