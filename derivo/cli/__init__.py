@@ -28,7 +28,13 @@ from derivo.cli.check import check_command
 from derivo.cli.clean import clean_command
 from derivo.cli.config import config_command
 from derivo.cli.ls import list_command
-from derivo.cli.options import UsageFailure, output_options, run_options, settings_from
+from derivo.cli.options import (
+    UsageFailure,
+    layout_option,
+    output_options,
+    run_options,
+    settings_from,
+)
 from derivo.cli.watch import watch_command
 from derivo.discover import Found, find_photos
 from derivo.errors import DerivoError, StorageFull
@@ -75,13 +81,7 @@ def main() -> None:
     is_flag=True,
     help="Print what would be rendered, cached or skipped; change nothing.",
 )
-@click.option(
-    "--layout",
-    type=click.Choice(["content", "mirror"]),
-    default="content",
-    show_default=True,
-    help="mirror: also link each derivative as OUT/<path under PATH>/<stem>.<spec>.<ext>.",
-)
+@layout_option
 @click.option(
     "--scheduler",
     metavar="ADDRESS",

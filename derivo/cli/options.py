@@ -77,6 +77,17 @@ RUN_OPTIONS = (
 )
 
 
+#: ``--layout``, as process and watch take it.
+layout_option = click.option(
+    "--layout",
+    type=click.Choice(["content", "mirror"]),
+    default="content",
+    show_default=True,
+    help="mirror: also link each derivative as OUT/<path under PATH>/<name>.<spec>.<ext> "
+    "(the source's whole name: IMG_1.jpg.thumbnail.jpg).",
+)
+
+
 def run_options(command: Callable[..., None]) -> Callable[..., None]:
     """The settings a run takes from the command line or ``derivo.toml``."""
     for option in reversed(RUN_OPTIONS):
