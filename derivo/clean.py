@@ -100,7 +100,9 @@ def plan_clean(
     configured = {spec.fingerprint for spec in specs}
     kept: set[tuple[str, str]] = set()
     reasons: dict[tuple[str, str], str] = {}
+    made_specs = {spec.name for spec in specs}
     for source_hash, fingerprint, derivative in cache.recorded():
+        made_specs.add(derivative.spec)
         where = (Path(derivative.path).parent.name, Path(derivative.path).name)
         if source_hash not in in_use:
             reasons[where] = "no photo uses it"
@@ -124,7 +126,7 @@ def plan_clean(
             )
         if not leftover:
             plan.folders.append(folder)
-    _plan_mirror_names(plan, out_dir.resolve(), names, {s.name for s in specs})
+    _plan_mirror_names(plan, out_dir.resolve(), names, {s.name for s in specs}, made_specs)
     return plan
 
 
@@ -133,8 +135,13 @@ def _plan_mirror_names(
     out_dir: Path,
     names: _SourceFolders,
     specs: set[str],
+    made_specs: set[str],
 ) -> None:
-    """Add the mirror names that go: links to removed files, and names of no photo."""
+    """Add the mirror names that go: links to removed files, and names of no photo.
+
+    A lone file (one link) counts as a mirror name only if it names a spec this
+    cache has made: ``IMG_1.edited.jpg`` of your own is not taken for spec "edited".
+    """
     removed = {f.inode for f in plan.files}
     content = set(_content_folders(out_dir))
     for folder, dirs, files in os.walk(out_dir):
@@ -152,8 +159,8 @@ def _plan_mirror_names(
             inode = (st.st_dev, st.st_ino)
             if inode in removed:
                 reason = "link to a removed derivative"
-            elif st.st_nlink > 1:
-                continue  # another name of a file that stays
+            elif st.st_nlink > 1 or parsed[1] not in made_specs:
+                continue  # another name of a file that stays, or not a mirror name
             elif not _has_photo(parsed[0], relative, names):
                 reason = "its photo is no longer recorded"
             elif parsed[1] not in specs:

@@ -85,6 +85,7 @@ def test_mirror_names_parse_back_to_their_source() -> None:
 def test_clean_removes_the_mirror_names_of_removed_photos(lib: Path) -> None:
     mirror_process("lib")
     Path("out/2024/notes.txt").write_text("mine")
+    Path("out/2024/IMG_1.edited.jpg").write_text("mine too: no spec called edited was made")
     heic = current("lib/2024/IMG_1.heic")
     sizes = {spec: path.stat().st_size for spec, path in heic.items()}
     Path("lib/2024/IMG_1.heic").unlink()
@@ -107,6 +108,7 @@ def test_clean_removes_the_mirror_names_of_removed_photos(lib: Path) -> None:
         f"Forgot 1 photo, removed 4 files, freed {sum(sizes.values()):,} bytes"
     )
     assert sorted(p.name for p in Path("out/2024").iterdir()) == [
+        "IMG_1.edited.jpg",
         "IMG_1.jpg.preview.jpg",
         "IMG_1.jpg.thumbnail.jpg",
         "notes.txt",
