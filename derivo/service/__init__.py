@@ -9,7 +9,7 @@
     routes/     one APIRouter per resource: photos, derivatives, ops, gallery
     server      serve(settings): uvicorn on a bound socket
     ingest      accept uploads, re-queue pending photos: nothing accepted is lost
-    respec      at start, queue photos lacking a derivative of a configured spec
+    respec      at start, queue photos that changed specs or limits concern
     uploads     stream a body to a temp file while sniffing, counting, hashing
     originals   content-addressed store of uploaded files
     datadir     one server per data directory; sweep of crash leftovers

@@ -3,7 +3,7 @@
 Nothing is opened at import or by ``create_app``: :func:`open_services` takes the
 data directory lock, the token, the cache, the worker pool, the pipeline (with the
 configured specs) and the ingest loop, in that order, and closes them in reverse.
-Photos done under other specs are queued first, for the derivatives they lack.
+Photos done or failed under other specs or limits are queued first (:mod:`.respec`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from derivo.service.datadir import sweep_temp_files
 from derivo.service.ingest import Ingest
 from derivo.service.metrics import Metrics
 from derivo.service.originals import Originals
-from derivo.service.respec import queue_missing_specs
+from derivo.service.respec import queue_stale
 from derivo.service.settings import Settings
 from derivo.service.variants import Variants
 from derivo.service.views import PhotoView, photo_view
@@ -92,9 +92,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         stack.push_async_callback(asyncio.to_thread, pool.close, cancel=True)
         metrics = Metrics(pool_stats=pool.stats, counts=cache.counts)
         ingest = Ingest(cache=cache, pipeline=pipeline, originals=originals, metrics=metrics)
-        respecced = await asyncio.to_thread(queue_missing_specs, cache, settings.specs)
-        if respecced:
-            log.info("queued %d photo(s) for derivatives of new or changed specs", respecced)
+        stale = await asyncio.to_thread(queue_stale, cache, pipeline.specs, pipeline.failure_key)
+        if stale:
+            log.info("queued %d photo(s) again for changed specs or limits", stale)
         await ingest.start()
         stack.push_async_callback(ingest.stop)
         yield Services(

@@ -1,16 +1,18 @@
-"""The service renders and serves the configured specs; a spec change renders only what lacks."""
+"""The service renders and serves the configured specs; a change of specs or limits
+renders only what it concerns."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from derivo.cache import DerivativeCache
 from derivo.service import Settings, create_app
-from derivo.service.respec import queue_missing_specs
+from derivo.service.respec import queue_stale
 from derivo.specs import PREVIEW, THUMBNAIL, SpecSet, parse_inline
 
 from .conftest import MakeApp
@@ -30,9 +32,9 @@ def upload(client: TestClient, path: Path) -> str:
 
 
 @contextlib.contextmanager
-def started(data_dir: Path, specs: SpecSet) -> Iterator[TestClient]:
+def started(data_dir: Path, specs: SpecSet, **more: Any) -> Iterator[TestClient]:
     """A server's app over ``data_dir`` for as long as the block runs."""
-    settings = Settings(data_dir=data_dir, token=TOKEN, workers=1, specs=specs)
+    settings = Settings(data_dir=data_dir, token=TOKEN, workers=1, specs=specs, **more)
     with TestClient(create_app(settings), base_url="http://derivo.test") as client:
         yield client
 
@@ -88,9 +90,30 @@ def test_a_spec_change_renders_only_what_each_photo_lacks(tmp_path: Path) -> Non
     assert sorted(p.name for p in set(after) - set(before)) == [SMALL.filename] * 2
 
     with DerivativeCache(data / "derivo.db", root=derivatives) as cache:
-        assert queue_missing_specs(cache, SpecSet((THUMBNAIL, SMALL))) == 0
-        assert queue_missing_specs(cache, SpecSet((THUMBNAIL, PREVIEW))) == 0
-        assert queue_missing_specs(cache, SpecSet((LARGE,))) == 2
+
+        def no_failure_key(source_hash: str) -> str:
+            raise AssertionError("no photo failed")
+
+        assert queue_stale(cache, SpecSet((THUMBNAIL, SMALL)), no_failure_key) == 0
+        assert queue_stale(cache, SpecSet((THUMBNAIL, PREVIEW)), no_failure_key) == 0
+        assert queue_stale(cache, SpecSet((LARGE,)), no_failure_key) == 2
+
+
+def test_a_photo_refused_by_a_limit_is_tried_again_once_the_limit_changes(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    with started(data, SpecSet(), max_pixels=1_000_000) as client:
+        photo_id = upload(client, SAMPLES / "jolla.jpg")  # 3264x2448: 8 MP
+        failed = wait_final(client, [photo_id])[photo_id]
+        assert failed["status"] == "failed"
+        assert "--max-pixels" in str(failed["error"])
+    with started(data, SpecSet(), max_pixels=1_000_000) as client:  # same limit: stays failed
+        assert client.get(f"/photos/{photo_id}").json()["status"] == "failed"
+    with started(data, SpecSet()) as client:
+        done = wait_final(client, [photo_id])[photo_id]
+        assert done["status"] == "done"
+        assert client.get(f"/photos/{photo_id}/thumbnail").status_code == 200
 
 
 def test_a_spec_in_the_asked_format_is_served_as_it_is(make_app: MakeApp) -> None:
