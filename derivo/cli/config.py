@@ -54,8 +54,8 @@ def config_command(
 
 def _serve_lines(config: Path | None, data_dir: Path | None, options: dict[str, Any]) -> list[str]:
     """The service's settings, with the run options given here mapped onto its own."""
-    from derivo.service.settings import resolve_settings
-    from derivo.service.settings import settings_lines as serve_lines
+    from derivo.service.config import resolve_settings
+    from derivo.service.config import settings_lines as serve_lines
 
     if options["workers"] is not None and options["cpu"] is not None:
         raise click.UsageError("use either --workers or --cpu, not both")

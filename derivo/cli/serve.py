@@ -75,7 +75,7 @@ def serve_command(spec_args: tuple[str, ...], **options: Any) -> None:
             f"derivo serve needs the serve extra ({exc.name} is missing): "
             "pip install 'derivo[serve]'"
         ) from None
-    from derivo.service.settings import resolve_settings
+    from derivo.service.config import resolve_settings
 
     try:
         resolved = resolve_settings(os.environ, serve_options(spec_args, options))
