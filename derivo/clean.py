@@ -139,8 +139,8 @@ def _plan_mirror_names(
 ) -> None:
     """Add the mirror names that go: links to removed files, and names of no photo.
 
-    A lone file (one link) counts as a mirror name only if it names a spec this
-    cache has made: ``IMG_1.edited.jpg`` of your own is not taken for spec "edited".
+    A file counts as a mirror name only if it names a spec this cache has made:
+    ``IMG_1.edited.jpg`` of your own is not taken for spec "edited".
     """
     removed = {f.inode for f in plan.files}
     content = set(_content_folders(out_dir))
@@ -159,14 +159,14 @@ def _plan_mirror_names(
             inode = (st.st_dev, st.st_ino)
             if inode in removed:
                 reason = "link to a removed derivative"
-            elif st.st_nlink > 1 or parsed[1] not in made_specs:
-                continue  # another name of a file that stays, or not a mirror name
+            elif parsed[1] not in made_specs:
+                continue  # not a mirror name: a file of your own
             elif not _has_photo(parsed[0], relative, names):
-                reason = "its photo is no longer recorded"
-            elif parsed[1] not in specs:
+                reason = "its photo is no longer recorded"  # e.g. renamed: its file stays
+            elif st.st_nlink == 1 and parsed[1] not in specs:
                 reason = f"spec {parsed[1]} is no longer configured"
             else:
-                continue  # a copy made where linking failed, of a photo that stays
+                continue  # the name of a photo that stays
             plan.files.append(FileRemoval(path, st.st_size, reason, inode, st.st_nlink, True))
 
 

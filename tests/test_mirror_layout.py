@@ -134,6 +134,29 @@ def test_clean_removes_the_mirror_name_of_a_spec_no_longer_used(lib: Path) -> No
     assert not Path("out/2024").exists()  # its one name gone, the folder goes too
 
 
+def test_a_renamed_photo_loses_its_old_mirror_names_and_frees_nothing(lib: Path) -> None:
+    mirror_process("lib")
+    Path("lib/2024/IMG_1.heic").rename("lib/2024/IMG_2.heic")
+    mirror_process("lib")
+    files = current("lib/2024/IMG_2.heic")
+    code, output = run("clean", "--out", "out")
+    assert code == 0
+    assert output.splitlines() == [
+        "forgot lib/2024/IMG_1.heic (source gone)",
+        "removed out/2024/IMG_1.heic.preview.jpg  (its photo is no longer recorded)",
+        "removed out/2024/IMG_1.heic.thumbnail.jpg  (its photo is no longer recorded)",
+        "Forgot 1 photo, removed 2 files, freed 0 bytes",  # the files are IMG_2.heic's too
+    ]
+    for spec, path in files.items():
+        assert os.path.samefile(f"out/2024/IMG_2.heic.{spec}.jpg", path)
+    assert sorted(p.name for p in Path("out/2024").iterdir()) == [
+        "IMG_1.jpg.preview.jpg",
+        "IMG_1.jpg.thumbnail.jpg",
+        "IMG_2.heic.preview.jpg",
+        "IMG_2.heic.thumbnail.jpg",
+    ]
+
+
 def test_copies_made_where_links_fail_are_removed_and_counted(
     lib: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
