@@ -10,9 +10,10 @@ One object for the CLI, the service and library users::
             result = pipeline.submit("IMG_0001", Path("IMG_0001.jpg")).result()
             print(result.outcome, result.derivatives["thumbnail"].path)
 
-Photos go through in windows: one query fetches the records of a window, the
-quick check answers unchanged photos from a stat call, one transaction writes what
-changed, and only photos that need a render get a task. Renders are recorded by a
+Photos go through in windows: one query fetches the records of a window with their
+derivatives, the quick check (:mod:`derivo.quickcheck`) answers unchanged photos
+from stat calls with no read or write, one transaction writes what changed, and
+only photos that need a render get a task. Renders are recorded by a
 recorder thread in batches: one sync makes a batch's files durable, one
 transaction records it. Only the pipeline writes the cache; workers just return
 results.
@@ -307,9 +308,14 @@ class Pipeline:
             entries = kept
         if entries:
             self._submit_rest(
-                entries, deliver, verify=verify, force=force, block=block,
-                source_hash=source_hash, seen=seen,
-            )  # fmt: skip
+                entries,
+                deliver,
+                verify=verify,
+                force=force,
+                block=block,
+                source_hash=source_hash,
+                seen=seen,
+            )
         return photos
 
     def _submit_rest(
@@ -550,10 +556,8 @@ class Pipeline:
         if record is None or not record.hash or record.stat is None or stat is None:
             return None
         recorded = (record.stat.size, record.stat.mtime_ns, record.stat.inode)
-        if not vouches(
-            record.source, recorded, record.updated_at, photo.name,
-            (stat.size, stat.mtime_ns, stat.inode),
-        ):  # fmt: skip
+        now = (stat.size, stat.mtime_ns, stat.inode)
+        if not vouches(record.source, recorded, record.updated_at, photo.name, now):
             return None
         return record.hash
 
