@@ -56,11 +56,11 @@ def test_a_newer_database_is_refused_before_any_work(tmp_path: Path) -> None:
     import sqlite3
 
     db = sqlite3.connect(tmp_path / "derivo.db")
-    db.execute("PRAGMA user_version = 7")
+    db.execute("PRAGMA user_version = 99")
     db.close()
     result = CliRunner().invoke(main, ["process", str(ORIENTATION), "--out", str(tmp_path)])
     assert result.exit_code == 2
-    assert "cache database has schema version 7" in result.output
+    assert "cache database has schema version 99" in result.output
 
 
 @pytest.mark.slow
