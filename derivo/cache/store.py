@@ -215,6 +215,8 @@ class Store:
     def _fingerprint(self, spec: Spec) -> str:
         """``spec.fingerprint``, worked out once per spec and renderer version: it hashes
         the spec, and is asked for with every derivative read or written."""
+        if not isinstance(spec, Spec):  # anything with a fingerprint will do, unremembered
+            return spec.fingerprint
         key = (spec, specs_module.RENDERER_VERSION)
         found = self._fingerprints.get(key)
         if found is None:
