@@ -19,6 +19,7 @@ Run from the repository root::
 
     python -m bench.upload                 # 100 photos (bench/.corpus/100-1), ~2 minutes
     python -m bench.upload --n 10          # smoke run
+    python -m bench.upload --json a1.json ...; python -m bench.upload --pool a1.json a2.json
 """
 
 from __future__ import annotations
@@ -74,6 +75,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--no-process", action="store_true", help="skip the derivo process comparison"
+    )
+    parser.add_argument(
+        "--pool",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="run nothing: print the GET latencies of these --json results pooled together",
     )
     return parser.parse_args(argv)
 
@@ -203,16 +211,25 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
             pass
 
 
-async def wait_done(client: httpx.AsyncClient, ids: set[str], poll: float = 0.05) -> float:
-    """Poll until every photo in ``ids`` is done; returns the perf_counter when seen."""
+async def wait_done(client: httpx.AsyncClient, ids: set[str], poll: float = 0.1) -> float:
+    """Poll until every photo in ``ids`` is done; returns the perf_counter when seen.
+
+    One small request per poll: the library's counts per status (a page of one
+    photo), so the waiting client costs the server little, as the gallery's poll
+    does; listing every open photo at 20 requests a second was most of the load on
+    the server while it rendered. The library holds only the bench's photos.
+    """
     while True:
-        open_ = 0
-        for status in ("pending", "processing", "failed"):
-            page = (await client.get("/photos", params={"status": status, "limit": 1000})).json()
-            if status == "failed" and any(p["id"] in ids for p in page["photos"]):
-                raise RuntimeError(f"failed: {[p['error'] for p in page['photos']]}")
-            open_ += sum(p["id"] in ids for p in page["photos"])
-        if not open_:
+        page = (await client.get("/photos", params={"limit": 1})).json()
+        counts = page["counts"]
+        if counts.get("failed"):
+            failed = await client.get("/photos", params={"status": "failed", "limit": 1000})
+            raise RuntimeError(f"failed: {[p['error'] for p in failed.json()['photos']]}")
+        if (
+            counts.get("done", 0) >= len(ids)
+            and not counts.get("pending")
+            and not counts.get("processing")
+        ):
             return time.perf_counter()
         await asyncio.sleep(poll)
 
@@ -281,6 +298,34 @@ def run_process(paths: list[Path], workers: int | None, work: Path) -> float:
     return float(json.loads(done.stdout)["wall_seconds"])
 
 
+PHASES = (
+    ("get_idle", "idle"),
+    ("get_during_ingest", "during ingest"),
+    ("get_while_uploading", "  while uploads stream in"),
+    ("get_while_rendering", "  after, while rendering"),
+)
+
+
+def pooled(files: list[Path]) -> str:
+    """GET latencies of several runs' ``--json`` results, pooled (a run's upload burst
+    holds a few dozen probes: one run's p99 is nearly its maximum)."""
+    runs = [json.loads(path.read_text()) for path in files]
+    lines = [f"{len(runs)} runs pooled: {', '.join(str(p) for p in files)}"]
+    for key, label in PHASES:
+        samples = [(0.0, ms / 1000) for r in runs for ms in r["samples_ms"][key]]
+        g = percentiles(samples)
+        lines.append(
+            f"  GET thumbnail, {label}: p50 {g['p50_ms']:.1f} ms, p99 {g['p99_ms']:.1f} ms,"
+            f" max {g['max_ms']:.1f} ms ({g['n']} requests)"
+        )
+    cpu = ("uploader_cpu_seconds", "probe_cpu_seconds", "server_cpu_seconds", "workers_cpu_seconds")
+    lines.append("  CPU seconds, median of runs: " + ", ".join(
+        f"{key.removesuffix('_cpu_seconds')} {statistics.median(r[key] for r in runs):.2f}"
+        for key in cpu
+    ))  # fmt: skip
+    return "\n".join(lines)
+
+
 def report(r: dict[str, Any]) -> str:
     lines = [
         f"{r['photos']} photos ({r['megabytes']} MB), {r['cores']} cores, "
@@ -298,12 +343,7 @@ def report(r: dict[str, Any]) -> str:
             f" (serve / process = {r['serve_seconds'] / r['process_seconds']:.2f})",
             f"  derivo process on all {r['cores']} cores: {r['process_all_cores_seconds']:.2f} s",
         ]
-    for key, label in (
-        ("get_idle", "idle"),
-        ("get_during_ingest", "during ingest"),
-        ("get_while_uploading", "  while uploads stream in"),
-        ("get_while_rendering", "  after, while rendering"),
-    ):
+    for key, label in PHASES:
         g = r[key]
         lines.append(
             f"  GET thumbnail, {label}: p50 {g['p50_ms']:.1f} ms, p99 {g['p99_ms']:.1f} ms,"
@@ -314,6 +354,9 @@ def report(r: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.pool:
+        print(pooled(args.pool))
+        return 0
     corpus = corpus_mod.ensure(args.n, args.seed)
     paths = corpus.paths
     print(corpus_mod.describe(corpus))
@@ -336,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
             probe_url = url + probe_photo["derivatives"]["thumbnail"]["url"]
             with Probe(probe_url, args.probe_interval) as idle:
                 time.sleep(3)
-                results["get_idle"] = percentiles(idle.latencies())
+                idle_latencies = idle.latencies()
+                results["get_idle"] = percentiles(idle_latencies)
             corpus_mod.warm(corpus)
             with Probe(probe_url, args.probe_interval) as busy:
                 server_cpu = cpu_seconds(proc.pid)
@@ -351,6 +395,12 @@ def main(argv: list[str] | None = None) -> int:
             split = run["uploaded_wall"]
             results["get_while_uploading"] = percentiles([x for x in during if x[0] < split])
             results["get_while_rendering"] = percentiles([x for x in during if x[0] >= split])
+            results["samples_ms"] = {
+                "get_idle": [s * 1000 for _, s in idle_latencies],
+                "get_during_ingest": [s * 1000 for _, s in during],
+                "get_while_uploading": [s * 1000 for t, s in during if t < split],
+                "get_while_rendering": [s * 1000 for t, s in during if t >= split],
+            }
             db = work / "serve" / "data" / "derivo.db"
             results["serve_seconds"] = last_done_wall(db, run["ids"]) - run["started_wall"]
             results["serve_client_seconds"] = run["client_seconds"]
