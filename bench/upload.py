@@ -89,9 +89,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # The probe runs in its own process so the uploader's work does not skew its clock.
 
 
+def schedstat(path: str = "/proc/thread-self/schedstat") -> tuple[float, float, int]:
+    """Seconds a thread ran, seconds it waited runnable for a CPU, and its time slices
+    (Linux ``schedstat``); zeros where the system does not say."""
+    try:
+        ran, waited, slices = Path(path).read_text().split()[:3]
+    except (OSError, ValueError):
+        return 0.0, 0.0, 0
+    return int(ran) / 1e9, int(waited) / 1e9, int(slices)
+
+
+def since(before: tuple[float, float, int], after: tuple[float, float, int]) -> dict[str, float]:
+    ran, waited, slices = (b - a for a, b in zip(before, after, strict=True))
+    return {
+        "ran_seconds": ran,
+        "waited_seconds": waited,
+        "slices": slices,
+        "wait_per_slice_ms": waited / slices * 1000 if slices else math.nan,
+    }
+
+
 def _probe(url: str, interval: float, stop: Any, ready: Any, results: Any, limit: int) -> None:
     latencies: list[tuple[float, float]] = []  # (wall clock at start, seconds)
     cpu = time.process_time()
+    sched = schedstat()
     with httpx.Client(timeout=30) as client:
         while not stop.is_set() and len(latencies) < limit:
             wall, started = time.time(), time.perf_counter()
@@ -101,7 +122,7 @@ def _probe(url: str, interval: float, stop: Any, ready: Any, results: Any, limit
                 raise RuntimeError(f"probe got {response.status_code}")
             ready.set()
             time.sleep(interval)
-    results.put((latencies, time.process_time() - cpu))
+    results.put((latencies, time.process_time() - cpu, since(sched, schedstat())))
 
 
 class Probe:
@@ -130,12 +151,14 @@ class Probe:
         self._process.join(30)
 
     cpu_seconds = 0.0
+    sched: dict[str, float] = {}  # noqa: RUF012
 
     def latencies(self) -> list[tuple[float, float]]:
-        """(wall clock at start, seconds) of every request; ``cpu_seconds`` is then set."""
+        """(wall clock at start, seconds) of every request; ``cpu_seconds`` and ``sched``
+        (how long its thread ran and waited for a CPU) are then set."""
         self._stop.set()
         found: list[tuple[float, float]]
-        found, self.cpu_seconds = self._results.get(timeout=30)
+        found, self.cpu_seconds, self.sched = self._results.get(timeout=30)
         self._process.join(30)
         return found
 
@@ -323,6 +346,19 @@ def pooled(files: list[Path]) -> str:
         f"{key.removesuffix('_cpu_seconds')} {statistics.median(r[key] for r in runs):.2f}"
         for key in cpu
     ))  # fmt: skip
+    for key, who in (("event_loop_sched", "server's event loop"), ("probe_sched", "probe")):
+        if all(key in r for r in runs):
+            waits = [r[key]["wait_per_slice_ms"] for r in runs]
+            share = [r[key]["waited_seconds"] / max(r[key]["ran_seconds"], 1e-9) for r in runs]
+            lines.append(
+                f"  {who}, median of runs: waited {statistics.median(waits):.2f} ms for a CPU"
+                f" per time slice; waited/ran {statistics.median(share):.2f}"
+            )
+    loads = [r["load_average"][0] for r in runs if "load_average" in r]
+    if loads:
+        lines.append(
+            f"  load average (1 min) after each run: {' '.join(f'{x:.1f}' for x in loads)}"
+        )
     return "\n".join(lines)
 
 
@@ -337,6 +373,16 @@ def report(r: dict[str, Any]) -> str:
         f" uploading), probe {r['probe_cpu_seconds']:.2f} s, server"
         f" {r['server_cpu_seconds']:.2f} s, its workers {r['workers_cpu_seconds']:.2f} s",
     ]
+    for key, who in (("event_loop_sched", "server's event loop"), ("probe_sched", "probe")):
+        if key in r:
+            s = r[key]
+            lines.append(
+                f"  {who}: ran {s['ran_seconds']:.2f} s, waited for a CPU"
+                f" {s['waited_seconds']:.2f} s ({s['wait_per_slice_ms']:.2f} ms a time slice,"
+                f" {s['slices']:.0f} slices)"
+            )
+    if "load_average" in r:
+        lines.append("  load average after: " + " ".join(f"{x:.2f}" for x in r["load_average"]))
     if "process_seconds" in r:
         lines += [
             f"  derivo process --workers {r['workers']}: {r['process_seconds']:.2f} s"
@@ -382,11 +428,16 @@ def main(argv: list[str] | None = None) -> int:
                 idle_latencies = idle.latencies()
                 results["get_idle"] = percentiles(idle_latencies)
             corpus_mod.warm(corpus)
+            loop_thread = f"/proc/{proc.pid}/task/{proc.pid}/schedstat"
             with Probe(probe_url, args.probe_interval) as busy:
                 server_cpu = cpu_seconds(proc.pid)
+                loop_sched = schedstat(loop_thread)
                 run = asyncio.run(ingest(url, paths, args.concurrency))
                 server_after = cpu_seconds(proc.pid)
+                results["event_loop_sched"] = since(loop_sched, schedstat(loop_thread))
                 during = busy.latencies()
+            results["probe_sched"] = busy.sched
+            results["load_average"] = os.getloadavg()
             results["probe_cpu_seconds"] = busy.cpu_seconds
             results["uploader_cpu_seconds"] = run["uploader_cpu_seconds"]
             results["server_cpu_seconds"] = server_after[0] - server_cpu[0]

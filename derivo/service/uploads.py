@@ -217,7 +217,9 @@ async def _with_idle_timeout(chunks: AsyncIterator[bytes], seconds: float) -> As
     pieces = aiter(chunks)
     while True:
         try:
-            chunk = await asyncio.wait_for(anext(pieces), seconds)
+            # a timer per piece; ``wait_for`` (before 3.12) made a task per piece
+            async with asyncio.timeout(seconds):
+                chunk = await anext(pieces)
         except StopAsyncIteration:
             return
         except TimeoutError:
