@@ -217,9 +217,7 @@ async def _with_idle_timeout(chunks: AsyncIterator[bytes], seconds: float) -> As
     pieces = aiter(chunks)
     while True:
         try:
-            # a timer per piece; ``wait_for`` (before 3.12) made a task per piece
-            async with asyncio.timeout(seconds):
-                chunk = await anext(pieces)
+            chunk = await asyncio.wait_for(anext(pieces), seconds)
         except StopAsyncIteration:
             return
         except TimeoutError:
