@@ -112,8 +112,23 @@ def result_json(result: PhotoResult) -> dict[str, Any]:
     }
 
 
+def open_spool() -> IO[str]:
+    """A new buffered temp file for ``--json`` results, in the temp folder; written by
+    :func:`spool_json`, written out by :func:`finish_spool`.
+
+    A folder where it cannot be made (missing, full, not writable) is a one-line
+    :class:`~derivo.errors.OutputError` naming it, not a traceback.
+    """
+    folder = Path(tempfile.gettempdir())
+    try:
+        with full_device(folder):
+            return tempfile.TemporaryFile("w+")
+    except OSError as exc:
+        raise _spool_error(folder, exc) from None
+
+
 def spool_json(spool: IO[str], result: PhotoResult) -> None:
-    """Append ``result``'s JSON line to ``spool``, a buffered temp file; call
+    """Append ``result``'s JSON line to ``spool`` (made by :func:`open_spool`); call
     :func:`finish_spool` before reading it back.
 
     A write that fails (full, or an unusable temp folder) is a one-line error naming
@@ -138,10 +153,14 @@ def _spool_errors() -> Iterator[None]:
         if is_full(exc):
             with full_device(folder):  # its one message for a full device
                 raise
-        raise OutputError(
-            f"cannot write results to the temp folder {folder}: {exc.strerror or exc}; "
-            "set TMPDIR to a writable folder"
-        ) from None
+        raise _spool_error(folder, exc) from None
+
+
+def _spool_error(folder: Path, exc: OSError) -> OutputError:
+    return OutputError(
+        f"cannot write results to the temp folder {folder}: {exc.strerror or exc}; "
+        "set TMPDIR to a writable folder"
+    )
 
 
 def outputs_lines(item: PhotoOutputs, *, cwd: Path) -> list[str]:

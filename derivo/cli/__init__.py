@@ -14,7 +14,6 @@ import itertools
 import json
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -45,7 +44,7 @@ from derivo.formats import INPUTS, labels
 from derivo.limits import Limits
 from derivo.lock import FolderLock
 from derivo.mirror import mirror, relative_name
-from derivo.outputs import failure_json, finish_spool, result_json, spool_json
+from derivo.outputs import failure_json, finish_spool, open_spool, result_json, spool_json
 from derivo.pipeline import FEED, Pipeline
 from derivo.preview import plan_process, planned_line
 from derivo.specs import SpecSet
@@ -140,9 +139,11 @@ def process(
         return
     err = Console(stderr=True)
     summary = Summary()
-    # one JSON line per photo, not a list in memory; flushed by finish_spool, which says so
-    # if a write fails
-    results = tempfile.TemporaryFile("w+")
+    # one JSON line per photo, not a list in memory; finish_spool says so if a write fails
+    try:
+        results = open_spool()
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
     try:
         summary.start()
         started = time.perf_counter()
