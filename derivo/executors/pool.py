@@ -4,6 +4,10 @@ Each worker holds at most one task, sent over its own pipe, so when a worker
 dies (segfault, OOM kill, ``kill -9``) or overruns its time limit the pool knows
 exactly which task it held: the worker is replaced and the task retried, up to
 ``max_attempts`` in all. Input errors come back as results and are never retried.
+A task's future is running from the moment a worker takes it. Cancelling it then
+stops that worker (``cancel()`` returns False, as for any running future) and the
+future raises :class:`~concurrent.futures.CancelledError` once the worker is gone,
+so nothing is still written for a render its caller has given up on.
 Workers run at lower priority (``nice``) so the machine stays responsive; with
 ``idle_priority`` (the service) at ``SCHED_IDLE``, so they never delay the server.
 """
@@ -18,7 +22,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import InvalidStateError
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -51,6 +55,21 @@ class PoolStats:
     failed: int
     restarts: int
     pids: tuple[int, ...] = ()
+
+
+class _PoolFuture(RenderFuture):
+    """A render's future in this pool: cancelling it while it runs stops its worker."""
+
+    def __init__(self, pool: WorkerPool) -> None:
+        super().__init__()
+        self._pool = pool
+
+    def cancel(self) -> bool:
+        if super().cancel():
+            return True
+        if self.running():
+            self._pool._abort(self)
+        return False
 
 
 def _default_render(task: RenderTask) -> RenderResult:
@@ -154,12 +173,13 @@ class WorkerPool:
         self._thread: threading.Thread | None = None
         self._wake_r, self._wake_w = os.pipe()
         self._completed = self._failed = self._restarts = 0
+        self._aborts: set[RenderFuture] = set()  # running renders their callers cancelled
 
     # Public API
 
     def submit(self, task: RenderTask, *, block: bool = True) -> RenderFuture:
         """Queue a task; blocks while the queue is full unless ``block=False`` (QueueFull)."""
-        future = RenderFuture()
+        future = _PoolFuture(self)
         with self._cond:
             while not self._closing and len(self._queue) >= self.queue_size:
                 if not block:
@@ -220,6 +240,12 @@ class WorkerPool:
             self._thread = threading.Thread(target=self._run, name="derivo-pool", daemon=True)
             self._thread.start()
 
+    def _abort(self, future: RenderFuture) -> None:
+        """Stop the worker running ``future``'s render; the future then raises CancelledError."""
+        with self._cond:
+            self._aborts.add(future)
+        self._wake()
+
     def _wake(self) -> None:
         try:
             os.write(self._wake_w, b"x")
@@ -233,10 +259,13 @@ class WorkerPool:
                 with self._cond:
                     if self._cancel:
                         break
-                    self._dispatch()
+                    dropped = self._dispatch()
                     busy = [w for w in self._workers if w.job is not None]
-                    if self._closing and not self._queue and not busy:
-                        break
+                    drained = self._closing and not self._queue and not busy
+                for job, ok, value in dropped:
+                    self._finish(job, ok, value)
+                if drained:
+                    break
                 now = time.monotonic()
                 timeout = min((w.deadline - now for w in busy), default=_IDLE_WAIT)
                 handles: list[Any] = [self._wake_r]
@@ -247,7 +276,7 @@ class WorkerPool:
                     os.read(self._wake_r, 4096)
                 finished = self._collect(set(ready))
                 with self._cond:
-                    self._dispatch()  # idle workers get new work before callbacks run
+                    finished += self._dispatch()  # idle workers get new work before callbacks run
                 for job, ok, value in finished:
                     self._finish(job, ok, value)
         except BaseException as exc:  # recorded on every pending future, and on submit
@@ -257,14 +286,21 @@ class WorkerPool:
         finally:
             self._shutdown()
 
-    def _dispatch(self) -> None:
+    def _dispatch(self) -> list[tuple[Job, bool, Any]]:
+        """Give queued jobs to idle workers; returns the jobs cancelled meanwhile, ended."""
+        dropped: list[Job] = []
         for worker in self._workers:
             if not self._queue:
-                return
+                break
             if worker.job is None:
                 job = self._queue.popleft()
                 self._cond.notify_all()
-                if job.future.cancelled():
+                # running from its first dispatch on: cancel() then leaves it to finish,
+                # so no render goes on writing for a photo recorded as cancelled
+                if not job.attempts and not job.future.set_running_or_notify_cancel():
+                    continue
+                if job.future in self._aborts:  # cancelled between two attempts
+                    dropped.append(job)
                     continue
                 worker.job, worker.deadline = job, time.monotonic() + self.task_timeout
                 job.attempts += 1
@@ -272,11 +308,14 @@ class WorkerPool:
                     worker.conn.send((job.id, job.task))
                 except (OSError, ValueError):
                     pass  # the worker is dead; its sentinel reports it next round
+        return [(job, False, CancelledError()) for job in dropped]
 
     def _collect(self, ready: set[Any]) -> list[tuple[Job, bool, Any]]:
         """Take replies, replace dead or overdue workers; returns the jobs that ended."""
         finished: list[tuple[Job, bool, Any]] = []
         now = time.monotonic()
+        with self._cond:
+            aborts = set(self._aborts)
         for index, worker in enumerate(self._workers):
             job = worker.job
             if worker.conn in ready and job is not None:
@@ -290,21 +329,28 @@ class WorkerPool:
                     continue
             died = worker.process.sentinel in ready or not worker.process.is_alive()
             timed_out = job is not None and now >= worker.deadline
-            if died or timed_out:
+            aborted = job is not None and job.future in aborts
+            if died or timed_out or aborted:
                 worker.kill()
                 with self._cond:
                     self._restarts += 1
                     self._workers[index] = _Worker(self._ctx, self._target_args)
-                if job is not None:
+                if job is not None and aborted:
+                    finished.append((job, False, CancelledError()))
+                elif job is not None:
                     error = self._retry(job, timed_out, worker.process.exitcode)
                     if error is not None:
                         finished.append((job, False, error))
         return finished
 
-    def _retry(self, job: Job, timed_out: bool, exitcode: int | None) -> RenderFailed | None:
+    def _retry(self, job: Job, timed_out: bool, exitcode: int | None) -> BaseException | None:
         """Queue a crashed or overdue job again; past ``max_attempts``, the error to report."""
         attempts = job.attempts
-        if attempts < self.max_attempts and not job.future.cancelled():
+        with self._cond:
+            aborted = job.future in self._aborts
+        if aborted:
+            return CancelledError()
+        if attempts < self.max_attempts:
             with self._cond:
                 self._queue.appendleft(job)
             return None
@@ -318,6 +364,7 @@ class WorkerPool:
         future = job.future
         future.attempts = job.attempts
         with self._cond:
+            self._aborts.discard(future)
             if ok:
                 self._completed += 1
             else:
@@ -338,11 +385,8 @@ class WorkerPool:
                     pass
                 worker.process.join(2)
             worker.kill()
-        for job in leftovers:
-            if self._broken is None:
-                job.future.cancel()
-                continue
-            try:
-                job.future.set_exception(RenderFailed(self._broken))
-            except InvalidStateError:
-                pass
+        for job in leftovers:  # after the kills: no worker still writes for them
+            if self._broken is not None:
+                settle(job.future, False, RenderFailed(self._broken))
+            elif not Future.cancel(job.future):  # it was running: cut short, as if cancelled
+                settle(job.future, False, CancelledError())
