@@ -33,6 +33,7 @@ from derivo.cli.watch import watch_command
 from derivo.discover import Found, find_photos
 from derivo.errors import DerivoError, StorageFull
 from derivo.executors import make_executor
+from derivo.executors.pool import stop_forkserver
 from derivo.formats import INPUTS, labels
 from derivo.limits import Limits
 from derivo.lock import FolderLock
@@ -205,6 +206,7 @@ def process(
         # a spool write that failed was reported; closing retries it and fails again
         with contextlib.suppress(OSError):
             results.close()
+        stop_forkserver()  # the pool is closed: reap its helper, so its CPU is ours
 
 
 def _echo_summary_with_results(summary: dict[str, Any], results: IO[str]) -> None:
