@@ -193,6 +193,7 @@ def process(
             sys.exit(130)
         except DerivoError as exc:
             raise UsageFailure(str(exc)) from None
+        stop_forkserver()  # the pool is closed: reap the workers' parent, so its CPU counts
         summary.finish()
         summary.out, summary.db = str(out_dir.resolve()), str(db.resolve())
         if as_json and progress == "jsonl":
@@ -206,7 +207,7 @@ def process(
         # a spool write that failed was reported; closing retries it and fails again
         with contextlib.suppress(OSError):
             results.close()
-        stop_forkserver()  # the pool is closed: reap its helper, so its CPU is ours
+        stop_forkserver()  # also when the run stopped early
 
 
 def _echo_summary_with_results(summary: dict[str, Any], results: IO[str]) -> None:
