@@ -4,6 +4,9 @@ Each worker holds at most one task, sent over its own pipe, so when a worker
 dies (segfault, OOM kill, ``kill -9``) or overruns its time limit the pool knows
 exactly which task it held: the worker is replaced and the task retried, up to
 ``max_attempts`` in all. Input errors come back as results and are never retried.
+Workers run at lower priority (``nice``) so the machine stays responsive; with
+``idle_priority`` (the service) at ``SCHED_IDLE``, so they never delay the server.
+
 A task's future is running from the moment a worker takes it. Cancelling it then
 stops that worker (``cancel()`` returns False, as for any running future) and the
 future raises :class:`~concurrent.futures.CancelledError` once the worker is gone,
@@ -14,8 +17,6 @@ numpy, simplejpeg) once: a new worker costs a fork, not a fresh interpreter and 
 imports (measured: 3 % less CPU for 100 photos on two workers). The server is a
 single-threaded process of its own, so forking it is safe where forking the
 coordinator, with its threads, is not.
-Workers run at lower priority (``nice``) so the machine stays responsive; with
-``idle_priority`` (the service) at ``SCHED_IDLE``, so they never delay the server.
 """
 
 from __future__ import annotations
@@ -327,8 +328,7 @@ class WorkerPool:
             if worker.job is None:
                 job = self._queue.popleft()
                 self._cond.notify_all()
-                # running from its first dispatch on: cancel() then leaves it to finish,
-                # so no render goes on writing for a photo recorded as cancelled
+                # running from its first dispatch on: cancelling it then stops its worker
                 if not job.attempts and not job.future.set_running_or_notify_cancel():
                     continue
                 if job.future in self._aborts:  # cancelled between two attempts
@@ -347,6 +347,8 @@ class WorkerPool:
         finished: list[tuple[Job, bool, Any]] = []
         now = time.monotonic()
         with self._cond:
+            # a cancel that came as its render ended has nothing left to stop
+            self._aborts = {future for future in self._aborts if not future.done()}
             aborts = set(self._aborts)
         for index, worker in enumerate(self._workers):
             job = worker.job
