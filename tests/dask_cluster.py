@@ -52,11 +52,12 @@ class Cluster:
         self.processes.append(process)
         return process
 
-    def scheduler(self) -> None:
+    def scheduler(self, env: dict[str, str] | None = None) -> None:
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),  # it unpickles tasks, whose functions live in tests/
             "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "2",
+            **(env or {}),
         }
         argv = [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(self.port)]
         self._spawn("scheduler", [*argv, "--no-dashboard"], env)
@@ -113,11 +114,16 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def cluster(logs: Path, workers: int = 2, **worker_options: object) -> Iterator[Cluster]:
+def cluster(
+    logs: Path,
+    workers: int = 2,
+    scheduler_env: dict[str, str] | None = None,
+    **worker_options: object,
+) -> Iterator[Cluster]:
     logs.mkdir(parents=True, exist_ok=True)
     running = Cluster(logs)
     try:
-        running.scheduler()
+        running.scheduler(scheduler_env)
         for i in range(workers):
             running.worker(f"w{i}", wait=False, **worker_options)  # type: ignore[arg-type]
         if workers:

@@ -30,6 +30,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,7 @@ class DaskExecutor:
         self._body = functools.partial(run_batch, func, task_timeout)
         self._prefix = f"derivo-render-{secrets.token_hex(6)}-"
         self._keys = itertools.count()
+        self.dask_tasks = 0  # sent so far: fewer than the renders when cheap ones share
         self._threads = 0
         self._queue_size = queue_size
         self._cond = threading.Condition()
@@ -168,7 +170,7 @@ class DaskExecutor:
         )
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads_started: list[threading.Thread] = []
-        self._restarters: list[threading.Thread] = []
+        self._helpers: list[threading.Thread] = []
         self._warmed = False
 
     @property
@@ -291,7 +293,7 @@ class DaskExecutor:
             if thread.name == "derivo-dask":
                 self._done.put(None)
             thread.join()
-        for thread in self._restarters:
+        for thread in self._helpers:
             thread.join()
         if self._owns_client:
             self.client.close()
@@ -347,6 +349,7 @@ class DaskExecutor:
             self._finish([(e, False, error, e.attempt) for e in entries], [])
             return
         with self._cond:
+            self.dask_tasks += len(batches)
             self._in_flight.update(zip(dask_futures, batches, strict=True))
         for dask_future in dask_futures:
             dask_future.add_done_callback(self._done.put)
@@ -432,6 +435,11 @@ class DaskExecutor:
     def _landed(self, dask_future: Any, value: list[Outcome] | None) -> None:
         with self._cond:
             entries = self._in_flight.pop(dask_future, None)
+            if entries is not None and dask_future.status in ("pending", "lost"):
+                # its result was lost with a worker before we fetched it: Dask computes it again
+                self._in_flight[dask_future] = entries
+                self._helper(self._land_again, dask_future)
+                return
         if entries is not None:  # else cancelled by the watchdog or by close
             self._finish(*self._outcomes(dask_future, value, entries))
 
@@ -510,14 +518,25 @@ class DaskExecutor:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return RenderFailed(f"Dask task failed: {reason}")
 
+    def _land_again(self, dask_future: Any) -> None:
+        try:
+            self._distributed.wait([dask_future])
+        except (CancelledError, OSError, TimeoutError):
+            pass  # it lands as cancelled, or the client is closing
+        self._done.put(dask_future)
+
     def _restart(self, worker: str) -> None:
         """Restart a worker whose render overran, without waiting for it here."""
         with self._cond:
             self._restarts += 1
+        self._helper(self._restart_now, worker)
+
+    def _helper(self, target: Callable[[Any], None], arg: Any) -> None:
+        """Run ``target(arg)`` in a thread of its own; :meth:`close` waits for it."""
         thread = threading.Thread(
-            target=self._restart_now, args=(worker,), name="derivo-dask-restart", daemon=True
+            target=target, args=(arg,), name="derivo-dask-helper", daemon=True
         )
-        self._restarters.append(thread)
+        self._helpers.append(thread)
         thread.start()
 
     def _restart_now(self, worker: str) -> None:
