@@ -520,7 +520,7 @@ class DaskExecutor:
 
     def _land_again(self, dask_future: Any) -> None:
         try:
-            self._distributed.wait([dask_future])
+            dask_future.exception()  # waits until it is computed again (or cancelled)
         except (CancelledError, OSError, TimeoutError):
             pass  # it lands as cancelled, or the client is closing
         self._done.put(dask_future)
