@@ -70,7 +70,7 @@ async def get_derivative(
         )
     offered = services.settings.offered
     fmt = preferred_format(request.headers.get("accept"), offered)
-    if fmt is not None:
+    if fmt is not None and fmt != wanted.format:  # a spec may be in that format already
         variant = await services.variants.find_or_make(record, wanted, fmt)
         if variant is not None:
             derivative, stat, wanted = variant
