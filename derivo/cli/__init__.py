@@ -14,7 +14,6 @@ import itertools
 import json
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -45,7 +44,7 @@ from derivo.formats import INPUTS, labels
 from derivo.limits import Limits
 from derivo.lock import FolderLock
 from derivo.mirror import mirror, relative_name
-from derivo.outputs import failure_json, result_json, spool_json
+from derivo.outputs import failure_json, open_spool, result_json, spool_json
 from derivo.pipeline import FEED, Pipeline
 from derivo.preview import plan_process, planned_line
 from derivo.specs import SpecSet
@@ -141,7 +140,10 @@ def process(
     err = Console(stderr=True)
     summary = Summary()
     # one JSON line per photo, not a list in memory; line-buffered so a write that fails says so
-    results = tempfile.TemporaryFile("w+", buffering=1)
+    try:
+        results = open_spool()
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
     try:
         summary.start()
         started = time.perf_counter()

@@ -282,7 +282,8 @@ class Settings:
             low_open=True,
             high=3600,
             units=" seconds",
-            help="Seconds an upload may send nothing before it is dropped with 408.",
+            help="Seconds an upload may send nothing (then 408), and a client has to send "
+            "its headers.",
         ),
     )
     max_connections: int = setting(
