@@ -1,10 +1,11 @@
 """``python -m bench.dask``: Dask executor against the local pool; the coordinator's ceiling.
 
 1. Same machine, the bench corpus (100 camera-size JPEGs by default):
-   ``derivo process --workers N`` against ``derivo process --scheduler`` on a Dask
-   LocalCluster of N single-threaded worker processes (N = cores), run alternately
-   (A B A B ...), medians and their ratio. The cluster is started once, before the
-   runs, as a long-lived cluster would be; the pool's start-up is part of its runs.
+   ``derivo process --workers N`` against ``derivo process --scheduler`` on a local
+   Dask cluster (``dask scheduler`` and ``dask worker --nworkers N --nthreads 1``
+   processes, N = cores), run alternately (A B A B ...), medians and their ratio.
+   The cluster is started once, before the runs, as a long-lived cluster would be;
+   the pool's start-up is part of its runs.
 2. The coordinator's ceiling: a render that does nothing, 10,000 tiny distinct
    photos, the whole pipeline (discover, hash, SQLite, submit, record) feeding the
    local pool and the Dask cluster, and Dask's own per-task cost (submit and
@@ -14,13 +15,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +35,57 @@ from bench import corpus as corpus_mod
 REPO = Path(__file__).resolve().parent.parent
 
 
+@contextlib.contextmanager
+def local_cluster(workers: int, logs: Path) -> Iterator[str]:
+    """A scheduler and ``workers`` single-threaded workers, each its own process, as on
+    a real cluster (the scheduler does not share this process's interpreter); its address."""
+    from distributed import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).parent / "dask")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # the no-op render lives in bench/
+    commands = [
+        [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port)],
+        [dask, "worker", address, "--nworkers", str(workers), "--nthreads", "1"],
+    ]
+    processes = []
+    try:
+        for name, argv in zip(("scheduler", "workers"), commands, strict=True):
+            with open(logs / f"{name}.log", "wb") as log:
+                processes.append(
+                    subprocess.Popen(
+                        [*argv, "--no-dashboard"],
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        with Client(address, timeout=60, set_as_default=False) as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address
+    finally:
+        for process in reversed(processes):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
 def noop_render(task: Any) -> Any:
-    """Render nothing, but answer as a render would: the coordinator's work stays the same."""
-    from derivo.tasks import Derivative, RenderResult, derivative_path
+    """Render nothing, but answer as a render would: the coordinator's work stays the same.
+
+    The photo's folder is made, as a render makes it: the pool's coordinator syncs it.
+    """
+    from derivo.tasks import Derivative, RenderResult, derivative_path, source_folder
+
+    source_folder(Path(task.out_dir), task.source_hash).mkdir(parents=True, exist_ok=True)
 
     made = tuple(
         Derivative(
@@ -103,9 +157,8 @@ def tiny_library(folder: Path, n: int) -> Path:
 
 
 def feed(executor: Any, photos: Path, out: Path) -> tuple[float, float]:
-    """Photos per wall second, and per CPU second of this process, through the whole
-    pipeline with a no-op render (with a LocalCluster, its scheduler runs in this
-    process too, so its CPU is counted: the coordinator's host pays for both)."""
+    """Photos per wall second, and per CPU second of this process (the coordinator),
+    through the whole pipeline with a no-op render."""
     from derivo import DerivativeCache, Pipeline
     from derivo.discover import find_photos
 
@@ -192,25 +245,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
-    from distributed import LocalCluster
-
     from derivo.executors import available_cores
 
     cores = available_cores()
     results: dict[str, Any] = {"cores": cores, "feed_photos": args.feed}
     with tempfile.TemporaryDirectory(prefix="derivo-bench-dask-") as tmp:
         work = Path(tmp)
-        with LocalCluster(
-            n_workers=cores, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster:
-            print(f"Dask LocalCluster at {cluster.scheduler_address}: {cores} x 1 thread")
+        with local_cluster(cores, work) as address:
+            print(f"Dask cluster at {address}: {cores} workers x 1 thread")
             if not args.skip_corpus:
                 corpus = corpus_mod.ensure(args.n, args.seed)
                 print(f"corpus: {corpus_mod.describe(corpus)}")
                 corpus_mod.warm(corpus)
-                results["render"] = compare(
-                    corpus.directory, cluster.scheduler_address, cores, args.runs, work
-                )
+                results["render"] = compare(corpus.directory, address, cores, args.runs, work)
                 r = results["render"]
                 print(
                     f"{args.n} photos: pool {r['pool_median_s']:.2f} s, "
@@ -218,9 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"(target <= 1.15); render {r['render_core_s_per_photo'] * 1000:.0f} "
                     "core-ms per photo"
                 )
-            results["ceiling"] = ceiling(
-                cluster.scheduler_address, cores, args.feed, args.runs, work
-            )
+            results["ceiling"] = ceiling(address, cores, args.feed, args.runs, work)
     c = results["ceiling"]
     print(
         f"coordinator, no-op render, {args.feed} photos: pool {c['pool_photos']:.0f}/s "

@@ -3,8 +3,9 @@
     python -m bench.profile [--n 40]       # uses the default corpus (bench/.corpus/100-1)
 
 Steps are timed with ``time.process_time`` (CPU of this process), so other load on
-the machine inflates them less than wall time. Worker start-up is the wall time of a
-fresh interpreter importing the renderer, minus a bare interpreter.
+the machine inflates them less than wall time. The renderer's start-up is the wall
+time of a fresh interpreter importing it, minus a bare interpreter: a run pays it
+once, in the fork server its workers are forked from.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<52} {1000 * statistics.median(totals):7.1f}")
     print(
         f"\nstart-up (wall, median of 5): bare interpreter {1000 * bare:.0f} ms; "
-        f"worker imports +{1000 * (worker - bare):.0f} ms; "
+        f"renderer imports (once, in the fork server) +{1000 * (worker - bare):.0f} ms; "
         f"CLI imports +{1000 * (cli - bare):.0f} ms"
     )
     return 0

@@ -1,8 +1,14 @@
-"""Dask worker preload for tests: every render waits at a gate the test opens.
+"""Dask worker preload for tests: hold work at a gate the test opens.
 
-Started as ``dask worker --preload tests.dask_gate`` with ``DERIVO_TEST_GATE`` set
-to a folder: each render leaves ``started-<pid>`` there, then waits for the file
-``open``, so a test can kill a worker while it provably holds a task.
+Started as ``dask worker`` with ``DASK_DISTRIBUTED__WORKER__PRELOAD=tests.dask_gate``
+and one of:
+
+* ``DERIVO_TEST_GATE`` (a folder): each render leaves ``started-<pid>`` there,
+  then waits for the file ``open``, so a test can kill a worker while it provably
+  holds a task.
+* ``DERIVO_TEST_STALL`` (a :class:`~tests.gates.Gate` folder): each render's task
+  waits at the gate *before* the render's own time limit starts, as a task that
+  a live worker never answers for; only the coordinator's watchdog ends it.
 """
 
 from __future__ import annotations
@@ -13,11 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from derivo.executors import dask_tasks
 from derivo.tasks import RenderResult, RenderTask
+from tests.gates import wait_at
 
 # the module, not the function of the same name that ``derivo`` re-exports
 _module = importlib.import_module("derivo.render")
 _render = _module.render
+_run_one = dask_tasks._run_one
 
 
 def gated_render(task: RenderTask) -> RenderResult:
@@ -28,5 +37,13 @@ def gated_render(task: RenderTask) -> RenderResult:
     return _render(task)
 
 
+def stalled_run_one(func: Any, task: RenderTask, timeout: float) -> dask_tasks.Outcome:
+    wait_at(os.environ["DERIVO_TEST_STALL"], task.source_hash)
+    return _run_one(func, task, timeout)
+
+
 def dask_setup(worker: Any) -> None:
-    _module.render = gated_render
+    if "DERIVO_TEST_GATE" in os.environ:
+        _module.render = gated_render
+    if "DERIVO_TEST_STALL" in os.environ:
+        dask_tasks._run_one = stalled_run_one  # type: ignore[assignment]

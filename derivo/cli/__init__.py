@@ -40,6 +40,7 @@ from derivo.cli.watch import watch_command
 from derivo.discover import Found, find_photos, scan
 from derivo.errors import DerivoError, StorageFull
 from derivo.executors import make_executor
+from derivo.executors.pool import stop_forkserver
 from derivo.formats import INPUTS, labels
 from derivo.limits import Limits
 from derivo.lock import FolderLock
@@ -200,6 +201,7 @@ def process(
             sys.exit(130)
         except DerivoError as exc:
             raise UsageFailure(str(exc)) from None
+        stop_forkserver()  # the pool is closed: reap the workers' parent, so its CPU counts
         summary.finish()
         summary.out, summary.db = str(out_dir.resolve()), str(db.resolve())
         if as_json and progress == "jsonl":
@@ -213,6 +215,7 @@ def process(
         # a spool write that failed was reported; closing retries it and fails again
         with contextlib.suppress(OSError):
             results.close()
+        stop_forkserver()  # also when the run stopped early
 
 
 def _echo_summary_with_results(summary: dict[str, Any], results: IO[str]) -> None:

@@ -2,7 +2,8 @@
 
 ``base`` holds the interface the pipeline depends on; ``pool`` the local worker
 pool, the default; ``inline`` renders in the calling thread (one-off renders,
-debugging, tests); ``dask`` a Dask distributed cluster (the ``dask`` extra);
+debugging, tests); ``dask`` a Dask distributed cluster (the ``dask`` extra),
+with ``dask_tasks`` what it runs on the cluster;
 ``factory`` picks one from settings.
 """
 

@@ -6,40 +6,55 @@
 * A task over its time limit: the worker returns at the limit and is restarted
   (its nanny kills the stuck render); the task is tried again up to
   ``max_attempts``, then fails with :class:`~derivo.errors.TaskTimeout`.
+* A task that a live worker never answers for (a stall inside Dask, or code the
+  in-task limit does not cover): the coordinator's watchdog gives up on it
+  ``task_timeout + stall_slack`` seconds after the worker started it, restarts
+  that worker and tries again, up to ``max_attempts``, then ``TaskTimeout``.
 * Input errors come back as results and are never retried.
 
 One render occupies one Dask worker thread and about one core (libvips runs one
-thread per render), so a cluster's parallelism is its total worker threads.
+thread per render), so a cluster's parallelism is its total worker threads. Cheap
+renders travel several to a Dask task, so that the scheduler's cost per task (about
+a millisecond) does not bound how many photos per second one coordinator feeds.
 :meth:`DaskExecutor.check` refuses a cluster whose workers run another derivo or
 do not share the sources and the output folder.
 """
 
 from __future__ import annotations
 
-import os
+import functools
+import itertools
 import queue
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
+from concurrent.futures import CancelledError
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from derivo.errors import (
-    ClusterError,
-    DerivoError,
-    QueueFull,
-    RenderFailed,
-    TaskTimeout,
-    WorkerCrashed,
-)
+from derivo.errors import ClusterError, QueueFull, RenderFailed, TaskTimeout, WorkerCrashed
 from derivo.executors.base import RenderFuture, settle
+from derivo.executors.dask_tasks import (
+    Outcome,
+    derivo_version,
+    executing,
+    probe,
+    run_batch,
+    warm,
+)
 from derivo.executors.pool import PoolStats
-from derivo.specs import RENDERER_VERSION
-from derivo.tasks import RenderResult, RenderTask, source_folder
+from derivo.tasks import RenderResult, RenderTask
+
+__all__ = ["DaskExecutor", "derivo_version"]
 
 _PROBE_PREFIX = ".derivo-probe-"
+#: Renders go several to a Dask task until a task holds about this much work.
+BATCH_SECONDS = 0.05
+#: The most renders in one Dask task.
+MAX_BATCH = 64
 
 
 def _default_render(task: RenderTask) -> RenderResult:
@@ -48,72 +63,18 @@ def _default_render(task: RenderTask) -> RenderResult:
     return render(task)
 
 
-def derivo_version() -> str:
-    """This derivo's version and renderer version: workers must match both."""
-    try:
-        return f"{version('derivo')} (renderer {RENDERER_VERSION})"
-    except PackageNotFoundError:
-        return f"unknown (renderer {RENDERER_VERSION})"
+@dataclass(slots=True, eq=False)
+class _Entry:
+    """One render the executor owes an answer for."""
+
+    task: RenderTask
+    future: RenderFuture
+    attempt: int = 1
+    alone: bool = False  # in a Dask task of its own: its last batch died or stalled
 
 
-def _run(
-    func: Callable[[RenderTask], RenderResult], task: RenderTask, timeout: float
-) -> tuple[str, Any, bool]:
-    """Body of one task on a Dask worker: ``(status, value, a try before left files)``.
-
-    The render runs in a helper thread so the task can give up at its time limit;
-    the coordinator then restarts this worker, which ends the stuck render.
-    """
-    from derivo.atomic import TEMP_PATTERN
-    from derivo.render import init_worker
-
-    init_worker()  # cheap, and holds on workers the nanny restarted
-    folder = source_folder(Path(task.out_dir), task.source_hash)
-    leftovers = folder.is_dir() and any(folder.glob(TEMP_PATTERN))
-    outcome: list[tuple[str, Any]] = []
-
-    def target() -> None:
-        try:
-            outcome.append(("ok", func(task)))
-        except DerivoError as exc:
-            outcome.append(("error", exc))
-        except Exception as exc:  # recorded, as on the pool: a retryable failure
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            outcome.append(("error", RenderFailed(reason)))
-
-    thread = threading.Thread(target=target, name="derivo-render", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        from distributed import get_worker
-
-        return "timeout", get_worker().address, leftovers
-    status, value = outcome[0]
-    return status, value, leftovers
-
-
-def _probe(out_dir: str, token_name: str, token: str, source: str | None) -> tuple[str, str | None]:
-    """Run on each worker at connect: its derivo version, and what it cannot do, if anything."""
-    out = Path(out_dir)
-    try:
-        if source is not None:
-            with open(source, "rb") as f:
-                f.read(1)
-    except OSError as exc:
-        return derivo_version(), f"cannot read source {source}: {exc.strerror}"
-    try:
-        seen = (out / token_name).read_text()
-    except OSError:
-        seen = None
-    if seen != token:
-        return derivo_version(), f"does not see the output folder {out_dir} (not shared storage?)"
-    mine = out / f"{token_name}-{os.getpid()}"
-    try:
-        mine.write_text(token)
-        mine.unlink()
-    except OSError as exc:
-        return derivo_version(), f"cannot write into the output folder {out_dir}: {exc.strerror}"
-    return derivo_version(), None
+#: A render's answer: its entry, success, the result or error, attempts taken.
+_Settled = tuple[_Entry, bool, Any, int]
 
 
 def _reachable(address: str, timeout: float) -> None:
@@ -138,6 +99,10 @@ def _reachable(address: str, timeout: float) -> None:
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
 
 
+def _reason(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 class DaskExecutor:
     """Run tasks on a Dask cluster: ``client`` is a ``distributed.Client`` or an address.
 
@@ -156,6 +121,7 @@ class DaskExecutor:
         queue_size: int | None = None,
         task_timeout: float = 120.0,
         max_attempts: int = 3,
+        stall_slack: float = 30.0,
         connect_timeout: float = 5.0,
         func: Callable[[RenderTask], RenderResult] = _default_render,
     ) -> None:
@@ -166,6 +132,8 @@ class DaskExecutor:
             raise ClusterError("Dask is not installed: pip install 'derivo[dask]'") from None
         if not 0 < task_timeout <= 86_400:
             raise ValueError("task_timeout must be in (0, 86400] seconds")
+        if not 0 < stall_slack <= 86_400:
+            raise ValueError("stall_slack must be in (0, 86400] seconds")
         self._distributed = distributed
         self._owns_client = not isinstance(client, distributed.Client)
         if self._owns_client:
@@ -173,33 +141,42 @@ class DaskExecutor:
             try:
                 client = distributed.Client(client, timeout=connect_timeout, set_as_default=False)
             except (OSError, TimeoutError, ValueError) as exc:
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 raise ClusterError(
-                    f"cannot reach the Dask scheduler at {client}: {reason}"
+                    f"cannot reach the Dask scheduler at {client}: {_reason(exc)}"
                 ) from None
         self.client = client
         self.address: str = client.scheduler.address
         self.task_timeout = task_timeout
         self.max_attempts = max_attempts
+        self.stall_slack = stall_slack
         self._connect_timeout = connect_timeout
         self._func = func
+        self._body = functools.partial(run_batch, func, task_timeout)
+        self._prefix = f"derivo-render-{secrets.token_hex(6)}-"
+        self._keys = itertools.count()
+        self.dask_tasks = 0  # sent so far: fewer than the renders when cheap ones share
         self._threads = 0
         self._queue_size = queue_size
         self._cond = threading.Condition()
-        self._in_flight: dict[Any, tuple[RenderTask, RenderFuture, int]] = {}
+        self._outbox: list[_Entry] = []
+        self._in_flight: dict[Any, list[_Entry]] = {}  # Dask future -> its renders
+        self._owed = 0  # renders submitted and not yet settled
+        self._started: dict[str, tuple[float, str]] = {}  # key -> (start, worker)
+        self._render_seconds: float | None = None  # a render's typical time on a worker
         self._completed = self._failed = self._restarts = 0
         self._closing = False
         self._crash_attempts = 1 + int(
             client.run_on_scheduler(dask.config.get, "distributed.scheduler.allowed-failures")
         )
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._collector: threading.Thread | None = None
-        self._restarters: list[threading.Thread] = []
+        self._threads_started: list[threading.Thread] = []
+        self._helpers: list[threading.Thread] = []
+        self._warmed = False
 
     @property
     def queue_size(self) -> int:
         # enough in flight to cover the round trips to the scheduler, not just the threads
-        return self._queue_size or max(64, 4 * self._threads)
+        return self._queue_size or max(64, 4 * self._threads * self._batch_size())
 
     def check(self, *, out_dir: Path, source: Path | None = None) -> None:
         """Refuse a cluster that cannot do the work, with a one-line reason.
@@ -219,8 +196,7 @@ class DaskExecutor:
         try:  # the scheduler unpickles every task, so it needs derivo too
             theirs = self.client.run_on_scheduler(derivo_version)
         except Exception as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ClusterError(f"the Dask scheduler cannot run derivo: {reason}") from None
+            raise ClusterError(f"the Dask scheduler cannot run derivo: {_reason(exc)}") from None
         if theirs != ours:
             raise ClusterError(f"the Dask scheduler runs derivo {theirs}, not {ours}")
         token, name = secrets.token_hex(8), f"{_PROBE_PREFIX}{secrets.token_hex(4)}"
@@ -231,7 +207,7 @@ class DaskExecutor:
             raise ClusterError(f"cannot write into the output folder {out_dir}: {exc}") from None
         try:
             answers = self.client.run(
-                _probe,
+                probe,
                 str(out_dir.resolve()),
                 name,
                 token,
@@ -242,8 +218,7 @@ class DaskExecutor:
             (out_dir / name).unlink(missing_ok=True)
         for worker, answer in sorted(answers.items()):
             if isinstance(answer, BaseException):
-                reason = str(answer).splitlines()[0] if str(answer) else type(answer).__name__
-                raise ClusterError(f"Dask worker {worker} cannot run derivo: {reason}")
+                raise ClusterError(f"Dask worker {worker} cannot run derivo: {_reason(answer)}")
             theirs, problem = answer
             if theirs != ours:
                 raise ClusterError(f"Dask worker {worker} runs derivo {theirs}, not {ours}")
@@ -259,30 +234,35 @@ class DaskExecutor:
             self._threads = sum(self.client.nthreads().values())
         future = RenderFuture()
         with self._cond:
-            while not self._closing and len(self._in_flight) >= self.queue_size:
+            while not self._closing and self._owed >= self.queue_size:
                 if not block:
                     raise QueueFull(f"render queue is full ({self.queue_size} waiting)")
                 self._cond.wait()
             if self._closing:
                 raise RenderFailed("the Dask executor is shut down")
-            self._send(task, future, 1)
-            if self._collector is None:
-                self._collector = threading.Thread(
-                    target=self._collect, name="derivo-dask", daemon=True
-                )
-                self._collector.start()
+            if not self._threads_started:
+                for target, name in ((self._dispatch, "derivo-dask-send"),
+                                     (self._collect, "derivo-dask")):  # fmt: skip
+                    thread = threading.Thread(target=target, name=name, daemon=True)
+                    thread.start()
+                    self._threads_started.append(thread)
+            self._owed += 1
+            self._outbox.append(_Entry(task, future))
             self._cond.notify_all()
         return future
 
     def start(self) -> None:
-        """Nothing to start: the cluster is already running."""
+        """Have the workers import the renderer now, while the first photos are hashed."""
+        if not self._warmed:
+            self._warmed = True
+            self.client.run(warm, wait=False)
 
     def stats(self) -> PoolStats:
         with self._cond:
             return PoolStats(
                 workers=self._threads,
-                queued=0,
-                in_flight=len(self._in_flight),
+                queued=len(self._outbox),
+                in_flight=self._owed - len(self._outbox),
                 completed=self._completed,
                 failed=self._failed,
                 restarts=self._restarts,
@@ -292,17 +272,28 @@ class DaskExecutor:
         """Wait for every task in flight (or cancel them), then let go of the cluster."""
         with self._cond:
             if cancel:
-                for dask_future, (_task, future, _n) in self._in_flight.items():
-                    dask_future.cancel()
-                    future.cancel()
-            self._cond.wait_for(lambda: not self._in_flight or cancel)
+                for entry in self._outbox:
+                    entry.future.cancel()
+                self._owed -= len(self._outbox)
+                self._outbox.clear()
+                dask_futures = list(self._in_flight)
+                for entries in self._in_flight.values():
+                    for entry in entries:
+                        entry.future.cancel()
+                self._closing = True  # a render that lands from now on is not sent again
+            self._cond.wait_for(lambda: not self._owed or self._closing)
             self._closing = True
             self._cond.notify_all()
-            collector = self._collector
-        if collector is not None:
-            self._done.put(None)
-            collector.join()
-        for thread in self._restarters:
+        if cancel and dask_futures:
+            try:
+                self.client.cancel(dask_futures)
+            except (OSError, TimeoutError):
+                pass  # a scheduler that is gone has dropped them anyway
+        for thread in self._threads_started:
+            if thread.name == "derivo-dask":
+                self._done.put(None)
+            thread.join()
+        for thread in self._helpers:
             thread.join()
         if self._owns_client:
             self.client.close()
@@ -313,19 +304,109 @@ class DaskExecutor:
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self.close(cancel=exc_type is not None)
 
-    # Internals
+    # Sending, and the watchdog
 
-    def _send(self, task: RenderTask, future: RenderFuture, attempt: int) -> None:
-        dask_future = self.client.submit(
-            _run,
-            self._func,
-            task,
-            self.task_timeout,
-            pure=False,
-            key=f"render-{secrets.token_hex(8)}",
-        )
-        self._in_flight[dask_future] = (task, future, attempt)
-        dask_future.add_done_callback(self._done.put)
+    def _dispatch(self) -> None:
+        """Send what ``submit`` queued, as few Dask tasks in one message as it can; between
+        sends, look for tasks a live worker has held past their deadline."""
+        every = max(0.5, min(5.0, (self.task_timeout + self.stall_slack) / 4))
+        next_look = time.monotonic() + every
+        while True:
+            with self._cond:
+                self._cond.wait_for(
+                    lambda: self._outbox or self._closing,
+                    timeout=max(0.0, next_look - time.monotonic()),
+                )
+                if self._closing:
+                    return
+                entries, self._outbox = self._outbox, []
+            if entries:
+                self._send(entries)
+            if time.monotonic() >= next_look:
+                self._watch()
+                next_look = time.monotonic() + every
+
+    def _batch_size(self) -> int:
+        if self._render_seconds is None:
+            return 1
+        return max(1, min(MAX_BATCH, int(BATCH_SECONDS / max(self._render_seconds, 1e-6))))
+
+    def _send(self, entries: list[_Entry]) -> None:
+        together = [e for e in entries if not e.alone]
+        # at least two tasks per worker thread, so no thread waits for a long batch
+        size = min(self._batch_size(), -(-len(together) // max(2, 2 * self._threads)))
+        batches = [[e] for e in entries if e.alone]
+        batches += [together[i : i + size] for i in range(0, len(together), max(1, size))]
+        try:
+            dask_futures = self.client.map(
+                self._body,
+                [tuple(e.task for e in batch) for batch in batches],
+                key=[f"{self._prefix}{next(self._keys)}" for _ in batches],
+                pure=False,
+            )
+        except Exception as exc:  # the client is closed, or the scheduler gone
+            error = RenderFailed(f"cannot send renders to the Dask scheduler: {_reason(exc)}")
+            self._finish([(e, False, error, e.attempt) for e in entries], [])
+            return
+        with self._cond:
+            self.dask_tasks += len(batches)
+            self._in_flight.update(zip(dask_futures, batches, strict=True))
+        for dask_future in dask_futures:
+            dask_future.add_done_callback(self._done.put)
+
+    def _watch(self) -> None:
+        """Give up on tasks a worker started more than their time limit plus slack ago."""
+        with self._cond:
+            if not self._in_flight:
+                self._started.clear()
+                return
+        try:
+            running = self.client.run_on_scheduler(executing, self._prefix)
+        except (OSError, TimeoutError):
+            return  # a lost scheduler cancels the futures: they land as failed
+        now = time.monotonic()
+        stalled: list[tuple[Any, list[_Entry], str, float]] = []
+        with self._cond:
+            keys = {f.key: f for f in self._in_flight}
+            for key in list(self._started):
+                if key not in keys:
+                    del self._started[key]
+            for key, (worker, seconds) in running.items():
+                dask_future = keys.get(key)
+                if dask_future is None:
+                    continue
+                start = self._started.get(key)
+                if start is None or start[1] != worker:  # new, or retried elsewhere by Dask
+                    start = self._started[key] = (now - seconds, worker)
+                limit = self.task_timeout * len(self._in_flight[dask_future]) + self.stall_slack
+                if now - start[0] > limit:
+                    del self._started[key]
+                    stalled.append((dask_future, self._in_flight.pop(dask_future), worker, limit))
+        for dask_future, entries, worker, limit in stalled:
+            try:
+                self.client.cancel([dask_future])
+            except (OSError, TimeoutError):
+                pass  # the restart below drops it as well
+            self._restart(worker)
+            reason = f"no result from Dask worker {worker} {limit:g} s after it started"
+            self._finish(*self._retry(entries, reason))
+
+    def _retry(self, entries: list[_Entry], reason: str) -> tuple[list[_Settled], list[_Entry]]:
+        """Renders that overran: each again in a task of its own, or failed at the last try."""
+        again: list[_Entry] = []
+        failed: list[_Settled] = []
+        for entry in entries:
+            if entry.attempt < self.max_attempts and not self._closing:
+                entry.attempt += 1
+                entry.alone = True
+                again.append(entry)
+            else:
+                n = entry.attempt
+                error = TaskTimeout(f"{reason} ({n} attempt{'s' * (n > 1)})")
+                failed.append((entry, False, error, n))
+        return failed, again
+
+    # Results
 
     def _collect(self) -> None:
         """Hand finished Dask futures' outcomes to their RenderFutures, a batch at a time.
@@ -340,7 +421,6 @@ class DaskExecutor:
                     batch.append(self._done.get_nowait())
                 except queue.Empty:
                     break
-            stop = None in batch
             ready = [f for f in batch if f is not None]
             finished = [f for f in ready if f.status == "finished"]
             try:
@@ -349,67 +429,114 @@ class DaskExecutor:
                 values = {}
             for dask_future in ready:
                 self._landed(dask_future, values.get(dask_future))
-            if stop:
+            if None in batch:
                 return
 
-    def _landed(self, dask_future: Any, value: Any) -> None:
+    def _landed(self, dask_future: Any, value: list[Outcome] | None) -> None:
         with self._cond:
-            entry = self._in_flight.pop(dask_future, None)
-            if entry is None:
+            entries = self._in_flight.pop(dask_future, None)
+            if entries is not None and dask_future.status in ("pending", "lost"):
+                # its result was lost with a worker before we fetched it: Dask computes it again
+                self._in_flight[dask_future] = entries
+                self._helper(self._land_again, dask_future)
                 return
-            task, future, attempt = entry
-            if value is not None and value[0] == "timeout":
-                if attempt < self.max_attempts and not self._closing:
-                    self._restart(value[1])
-                    self._send(task, future, attempt + 1)
-                    return
-            self._cond.notify_all()
-        ok, outcome, attempts = self._outcome(dask_future, value, attempt)
-        future.attempts = attempts
-        with self._cond:
-            if ok:
-                self._completed += 1
-            else:
-                self._failed += 1
-        settle(future, ok, outcome)
+        if entries is not None:  # else cancelled by the watchdog or by close
+            self._finish(*self._outcomes(dask_future, value, entries))
 
-    def _outcome(self, dask_future: Any, value: Any, attempt: int) -> tuple[bool, Any, int]:
+    def _outcomes(
+        self, dask_future: Any, value: list[Outcome] | None, entries: list[_Entry]
+    ) -> tuple[list[_Settled], list[_Entry]]:
+        """What became of one Dask task's renders: settled ones, and ones to send again."""
         if dask_future.status == "finished":
             if value is None:
                 try:
                     value = dask_future.result()
                 except Exception as exc:
-                    return False, self._failure(exc), attempt
-            status, result, leftovers = value
-            attempts = max(attempt, 2) if leftovers else attempt
-            if status == "ok":
-                return True, result, attempts
-            if status == "timeout":
-                self._restart(result)
-                tries = f"{attempt} attempt{'s' * (attempt > 1)}"
-                limit = f"{self.task_timeout:g} s time limit"
-                return False, TaskTimeout(f"render exceeded the {limit} ({tries})"), attempts
-            return False, result, attempts
+                    return [(e, False, self._failure(exc), e.attempt) for e in entries], []
+            return self._rendered(entries, value)
         if dask_future.status == "cancelled":
-            return False, RenderFailed("render cancelled: the Dask scheduler was lost"), attempt
+            error = RenderFailed("render cancelled: the Dask scheduler was lost")
+            return [(e, False, error, e.attempt) for e in entries], []
         error = dask_future.exception()
-        if isinstance(error, self._distributed.KilledWorker):
-            n = self._crash_attempts
-            return False, WorkerCrashed(f"Dask worker died on {n} attempts"), n
-        return False, self._failure(error), attempt
+        if not isinstance(error, self._distributed.KilledWorker):
+            return [(e, False, self._failure(error), e.attempt) for e in entries], []
+        if len(entries) > 1:  # any of them may be the killer: each alone from now on
+            for entry in entries:
+                entry.alone = True
+            return [], entries
+        n = self._crash_attempts
+        return [(entries[0], False, WorkerCrashed(f"Dask worker died on {n} attempts"), n)], []
+
+    def _rendered(
+        self, entries: list[_Entry], value: list[Outcome]
+    ) -> tuple[list[_Settled], list[_Entry]]:
+        settled: list[_Settled] = []
+        overran: list[_Entry] = []
+        again = entries[len(value) :]  # not reached: behind a render that overran
+        for entry, (kind, result, leftovers, seconds) in zip(entries, value, strict=False):
+            if kind == "timeout":
+                self._restart(result)
+                overran.append(entry)
+                continue
+            self._timed(seconds)
+            attempts = max(entry.attempt, 2) if leftovers else entry.attempt
+            settled.append((entry, kind == "ok", result, attempts))
+        if overran:
+            failed, retried = self._retry(
+                overran, f"render exceeded the {self.task_timeout:g} s time limit"
+            )
+            settled += failed
+            again += retried
+        return settled, again
+
+    def _finish(self, settled: list[_Settled], again: list[_Entry]) -> None:
+        """Settle renders with their outcomes; queue ``again`` to be sent once more."""
+        with self._cond:
+            if self._closing:  # nobody sends any more: those fail
+                error = RenderFailed("the Dask executor is shut down")
+                settled = settled + [(e, False, error, e.attempt) for e in again]
+                again = []
+            self._outbox.extend(again)
+            self._owed -= len(settled)
+            for _entry, ok, _outcome, _n in settled:
+                if ok:
+                    self._completed += 1
+                else:
+                    self._failed += 1
+            self._cond.notify_all()
+        for entry, ok, outcome, attempts in settled:
+            entry.future.attempts = attempts
+            settle(entry.future, ok, outcome)
+
+    def _timed(self, seconds: float) -> None:
+        """Follow how long a render takes, to size the batches."""
+        known = self._render_seconds
+        self._render_seconds = seconds if known is None else 0.8 * known + 0.2 * seconds
 
     @staticmethod
     def _failure(exc: BaseException) -> RenderFailed:
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return RenderFailed(f"Dask task failed: {reason}")
 
+    def _land_again(self, dask_future: Any) -> None:
+        try:
+            dask_future.exception()  # waits until it is computed again (or cancelled)
+        except (CancelledError, OSError, TimeoutError):
+            pass  # it lands as cancelled, or the client is closing
+        self._done.put(dask_future)
+
     def _restart(self, worker: str) -> None:
         """Restart a worker whose render overran, without waiting for it here."""
-        self._restarts += 1
+        with self._cond:
+            self._restarts += 1
+        self._helper(self._restart_now, worker)
+
+    def _helper(self, target: Callable[[Any], None], arg: Any) -> None:
+        """Run ``target(arg)`` in a thread of its own; :meth:`close` waits for it."""
         thread = threading.Thread(
-            target=self._restart_now, args=(worker,), name="derivo-dask-restart", daemon=True
+            target=target, args=(arg,), name="derivo-dask-helper", daemon=True
         )
-        self._restarters.append(thread)
+        self._helpers.append(thread)
         thread.start()
 
     def _restart_now(self, worker: str) -> None:

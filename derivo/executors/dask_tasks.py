@@ -1,0 +1,159 @@
+"""What the Dask executor runs on the cluster: render batches, the connect probe, the stall query.
+
+Top-level functions over plain data, so Dask pickles them by name; the scheduler
+and every worker import them from the same derivo version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from derivo.errors import DerivoError, RenderFailed
+from derivo.specs import RENDERER_VERSION
+from derivo.tasks import RenderResult, RenderTask, source_folder
+
+#: One render's outcome: ``(status, value, a try before left files, seconds)``;
+#: status ``ok`` (value: the result), ``error`` (the error) or ``timeout`` (the worker).
+Outcome = tuple[str, Any, bool, float]
+
+
+def derivo_version() -> str:
+    """This derivo's version and renderer version: workers must match both."""
+    try:
+        return f"{version('derivo')} (renderer {RENDERER_VERSION})"
+    except PackageNotFoundError:
+        return f"unknown (renderer {RENDERER_VERSION})"
+
+
+async def warm() -> None:
+    """Import the renderer on a worker before its first task needs it, off its event loop."""
+    await asyncio.get_running_loop().run_in_executor(None, _import_renderer)
+
+
+def _import_renderer() -> None:
+    from derivo.render import init_worker
+
+    init_worker()
+
+
+def run_batch(
+    func: Callable[[RenderTask], RenderResult], timeout: float, tasks: tuple[RenderTask, ...]
+) -> list[Outcome]:
+    """Body of one Dask task: render ``tasks`` in turn, each within ``timeout``.
+
+    Stops after a render that overran: its thread still runs, so the coordinator
+    restarts this worker and sends the renders not reached again. What the tasks
+    ask to be durable is, before the answer leaves, with one ``syncfs`` for the
+    batch rather than an fsync per file and folder (about half the wait).
+    """
+    from derivo.render import init_worker
+
+    init_worker()  # cheap, and holds on workers the nanny restarted
+    outcomes: list[Outcome] = []
+    for task in tasks:
+        outcomes.append(_run_one(func, replace(task, sync=False), timeout))
+        if outcomes[-1][0] == "timeout":
+            break
+    return _durable(tasks, outcomes)
+
+
+def _durable(tasks: tuple[RenderTask, ...], outcomes: list[Outcome]) -> list[Outcome]:
+    """``outcomes``, once the files of the successful renders survive a power loss."""
+    from derivo.atomic import make_durable
+
+    written = [
+        Path(made.path)
+        for task, (kind, result, _, _) in zip(tasks, outcomes, strict=False)
+        if kind == "ok" and task.sync
+        for made in result.derivatives
+    ]
+    if not written:
+        return outcomes
+    try:
+        make_durable(written)
+    except DerivoError as exc:
+        error: DerivoError = exc
+    except OSError as exc:
+        error = RenderFailed(f"cannot make the derivatives durable: {exc}")
+    else:
+        return outcomes
+    return [
+        ("error", error, leftovers, seconds) if kind == "ok" and task.sync else outcome
+        for task, outcome in zip(tasks, outcomes, strict=False)
+        for kind, _, leftovers, seconds in [outcome]
+    ]
+
+
+def _run_one(
+    func: Callable[[RenderTask], RenderResult], task: RenderTask, timeout: float
+) -> Outcome:
+    """One render in a helper thread, so the task can give up at its time limit."""
+    from derivo.atomic import TEMP_PATTERN
+
+    started = time.perf_counter()
+    folder = source_folder(Path(task.out_dir), task.source_hash)
+    leftovers = folder.is_dir() and any(folder.glob(TEMP_PATTERN))
+    outcome: list[tuple[str, Any]] = []
+
+    def target() -> None:
+        try:
+            outcome.append(("ok", func(task)))
+        except DerivoError as exc:
+            outcome.append(("error", exc))
+        except Exception as exc:  # recorded, as on the pool: a retryable failure
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            outcome.append(("error", RenderFailed(reason)))
+
+    thread = threading.Thread(target=target, name="derivo-render", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    seconds = time.perf_counter() - started
+    if thread.is_alive():
+        from distributed import get_worker
+
+        return "timeout", get_worker().address, leftovers, seconds
+    status, value = outcome[0]
+    return status, value, leftovers, seconds
+
+
+def probe(out_dir: str, token_name: str, token: str, source: str | None) -> tuple[str, str | None]:
+    """Run on each worker at connect: its derivo version, and what it cannot do, if anything."""
+    out = Path(out_dir)
+    try:
+        if source is not None:
+            with open(source, "rb") as f:
+                f.read(1)
+    except OSError as exc:
+        return derivo_version(), f"cannot read source {source}: {exc.strerror}"
+    try:
+        seen = (out / token_name).read_text()
+    except OSError:
+        seen = None
+    if seen != token:
+        return derivo_version(), f"does not see the output folder {out_dir} (not shared storage?)"
+    mine = out / f"{token_name}-{os.getpid()}"
+    try:
+        mine.write_text(token)
+        mine.unlink()
+    except OSError as exc:
+        return derivo_version(), f"cannot write into the output folder {out_dir}: {exc.strerror}"
+    return derivo_version(), None
+
+
+def executing(prefix: str, dask_scheduler: Any = None) -> dict[str, tuple[str, float]]:
+    """On the scheduler: tasks keyed ``prefix...`` that workers report running, with the
+    worker and for how many seconds (from the workers' heartbeats)."""
+    found: dict[str, tuple[str, float]] = {}
+    for worker in dask_scheduler.workers.values():
+        for task, seconds in getattr(worker, "executing", {}).items():
+            if isinstance(task.key, str) and task.key.startswith(prefix):
+                found[task.key] = (worker.address, float(seconds))
+    return found
