@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +59,17 @@ def make_pipeline(tmp_path: Path, cache: DerivativeCache, executor: CountingExec
     return make
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the tests sharing a module-scoped fixture (a server, a browser, a cluster) on one
+    xdist worker (``--dist loadgroup``), so each such fixture starts once per run."""
+    for item in items:
+        defs = getattr(item, "_fixtureinfo", None)
+        scopes = {d.scope for f in (defs.name2fixturedefs.values() if defs else ()) for d in f}
+        if "module" in scopes:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
                             config: pytest.Config) -> None:
     """Name the random order's seed even with -q, so a failing order can be replayed."""
@@ -66,3 +78,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
         terminalreporter.write_line(
             f"random order seed {seed}: replay with python -m pytest --randomly-seed={seed}"
         )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Exempt what collection built (modules, test items) from the cyclic collector.
+
+    It lives as long as the session anyway; without this, each ``gc.collect()``
+    a test needs walks all of it again.
+    """
+    gc.freeze()
