@@ -59,17 +59,6 @@ def make_pipeline(tmp_path: Path, cache: DerivativeCache, executor: CountingExec
     return make
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep the tests sharing a module-scoped fixture (a server, a browser, a cluster) on one
-    xdist worker (``--dist loadgroup``), so each such fixture starts once per run."""
-    for item in items:
-        defs = getattr(item, "_fixtureinfo", None)
-        scopes = {d.scope for f in (defs.name2fixturedefs.values() if defs else ()) for d in f}
-        if "module" in scopes:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-
-
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
                             config: pytest.Config) -> None:
     """Name the random order's seed even with -q, so a failing order can be replayed."""
