@@ -43,7 +43,7 @@ def upload_bytes(client: httpx.Client, name: str, data: bytes) -> dict[str, obje
 
 @pytest.fixture
 def client(app: App) -> Iterator[TestClient]:
-    """The module's app, with the token on every request as the gallery sends it."""
+    """The module's app, with the token on every request, as a signed-in client sends it."""
     app.client.headers["Authorization"] = f"Bearer {TOKEN}"
     yield app.client
     del app.client.headers["Authorization"]
