@@ -19,6 +19,7 @@ Run from the repository root::
 
     python -m bench.upload                 # 100 photos (bench/.corpus/100-1), ~2 minutes
     python -m bench.upload --n 10          # smoke run
+    python -m bench.upload --json a1.json ...; python -m bench.upload --pool a1.json a2.json
 """
 
 from __future__ import annotations
@@ -75,15 +76,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-process", action="store_true", help="skip the derivo process comparison"
     )
+    parser.add_argument(
+        "--pool",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="run nothing: print the GET latencies of these --json results pooled together",
+    )
     return parser.parse_args(argv)
 
 
 # The probe runs in its own process so the uploader's work does not skew its clock.
 
 
+def schedstat(path: str = "/proc/thread-self/schedstat") -> tuple[float, float, int]:
+    """Seconds a thread ran, seconds it waited runnable for a CPU, and its time slices
+    (Linux ``schedstat``); zeros where the system does not say."""
+    try:
+        ran, waited, slices = Path(path).read_text().split()[:3]
+    except (OSError, ValueError):
+        return 0.0, 0.0, 0
+    return int(ran) / 1e9, int(waited) / 1e9, int(slices)
+
+
+def since(before: tuple[float, float, int], after: tuple[float, float, int]) -> dict[str, float]:
+    ran, waited, slices = (b - a for a, b in zip(before, after, strict=True))
+    return {
+        "ran_seconds": ran,
+        "waited_seconds": waited,
+        "slices": slices,
+        "wait_per_slice_ms": waited / slices * 1000 if slices else math.nan,
+    }
+
+
 def _probe(url: str, interval: float, stop: Any, ready: Any, results: Any, limit: int) -> None:
     latencies: list[tuple[float, float]] = []  # (wall clock at start, seconds)
     cpu = time.process_time()
+    sched = schedstat()
     with httpx.Client(timeout=30) as client:
         while not stop.is_set() and len(latencies) < limit:
             wall, started = time.time(), time.perf_counter()
@@ -93,7 +122,7 @@ def _probe(url: str, interval: float, stop: Any, ready: Any, results: Any, limit
                 raise RuntimeError(f"probe got {response.status_code}")
             ready.set()
             time.sleep(interval)
-    results.put((latencies, time.process_time() - cpu))
+    results.put((latencies, time.process_time() - cpu, since(sched, schedstat())))
 
 
 class Probe:
@@ -122,12 +151,14 @@ class Probe:
         self._process.join(30)
 
     cpu_seconds = 0.0
+    sched: dict[str, float] = {}  # noqa: RUF012
 
     def latencies(self) -> list[tuple[float, float]]:
-        """(wall clock at start, seconds) of every request; ``cpu_seconds`` is then set."""
+        """(wall clock at start, seconds) of every request; ``cpu_seconds`` and ``sched``
+        (how long its thread ran and waited for a CPU) are then set."""
         self._stop.set()
         found: list[tuple[float, float]]
-        found, self.cpu_seconds = self._results.get(timeout=30)
+        found, self.cpu_seconds, self.sched = self._results.get(timeout=30)
         self._process.join(30)
         return found
 
@@ -203,16 +234,25 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
             pass
 
 
-async def wait_done(client: httpx.AsyncClient, ids: set[str], poll: float = 0.05) -> float:
-    """Poll until every photo in ``ids`` is done; returns the perf_counter when seen."""
+async def wait_done(client: httpx.AsyncClient, ids: set[str], poll: float = 0.1) -> float:
+    """Poll until every photo in ``ids`` is done; returns the perf_counter when seen.
+
+    One small request per poll: the library's counts per status (a page of one
+    photo), so the waiting client costs the server little, as the gallery's poll
+    does; listing every open photo at 20 requests a second was most of the load on
+    the server while it rendered. The library holds only the bench's photos.
+    """
     while True:
-        open_ = 0
-        for status in ("pending", "processing", "failed"):
-            page = (await client.get("/photos", params={"status": status, "limit": 1000})).json()
-            if status == "failed" and any(p["id"] in ids for p in page["photos"]):
-                raise RuntimeError(f"failed: {[p['error'] for p in page['photos']]}")
-            open_ += sum(p["id"] in ids for p in page["photos"])
-        if not open_:
+        page = (await client.get("/photos", params={"limit": 1})).json()
+        counts = page["counts"]
+        if counts.get("failed"):
+            failed = await client.get("/photos", params={"status": "failed", "limit": 1000})
+            raise RuntimeError(f"failed: {[p['error'] for p in failed.json()['photos']]}")
+        if (
+            counts.get("done", 0) >= len(ids)
+            and not counts.get("pending")
+            and not counts.get("processing")
+        ):
             return time.perf_counter()
         await asyncio.sleep(poll)
 
@@ -281,6 +321,47 @@ def run_process(paths: list[Path], workers: int | None, work: Path) -> float:
     return float(json.loads(done.stdout)["wall_seconds"])
 
 
+PHASES = (
+    ("get_idle", "idle"),
+    ("get_during_ingest", "during ingest"),
+    ("get_while_uploading", "  while uploads stream in"),
+    ("get_while_rendering", "  after, while rendering"),
+)
+
+
+def pooled(files: list[Path]) -> str:
+    """GET latencies of several runs' ``--json`` results, pooled (a run's upload burst
+    holds a few dozen probes: one run's p99 is nearly its maximum)."""
+    runs = [json.loads(path.read_text()) for path in files]
+    lines = [f"{len(runs)} runs pooled: {', '.join(str(p) for p in files)}"]
+    for key, label in PHASES:
+        samples = [(0.0, ms / 1000) for r in runs for ms in r["samples_ms"][key]]
+        g = percentiles(samples)
+        lines.append(
+            f"  GET thumbnail, {label}: p50 {g['p50_ms']:.1f} ms, p99 {g['p99_ms']:.1f} ms,"
+            f" max {g['max_ms']:.1f} ms ({g['n']} requests)"
+        )
+    cpu = ("uploader_cpu_seconds", "probe_cpu_seconds", "server_cpu_seconds", "workers_cpu_seconds")
+    lines.append("  CPU seconds, median of runs: " + ", ".join(
+        f"{key.removesuffix('_cpu_seconds')} {statistics.median(r[key] for r in runs):.2f}"
+        for key in cpu
+    ))  # fmt: skip
+    for key, who in (("event_loop_sched", "server's event loop"), ("probe_sched", "probe")):
+        if all(key in r for r in runs):
+            waits = [r[key]["wait_per_slice_ms"] for r in runs]
+            share = [r[key]["waited_seconds"] / max(r[key]["ran_seconds"], 1e-9) for r in runs]
+            lines.append(
+                f"  {who}, median of runs: waited {statistics.median(waits):.2f} ms for a CPU"
+                f" per time slice; waited/ran {statistics.median(share):.2f}"
+            )
+    loads = [r["load_average"][0] for r in runs if "load_average" in r]
+    if loads:
+        lines.append(
+            f"  load average (1 min) after each run: {' '.join(f'{x:.1f}' for x in loads)}"
+        )
+    return "\n".join(lines)
+
+
 def report(r: dict[str, Any]) -> str:
     lines = [
         f"{r['photos']} photos ({r['megabytes']} MB), {r['cores']} cores, "
@@ -292,18 +373,23 @@ def report(r: dict[str, Any]) -> str:
         f" uploading), probe {r['probe_cpu_seconds']:.2f} s, server"
         f" {r['server_cpu_seconds']:.2f} s, its workers {r['workers_cpu_seconds']:.2f} s",
     ]
+    for key, who in (("event_loop_sched", "server's event loop"), ("probe_sched", "probe")):
+        if key in r:
+            s = r[key]
+            lines.append(
+                f"  {who}: ran {s['ran_seconds']:.2f} s, waited for a CPU"
+                f" {s['waited_seconds']:.2f} s ({s['wait_per_slice_ms']:.2f} ms a time slice,"
+                f" {s['slices']:.0f} slices)"
+            )
+    if "load_average" in r:
+        lines.append("  load average after: " + " ".join(f"{x:.2f}" for x in r["load_average"]))
     if "process_seconds" in r:
         lines += [
             f"  derivo process --workers {r['workers']}: {r['process_seconds']:.2f} s"
             f" (serve / process = {r['serve_seconds'] / r['process_seconds']:.2f})",
             f"  derivo process on all {r['cores']} cores: {r['process_all_cores_seconds']:.2f} s",
         ]
-    for key, label in (
-        ("get_idle", "idle"),
-        ("get_during_ingest", "during ingest"),
-        ("get_while_uploading", "  while uploads stream in"),
-        ("get_while_rendering", "  after, while rendering"),
-    ):
+    for key, label in PHASES:
         g = r[key]
         lines.append(
             f"  GET thumbnail, {label}: p50 {g['p50_ms']:.1f} ms, p99 {g['p99_ms']:.1f} ms,"
@@ -314,6 +400,9 @@ def report(r: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.pool:
+        print(pooled(args.pool))
+        return 0
     corpus = corpus_mod.ensure(args.n, args.seed)
     paths = corpus.paths
     print(corpus_mod.describe(corpus))
@@ -336,13 +425,19 @@ def main(argv: list[str] | None = None) -> int:
             probe_url = url + probe_photo["derivatives"]["thumbnail"]["url"]
             with Probe(probe_url, args.probe_interval) as idle:
                 time.sleep(3)
-                results["get_idle"] = percentiles(idle.latencies())
+                idle_latencies = idle.latencies()
+                results["get_idle"] = percentiles(idle_latencies)
             corpus_mod.warm(corpus)
+            loop_thread = f"/proc/{proc.pid}/task/{proc.pid}/schedstat"
             with Probe(probe_url, args.probe_interval) as busy:
                 server_cpu = cpu_seconds(proc.pid)
+                loop_sched = schedstat(loop_thread)
                 run = asyncio.run(ingest(url, paths, args.concurrency))
                 server_after = cpu_seconds(proc.pid)
+                results["event_loop_sched"] = since(loop_sched, schedstat(loop_thread))
                 during = busy.latencies()
+            results["probe_sched"] = busy.sched
+            results["load_average"] = os.getloadavg()
             results["probe_cpu_seconds"] = busy.cpu_seconds
             results["uploader_cpu_seconds"] = run["uploader_cpu_seconds"]
             results["server_cpu_seconds"] = server_after[0] - server_cpu[0]
@@ -351,6 +446,12 @@ def main(argv: list[str] | None = None) -> int:
             split = run["uploaded_wall"]
             results["get_while_uploading"] = percentiles([x for x in during if x[0] < split])
             results["get_while_rendering"] = percentiles([x for x in during if x[0] >= split])
+            results["samples_ms"] = {
+                "get_idle": [s * 1000 for _, s in idle_latencies],
+                "get_during_ingest": [s * 1000 for _, s in during],
+                "get_while_uploading": [s * 1000 for t, s in during if t < split],
+                "get_while_rendering": [s * 1000 for t, s in during if t >= split],
+            }
             db = work / "serve" / "data" / "derivo.db"
             results["serve_seconds"] = last_done_wall(db, run["ids"]) - run["started_wall"]
             results["serve_client_seconds"] = run["client_seconds"]

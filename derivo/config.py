@@ -32,6 +32,15 @@ from derivo.specs import SpecSet, spec_from_mapping
 
 CONFIG_NAME = "derivo.toml"
 
+#: Tables of settings only one command reads (``derivo serve`` checks its own).
+SECTIONS = ("serve",)
+
+#: The help of ``--max-pixels``, the same for ``process``, ``watch`` and ``serve``.
+MAX_PIXELS_HELP = (
+    "Refuse photos with more pixels than this: 200M (or 200MP) is 200 megapixels, "
+    "200000000 the same, as in Limits(max_pixels=...)."
+)
+
 #: Every setting with its default; ``specs`` defaults to thumbnail and preview.
 DEFAULTS: dict[str, Any] = {
     "workers": None,
@@ -112,7 +121,8 @@ def load_settings(
     path = find_config(out_dir, config)
     if path is not None:
         for key, value in read_config(path).items():
-            values[key], origins[key] = value, str(path)
+            if key in DEFAULTS:
+                values[key], origins[key] = value, str(path)
     for key, (value, option) in given.items():
         values[key], origins[key] = value, option
         # one way to size the pool: the command line's choice replaces the file's
@@ -132,13 +142,19 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - set(DEFAULTS))
+    unknown = sorted(set(data) - set(DEFAULTS) - set(SECTIONS))
     if unknown:
         raise ConfigError(
-            f"{path}: unknown setting {', '.join(unknown)} (known: {', '.join(sorted(DEFAULTS))})"
+            f"{path}: unknown setting {', '.join(unknown)} (known: "
+            f"{', '.join([*sorted(DEFAULTS), *(f'[{name}]' for name in SECTIONS)])})"
         )
+    for name in SECTIONS:
+        if not isinstance(data.get(name, {}), dict):
+            raise ConfigError(f"{path}: {name} must be a table, [{name}]")
     try:
-        return {key: _check(key, value) for key, value in data.items()}
+        return {
+            key: value if key in SECTIONS else _check(key, value) for key, value in data.items()
+        }
     except (ConfigError, SpecError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
 
@@ -166,11 +182,17 @@ def _check(key: str, value: Any) -> Any:
 
 def settings_lines(settings: RunSettings) -> list[str]:
     """What ``derivo config`` prints: each setting, its value, and where it came from."""
-    rows = [(key, _shown(key, settings.values[key])) for key in DEFAULTS if key != "specs"]
+    rows = [(key, shown_value(key, settings.values[key])) for key in DEFAULTS if key != "specs"]
     width = max(len(key) for key in DEFAULTS)
     lines = [f"{key:<{width}}  {value:<12}  {settings.origins[key]}" for key, value in rows]
     lines.append(f"{'specs':<{width}}  {'':<12}  {settings.origins['specs']}")
-    for spec in settings.specs:
+    return [*lines, *spec_lines(settings.specs)]
+
+
+def spec_lines(specs: SpecSet) -> list[str]:
+    """One indented line per spec, as ``derivo config`` shows them."""
+    lines = []
+    for spec in specs:
         extra = "" if spec.format != "jpeg" or not spec.progressive else ", progressive"
         lines.append(
             f"  {spec.name}: {spec.width}x{spec.height} {spec.fit}, {spec.format} "
@@ -179,7 +201,7 @@ def settings_lines(settings: RunSettings) -> list[str]:
     return lines
 
 
-def _shown(key: str, value: Any) -> str:
+def shown_value(key: str, value: Any) -> str:
     """A value as it would be written in the file."""
     if value is None:
         return "-"

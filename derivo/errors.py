@@ -6,8 +6,9 @@
     ├── InputError                 permanent: the photo itself is at fault, never retried
     │   ├── UnsupportedFormat      not an image, or a format derivo does not decode
     │   ├── CorruptImage           truncated or damaged data
-    │   ├── LimitExceeded          over the pixel or byte limit (decompression bombs)
-    │   └── UploadStalled          an upload sent nothing for too long; dropped
+    │   └── LimitExceeded          over the pixel or byte limit (decompression bombs)
+    ├── UploadStalled              the client sent nothing of its upload for too long; dropped
+    │                              (the client's connection, not the photo, is at fault)
     ├── SpecError                  a derivative spec or spec file is invalid
     ├── ConfigError                a config file or setting is invalid
     ├── CacheError                 the cache database cannot be used (damaged, newer schema,
@@ -70,7 +71,9 @@ class LimitExceeded(InputError):
     kind = "limit"
 
 
-class UploadStalled(InputError):
+class UploadStalled(DerivoError):
+    """A slow or stalled client, not a bad photo: nothing of the upload is kept or recorded."""
+
     kind = "upload-stalled"
 
 

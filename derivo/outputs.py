@@ -111,8 +111,22 @@ def result_json(result: PhotoResult) -> dict[str, Any]:
     }
 
 
+def open_spool() -> IO[str]:
+    """A new line-buffered temp file for ``--json`` results, in the temp folder.
+
+    A folder where it cannot be made (missing, full, not writable) is a one-line
+    :class:`~derivo.errors.OutputError` naming it, not a traceback.
+    """
+    folder = Path(tempfile.gettempdir())
+    try:
+        with full_device(folder):
+            return tempfile.TemporaryFile("w+", buffering=1)
+    except OSError as exc:
+        raise _spool_error(folder, exc) from None
+
+
 def spool_json(spool: IO[str], result: PhotoResult) -> None:
-    """Append ``result``'s JSON line to ``spool``, a line-buffered temp file.
+    """Append ``result``'s JSON line to ``spool`` (made by :func:`open_spool`).
 
     A write that fails (full, or an unusable temp folder) is a one-line error naming
     the temp folder, not a traceback.
@@ -122,10 +136,14 @@ def spool_json(spool: IO[str], result: PhotoResult) -> None:
         with full_device(folder):
             spool.write(json.dumps(result_json(result)) + "\n")
     except OSError as exc:
-        raise OutputError(
-            f"cannot write results to the temp folder {folder}: {exc.strerror or exc}; "
-            "set TMPDIR to a writable folder"
-        ) from None
+        raise _spool_error(folder, exc) from None
+
+
+def _spool_error(folder: Path, exc: OSError) -> OutputError:
+    return OutputError(
+        f"cannot write results to the temp folder {folder}: {exc.strerror or exc}; "
+        "set TMPDIR to a writable folder"
+    )
 
 
 def outputs_lines(item: PhotoOutputs, *, cwd: Path) -> list[str]:

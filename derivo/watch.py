@@ -19,6 +19,7 @@ from pathlib import Path
 import watchfiles
 
 from derivo.discover import find_photos
+from derivo.mirror import mirror, relative_name
 from derivo.outcomes import printable
 from derivo.pipeline import PhotoResult, Pipeline
 
@@ -78,10 +79,13 @@ def watch(
     settle: float = 2.0,
     rescan: float = 300.0,
     stop: threading.Event | None = None,
+    mirror_to: Path | None = None,
 ) -> None:
     """Render what is under ``paths`` now, then what appears or changes, until ``stop``.
 
-    Ctrl-C raises KeyboardInterrupt out of here, as anywhere else.
+    With ``mirror_to``, each photo's derivatives are also linked there under its
+    own name (:mod:`derivo.mirror`), before ``on_result`` hears of it. Ctrl-C
+    raises KeyboardInterrupt out of here, as anywhere else.
     """
     roots = [p.resolve() for p in paths]
     skip = [p.resolve() for p in exclude]
@@ -116,8 +120,11 @@ def watch(
             scan(now)
             last_scan = now
         ready = [item for item in find_photos(settler.ready(now)) if item.format is not None]
-        photos = [(printable(item.path), item.path) for item in ready]
-        for result in pipeline.run(photos):
+        paths_by_id = {printable(item.path): item.path for item in ready}
+        for result in pipeline.run(paths_by_id.items()):
+            if mirror_to is not None and result.ok:
+                relative = relative_name(paths_by_id[result.photo_id], roots)
+                mirror(mirror_to, relative, result.derivatives.values())
             on_result(result)
 
 

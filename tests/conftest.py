@@ -59,8 +59,9 @@ def make_pipeline(tmp_path: Path, cache: DerivativeCache, executor: CountingExec
     return make
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
-                            config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     """Name the random order's seed even with -q, so a failing order can be replayed."""
     seed = getattr(config.option, "randomly_seed", None)
     if isinstance(seed, int):

@@ -86,9 +86,7 @@ def wait_at(folder: str, source_hash: str = "") -> None:
     gate = Path(folder)
     announce(folder, source_hash)
     deadline = time.monotonic() + DEADLINE
-    while not (gate / "open").exists() or (
-        source_hash and (gate / "held" / source_hash).exists()
-    ):
+    while not (gate / "open").exists() or (source_hash and (gate / "held" / source_hash).exists()):
         if time.monotonic() > deadline:
             raise TimeoutError("the test never opened the gate")
         time.sleep(POLL)

@@ -24,7 +24,9 @@ from tests.gates import Gate
 def derivo(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "derivo", *map(str, args)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -117,7 +119,10 @@ def gated_derivo(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]
     def start(gate: Gate, *args: str | Path) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tests.gated_cli", str(gate.folder), *map(str, args)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
             start_new_session=True,
         )
         started.append(proc)
@@ -134,8 +139,9 @@ def gated_derivo(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]
 def test_kill_9_of_a_worker_mid_batch_still_completes(tmp_path: Path, gated_derivo) -> None:
     photos = _distinct_copies(tmp_path / "photos", 3)
     gate = Gate.make(tmp_path / "gate")
-    proc = gated_derivo(gate, "process", photos, "--out", tmp_path / "out", "--workers", "1",
-                        "--json")
+    proc = gated_derivo(
+        gate, "process", photos, "--out", tmp_path / "out", "--workers", "1", "--json"
+    )
     [victim] = gate.wait_for(1)
     os.kill(victim, signal.SIGKILL)
     assert gate.wait_for(2)[1] != victim  # a new worker took the same photo again

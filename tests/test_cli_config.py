@@ -90,7 +90,7 @@ def test_an_explicit_config_file_and_its_errors(tmp_path: Path) -> None:
         (
             "cpus = 1\n",
             "unknown setting cpus (known: cpu, lenient, max_mb, max_pixels, "
-            "specs, timeout, workers)",
+            "specs, timeout, workers, [serve])",
         ),
         ("cpu = 2\n", "cpu must be a fraction in (0, 1], got 2"),
         ("max_pixels = 50\n", "50 pixels is smaller than a photo; for megapixels write 50M"),

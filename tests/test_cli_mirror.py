@@ -40,8 +40,8 @@ def test_mirror_links_follow_specs_and_sources(
     Path("lib/2024/june").mkdir(parents=True)
     shutil.copy(ORIENTATION / "landscape_1.jpg", "lib/2024/june/IMG_0001.jpg")
     process()
-    thumb = Path("out/2024/june/IMG_0001.thumbnail.jpg")
-    preview = Path("out/2024/june/IMG_0001.preview.jpg")
+    thumb = Path("out/2024/june/IMG_0001.jpg.thumbnail.jpg")
+    preview = Path("out/2024/june/IMG_0001.jpg.preview.jpg")
     made = derivatives("lib/2024/june/IMG_0001.jpg")
     assert os.path.samefile(thumb, made["thumbnail"])
     assert os.path.samefile(preview, made["preview"])
@@ -57,8 +57,8 @@ def test_mirror_links_follow_specs_and_sources(
     assert os.path.samefile(thumb, made["thumbnail"])
     assert os.path.samefile(preview, made["preview"])
     assert sorted(p.name for p in Path("out/2024/june").iterdir()) == [
-        "IMG_0001.preview.jpg",
-        "IMG_0001.thumbnail.jpg",
+        "IMG_0001.jpg.preview.jpg",
+        "IMG_0001.jpg.thumbnail.jpg",
     ]
 
 
@@ -77,7 +77,7 @@ def test_where_links_fail_copies_are_made_and_kept(
 
     monkeypatch.setattr(os, "link", no_links)
     [copy] = mirror(tmp_path / "out", Path("a/IMG.jpg"), [derivative])
-    assert copy == tmp_path / "out" / "a" / "IMG.thumbnail.jpg"
+    assert copy == tmp_path / "out" / "a" / "IMG.jpg.thumbnail.jpg"
     assert copy.read_bytes() == b"first" and not os.path.samefile(copy, original)
     inode = copy.stat().st_ino
     mirror(tmp_path / "out", Path("a/IMG.jpg"), [derivative])
@@ -85,7 +85,7 @@ def test_where_links_fail_copies_are_made_and_kept(
     original.write_bytes(b"second")
     mirror(tmp_path / "out", Path("a/IMG.jpg"), [derivative])
     assert copy.read_bytes() == b"second"
-    assert sorted(p.name for p in copy.parent.iterdir()) == ["IMG.thumbnail.jpg"]
+    assert sorted(p.name for p in copy.parent.iterdir()) == ["IMG.jpg.thumbnail.jpg"]
 
 
 def test_a_mirror_name_that_cannot_be_written_is_one_line(
@@ -101,4 +101,4 @@ def test_a_mirror_name_that_cannot_be_written_is_one_line(
     )
     assert result.exit_code == 2, result.output
     [line] = [line for line in result.output.splitlines() if line.startswith("Error: ")]
-    assert line == "Error: cannot write out/2024/IMG_0001.preview.jpg: File exists at out/2024"
+    assert line == "Error: cannot write out/2024/IMG_0001.jpg.preview.jpg: File exists at out/2024"

@@ -153,11 +153,7 @@ def derivo(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 def files(out: Path) -> dict[str, bytes]:
     """Every derivative under ``out`` (``<hh>/<hash>/<file>``) with its bytes."""
-    return {
-        p.relative_to(out).as_posix(): p.read_bytes()
-        for p in out.glob("*/*/*")
-        if p.is_file()
-    }
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.glob("*/*/*") if p.is_file()}
 
 
 def test_a_cluster_makes_the_same_derivatives_and_errors_as_the_pool(
@@ -275,7 +271,7 @@ def test_workers_that_cannot_do_the_work_are_refused(tmp_path: Path) -> None:
         running.stop(worker)
 
         # a worker that sees the output folder read-only (its own mount of it)
-        ro = f"mount --bind {out} {out} && mount -o remount,bind,ro {out} && exec \"$@\""
+        ro = f'mount --bind {out} {out} && mount -o remount,bind,ro {out} && exec "$@"'
         unshare = ["unshare", "--mount", "--propagation", "private"]
         if os.geteuid() != 0:
             unshare.insert(1, "--map-root-user")

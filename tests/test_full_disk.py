@@ -97,7 +97,6 @@ def test_full_database_device_stops_with_one_line_and_the_next_run_finishes(
         assert cache.counts()[PhotoStatus.DONE] == 3
 
 
-
 def test_full_temp_folder_for_json_results_is_one_line(
     photos: Path, small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -39,11 +39,16 @@ def test_the_default_is_the_real_renderer(tmp_path: Path) -> None:
     source = SAMPLES / "jolla.jpg"
     with InlineExecutor() as executor:
         result = executor.submit(
-            RenderTask(source=str(source), source_hash="ab" * 32, specs=tuple(DEFAULT_SPECS),
-                       out_dir=str(tmp_path))
+            RenderTask(
+                source=str(source),
+                source_hash="ab" * 32,
+                specs=tuple(DEFAULT_SPECS),
+                out_dir=str(tmp_path),
+            )
         ).result()
     assert {(d.spec, d.width, d.height) for d in result.derivatives} == {
-        ("thumbnail", 200, 150), ("preview", 1200, 900)
+        ("thumbnail", 200, 150),
+        ("preview", 1200, 900),
     }
 
 

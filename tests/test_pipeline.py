@@ -39,8 +39,9 @@ def run_all(pipeline: Pipeline, folder: Path, **options: bool) -> dict[str, str]
     return {r.photo_id: r.outcome for r in pipeline.run(photos, **options)}
 
 
-def test_a_rerun_of_an_unchanged_folder_renders_nothing(photos: Path, make_pipeline,
-                                                        executor: CountingExecutor) -> None:
+def test_a_rerun_of_an_unchanged_folder_renders_nothing(
+    photos: Path, make_pipeline, executor: CountingExecutor
+) -> None:
     first = run_all(make_pipeline(), photos)
     assert set(first.values()) == {"rendered"}
     assert executor.submitted == 3
@@ -48,11 +49,14 @@ def test_a_rerun_of_an_unchanged_folder_renders_nothing(photos: Path, make_pipel
     assert executor.submitted == 3
 
 
-def test_a_changed_spec_rerenders_that_spec_only(photos: Path, make_pipeline,
-                                                 cache: DerivativeCache) -> None:
+def test_a_changed_spec_rerenders_that_spec_only(
+    photos: Path, make_pipeline, cache: DerivativeCache
+) -> None:
     run_all(make_pipeline(), photos)
-    before = {p.name: cache.derivatives(_hash(cache, p.name), [THUMBNAIL, PREVIEW])
-              for p in photos.iterdir()}
+    before = {
+        p.name: cache.derivatives(_hash(cache, p.name), [THUMBNAIL, PREVIEW])
+        for p in photos.iterdir()
+    }
     sharper = Spec(name="thumbnail", width=200, height=200, quality=90)
     outcomes = run_all(make_pipeline(SpecSet((sharper, PREVIEW))), photos)
     assert set(outcomes.values()) == {"rendered"}
@@ -63,19 +67,24 @@ def test_a_changed_spec_rerenders_that_spec_only(photos: Path, make_pipeline,
         assert Path(before[photo.name]["thumbnail"].path).is_file()
 
 
-def test_a_deleted_derivative_is_rendered_again(photos: Path, make_pipeline,
-                                                cache: DerivativeCache) -> None:
+def test_a_deleted_derivative_is_rendered_again(
+    photos: Path, make_pipeline, cache: DerivativeCache
+) -> None:
     run_all(make_pipeline(), photos)
     gone = Path(cache.derivatives(_hash(cache, "jolla.jpg"), [PREVIEW])["preview"].path)
     gone.unlink()
     outcomes = run_all(make_pipeline(), photos)
-    assert outcomes == {"jolla.jpg": "rendered", "canon_hdr_NO.jpg": "cached",
-                        "Reconyx_HC500_Hyperfire.jpg": "cached"}
+    assert outcomes == {
+        "jolla.jpg": "rendered",
+        "canon_hdr_NO.jpg": "cached",
+        "Reconyx_HC500_Hyperfire.jpg": "cached",
+    }
     assert gone.is_file()
 
 
-def test_a_changed_source_is_rendered_again(photos: Path, make_pipeline,
-                                            cache: DerivativeCache) -> None:
+def test_a_changed_source_is_rendered_again(
+    photos: Path, make_pipeline, cache: DerivativeCache
+) -> None:
     run_all(make_pipeline(), photos)
     old_hash = _hash(cache, "jolla.jpg")
     shutil.copy(SAMPLES / "orientation" / "landscape_3.jpg", photos / "jolla.jpg")
@@ -85,8 +94,9 @@ def test_a_changed_source_is_rendered_again(photos: Path, make_pipeline,
     assert cache.photo("jolla.jpg").width == 600  # type: ignore[union-attr]
 
 
-def test_quick_check_trusts_stat_and_verify_hashes(photos: Path, make_pipeline,
-                                                   cache: DerivativeCache) -> None:
+def test_quick_check_trusts_stat_and_verify_hashes(
+    photos: Path, make_pipeline, cache: DerivativeCache
+) -> None:
     for photo in photos.iterdir():  # older than their record, as in a real library
         os.utime(photo, ns=(photo.stat().st_atime_ns, time.time_ns() - 3600 * 10**9))
     run_all(make_pipeline(), photos)
@@ -100,8 +110,9 @@ def test_quick_check_trusts_stat_and_verify_hashes(photos: Path, make_pipeline,
     assert run_all(make_pipeline(), photos, verify=True)["jolla.jpg"] == "rendered"
 
 
-def test_identical_sources_render_once_and_share_derivatives(tmp_path: Path, make_pipeline,
-                                                             executor: CountingExecutor) -> None:
+def test_identical_sources_render_once_and_share_derivatives(
+    tmp_path: Path, make_pipeline, executor: CountingExecutor
+) -> None:
     folder = tmp_path / "same"
     folder.mkdir()
     for name in ("a.jpg", "b.jpg", "c.jpg"):
@@ -112,9 +123,9 @@ def test_identical_sources_render_once_and_share_derivatives(tmp_path: Path, mak
     assert len({r.derivatives["thumbnail"].path for r in results}) == 1
 
 
-def test_bad_inputs_are_recorded_and_not_retried(tmp_path: Path, make_pipeline,
-                                                 cache: DerivativeCache,
-                                                 executor: CountingExecutor) -> None:
+def test_bad_inputs_are_recorded_and_not_retried(
+    tmp_path: Path, make_pipeline, cache: DerivativeCache, executor: CountingExecutor
+) -> None:
     bad = BADINPUT / "truncated" / "sharp__truncated.jpg"
     result = make_pipeline().submit("bad", bad).result()
     assert result.outcome == "failed" and result.error_kind == "corrupt"
@@ -155,8 +166,9 @@ def test_a_file_changed_just_after_hashing_is_hashed_again(photos: Path, make_pi
     assert run_all(make_pipeline(), photos)["jolla.jpg"] == "rendered"
 
 
-def test_an_unreadable_source_fails_alone(photos: Path, make_pipeline,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreadable_source_fails_alone(
+    photos: Path, make_pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from derivo import pipeline as module
 
     real = module.hash_file
@@ -282,8 +294,9 @@ def test_close_returns_after_every_result_is_recorded(photos: Path, tmp_path: Pa
         assert cache.counts()["done"] == 6
 
 
-def test_run_raises_what_the_executor_raised(photos: Path, tmp_path: Path,
-                                             cache: DerivativeCache) -> None:
+def test_run_raises_what_the_executor_raised(
+    photos: Path, tmp_path: Path, cache: DerivativeCache
+) -> None:
     executor = InlineExecutor()
     executor.close()
     pipeline = Pipeline(cache=cache, executor=executor, out_dir=tmp_path / "out")

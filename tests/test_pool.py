@@ -57,8 +57,13 @@ def test_a_task_that_always_crashes_fails_after_three_attempts() -> None:
 @pytest.mark.slow
 def test_a_hung_task_is_killed_at_its_time_limit(tmp_path: Path) -> None:
     ready = Gate.make(tmp_path / "ready")
-    with WorkerPool(workers=2, func=scripted, initializer=ready.announcer(),  # type: ignore[arg-type]
-                    task_timeout=0.5, max_attempts=2) as pool:
+    with WorkerPool(
+        workers=2,
+        func=scripted,
+        initializer=ready.announcer(),  # type: ignore[arg-type]
+        task_timeout=0.5,
+        max_attempts=2,
+    ) as pool:
         pool.start()
         ready.wait_for(2)  # a time limit also counts a worker's start: both idle first
         hung, fine = pool.submit(task("hang")), pool.submit(task("ok"))

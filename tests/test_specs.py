@@ -95,8 +95,9 @@ def test_toml_and_json_spec_files(tmp_path: Path) -> None:
     toml = tmp_path / "specs.toml"
     toml.write_text('[square]\nwidth = 256\nheight = 256\nfit = "cover"\nquality = 70\n')
     as_json = tmp_path / "specs.json"
-    as_json.write_text(json.dumps({"square": {"width": 256, "height": 256, "fit": "cover",
-                                              "quality": 70}}))
+    as_json.write_text(
+        json.dumps({"square": {"width": 256, "height": 256, "fit": "cover", "quality": 70}})
+    )
     expected = Spec(name="square", width=256, height=256, fit="cover", quality=70)
     assert load_spec_file(toml) == (expected,) == load_spec_file(as_json)
 

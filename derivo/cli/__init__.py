@@ -1,5 +1,6 @@
-"""The ``derivo`` command line: ``process`` a library, ``status`` of what is recorded, ``serve``;
-``ls``, ``clean``, ``config``, ``watch`` and ``check`` live in modules of their own beside this one.
+"""The ``derivo`` command line: ``process`` a library, ``status`` of what is recorded;
+``ls``, ``clean``, ``config``, ``watch``, ``check`` and ``serve`` live in modules of their own
+beside this one.
 
 Exit codes: 0 all photos have their derivatives; 1 some photos failed (the rest
 are processed and recorded); 2 derivo could not run (bad usage or configuration).
@@ -13,10 +14,9 @@ import itertools
 import json
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,7 +28,14 @@ from derivo.cli.check import check_command
 from derivo.cli.clean import clean_command
 from derivo.cli.config import config_command
 from derivo.cli.ls import list_command
-from derivo.cli.options import UsageFailure, output_options, run_options, settings_from
+from derivo.cli.options import (
+    UsageFailure,
+    layout_option,
+    output_options,
+    run_options,
+    settings_from,
+)
+from derivo.cli.serve import serve_command
 from derivo.cli.watch import watch_command
 from derivo.discover import Found, find_photos
 from derivo.errors import DerivoError, StorageFull
@@ -37,7 +44,7 @@ from derivo.formats import INPUTS, labels
 from derivo.limits import Limits
 from derivo.lock import FolderLock
 from derivo.mirror import mirror, relative_name
-from derivo.outputs import failure_json, result_json, spool_json
+from derivo.outputs import failure_json, open_spool, result_json, spool_json
 from derivo.pipeline import FEED, Pipeline
 from derivo.preview import plan_process, planned_line
 from derivo.specs import SpecSet
@@ -75,13 +82,7 @@ def main() -> None:
     is_flag=True,
     help="Print what would be rendered, cached or skipped; change nothing.",
 )
-@click.option(
-    "--layout",
-    type=click.Choice(["content", "mirror"]),
-    default="content",
-    show_default=True,
-    help="mirror: also link each derivative as OUT/<path under PATH>/<stem>.<spec>.<ext>.",
-)
+@layout_option
 @click.option(
     "--scheduler",
     metavar="ADDRESS",
@@ -139,7 +140,10 @@ def process(
     err = Console(stderr=True)
     summary = Summary()
     # one JSON line per photo, not a list in memory; line-buffered so a write that fails says so
-    results = tempfile.TemporaryFile("w+", buffering=1)
+    try:
+        results = open_spool()
+    except DerivoError as exc:
+        raise UsageFailure(str(exc)) from None
     try:
         summary.start()
         started = time.perf_counter()
@@ -293,73 +297,14 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
         click.echo(f"failed {photo.source}: {photo.error}")
 
 
-def _setting_options(command: Callable[..., None]) -> Callable[..., None]:
-    """One option per setting that has one, from the settings model (help, bounds, default)."""
-    from derivo.service.settings import ENVIRONMENT, option_range
-
-    for env in reversed(ENVIRONMENT):
-        if env.option is None:
-            continue
-        low, high = option_range(env)
-        kind: Any
-        if env.type is int:
-            kind = click.IntRange(_int(low), _int(high))
-        elif env.type is float:
-            kind = click.FloatRange(low, high, min_open=env.low_open)
-        elif env.type is Path:
-            kind = click.Path(file_okay=False, path_type=Path)
-        else:
-            kind = click.STRING
-        command = click.option(
-            env.option,
-            env.setting,
-            type=kind,
-            help=f"{env.help}  [env: {env.name}; default: {env.default_text}]",
-        )(command)
-    return command
-
-
-def _int(value: float | None) -> int | None:
-    return None if value is None else int(value)
-
-
-@main.command()
-@_setting_options
-def serve(**options: Any) -> None:
-    """Serve the upload API and the gallery page over HTTP (see docs/service.md).
-
-    Uploads, deletes and originals need the bearer token from DERIVO_TOKEN; without
-    it, a token is generated at first start, kept in DATA_DIR/token (mode 0600) and
-    printed once. Everything else (gallery, photos, derivatives, /healthz, /metrics)
-    is public. Derivatives are offered in WebP, or the formats in DERIVO_FORMATS
-    (avif, webp, none), to clients whose Accept asks for them. Options override the
-    environment.
-    """
-    try:
-        from derivo.service.server import serve as run
-        from derivo.service.settings import ENVIRONMENT, Settings
-    except ModuleNotFoundError as exc:
-        raise UsageFailure(
-            f"derivo serve needs the serve extra ({exc.name} is missing): "
-            "pip install 'derivo[serve]'"
-        ) from None
-
-    given = {
-        env.setting: env.parse(str(options[env.setting]))
-        for env in ENVIRONMENT
-        if options.get(env.setting) is not None
-    }
-    try:
-        settings = Settings.from_env(os.environ, **given)
-    except ValueError as exc:
-        raise UsageFailure(str(exc)) from None
-    try:
-        run(settings)
-    except DerivoError as exc:
-        raise UsageFailure(str(exc)) from None
-
-
-for _command in (check_command, clean_command, config_command, list_command, watch_command):
+for _command in (
+    check_command,
+    clean_command,
+    config_command,
+    list_command,
+    serve_command,
+    watch_command,
+):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

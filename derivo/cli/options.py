@@ -10,10 +10,10 @@ from typing import Any
 import click
 
 from derivo.cache import DB_NAME, recorded_root
-from derivo.config import CONFIG_NAME, RunSettings, load_settings, parse_pixels
+from derivo.config import CONFIG_NAME, MAX_PIXELS_HELP, RunSettings, load_settings, parse_pixels
 from derivo.errors import DerivoError
 from derivo.executors.pool import MAX_TASK_TIMEOUT
-from derivo.specs import resolve_specs
+from derivo.specs import SpecSet, resolve_specs
 
 
 class UsageFailure(click.ClickException):
@@ -29,6 +29,29 @@ def pixel_count(ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(str(exc)) from None
 
 
+#: ``--spec``, as every command that renders or serves takes it.
+spec_option = click.option(
+    "--spec",
+    "spec_args",
+    multiple=True,
+    metavar="FILE|NAME=WxH[,quality=Q]",
+    help="Derivative spec: a TOML/JSON file or inline (NAME=WxH, or NAME=Wx / NAME=xH to "
+    "bound one side; then ,quality=Q,fit=cover,format=webp); repeatable.  "
+    "[default: the config file's specs, else thumbnail=200x200,quality=80 and "
+    "preview=1200x1200,quality=85]",
+)
+
+
+def specs_given(spec_args: tuple[str, ...]) -> SpecSet | None:
+    """The specs ``--spec`` names, or None when it was not given."""
+    if not spec_args:
+        return None
+    try:
+        return resolve_specs(spec_args)
+    except DerivoError as exc:
+        raise click.BadParameter(str(exc), param_hint="--spec") from None
+
+
 RUN_OPTIONS = (
     click.option("--workers", type=click.IntRange(min=1), help="Number of worker processes."),
     click.option(
@@ -36,15 +59,7 @@ RUN_OPTIONS = (
         type=click.FloatRange(min=0, max=1, min_open=True),
         help="CPU budget as a fraction of the cores, e.g. 0.5.  [default: 1]",
     ),
-    click.option(
-        "--spec",
-        "spec_args",
-        multiple=True,
-        metavar="FILE|NAME=WxH[,quality=Q]",
-        help="Derivative spec: a TOML/JSON file or inline (NAME=WxH, or NAME=Wx / NAME=xH to "
-        "bound one side; then ,quality=Q,fit=cover,format=webp); repeatable.  "
-        "[default: thumbnail=200x200,quality=80 and preview=1200x1200,quality=85]",
-    ),
+    spec_option,
     click.option(
         "--lenient/--strict",
         default=None,
@@ -55,8 +70,7 @@ RUN_OPTIONS = (
         "--max-pixels",
         metavar="PIXELS",
         callback=pixel_count,
-        help="Refuse photos with more pixels than this: 200M (or 200MP) is 200 megapixels, "
-        "200000000 the same, as in Limits(max_pixels=...).  [default: 200M]",
+        help=f"{MAX_PIXELS_HELP}  [default: 200M]",
     ),
     click.option(
         "--max-mb",
@@ -77,6 +91,17 @@ RUN_OPTIONS = (
 )
 
 
+#: ``--layout``, as process and watch take it.
+layout_option = click.option(
+    "--layout",
+    type=click.Choice(["content", "mirror"]),
+    default="content",
+    show_default=True,
+    help="mirror: also link each derivative as OUT/<path under PATH>/<name>.<spec>.<ext> "
+    "(the source's whole name: IMG_1.jpg.thumbnail.jpg).",
+)
+
+
 def run_options(command: Callable[..., None]) -> Callable[..., None]:
     """The settings a run takes from the command line or ``derivo.toml``."""
     for option in reversed(RUN_OPTIONS):
@@ -89,12 +114,9 @@ def settings_from(out_dir: Path, config: Path | None, **options: Any) -> RunSett
     if options["workers"] is not None and options["cpu"] is not None:
         raise click.UsageError("use either --workers or --cpu, not both")
     given: dict[str, tuple[Any, str]] = {}
-    spec_args = options.pop("spec_args", ())
-    if spec_args:
-        try:
-            given["specs"] = (resolve_specs(spec_args), "--spec")
-        except DerivoError as exc:
-            raise click.BadParameter(str(exc), param_hint="--spec") from None
+    specs = specs_given(options.pop("spec_args", ()))
+    if specs is not None:
+        given["specs"] = (specs, "--spec")
     for key, value in options.items():
         if value is not None:
             option = "--lenient/--strict" if key == "lenient" else "--" + key.replace("_", "-")

@@ -10,14 +10,17 @@ import click
 from rich.console import Console
 
 from derivo.cache import DB_NAME, DerivativeCache
-from derivo.cli.options import UsageFailure, output_options, run_options, settings_from
+from derivo.cli.options import (
+    UsageFailure,
+    layout_option,
+    output_options,
+    run_options,
+    settings_from,
+)
 from derivo.errors import DerivoError
 from derivo.executors import make_executor
 from derivo.lock import FolderLock
-from derivo.outputs import (
-    result_json,
-    shown,
-)
+from derivo.outputs import result_json, shown
 from derivo.pipeline import FEED, PhotoResult, Pipeline
 from derivo.watch import watch
 
@@ -43,6 +46,7 @@ from derivo.watch import watch
     help="Seconds between full rescans, for changes file events miss (e.g. network shares).",
 )
 @click.option("--jsonl", is_flag=True, help="One JSON line per finished photo on stdout.")
+@layout_option
 def watch_command(
     paths: tuple[Path, ...],
     out_dir: Path,
@@ -51,6 +55,7 @@ def watch_command(
     settle: float,
     rescan: float,
     jsonl: bool,
+    layout: str,
     **options: Any,
 ) -> None:
     """Render what is under PATHS, then new and changed photos as they appear.
@@ -101,6 +106,7 @@ def watch_command(
                 on_result=report,
                 settle=settle,
                 rescan=rescan,
+                mirror_to=out_dir if layout == "mirror" else None,
             )
     except KeyboardInterrupt:
         err.print("Stopped: photos not finished stay pending for the next run.")

@@ -11,7 +11,6 @@ Workers run at lower priority (``nice``) so the machine stays responsive; with
 from __future__ import annotations
 
 import collections
-import contextlib
 import multiprocessing
 import os
 import signal
@@ -76,10 +75,8 @@ def _worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if niceness:
         os.nice(niceness)
-    if idle and hasattr(os, "SCHED_IDLE"):
-        # runs only when a core would otherwise idle: the server's own threads go first
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    if idle and not _sched_idle():
+        os.nice(max(0, 19 - os.nice(0)))  # the lowest priority there is without SCHED_IDLE
     if initializer is not None:
         initializer()
     while True:
@@ -97,6 +94,18 @@ def _worker_main(
         except Exception as exc:  # any other failure becomes a recorded, retryable error
             reply = (job_id, False, RenderFailed(f"{type(exc).__name__}: {exc}".splitlines()[0]))
         conn.send(reply)
+
+
+def _sched_idle() -> bool:
+    """Run this process only when a core would otherwise idle: the server's threads go
+    first. False where the system lacks ``SCHED_IDLE`` or refuses it."""
+    if not hasattr(os, "SCHED_IDLE"):
+        return False
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except OSError:
+        return False
+    return True
 
 
 class _Worker:

@@ -7,8 +7,10 @@
     resources   what the lifespan opens and closes (cache, pool, pipeline, ingest)
     deps        what routes depend on, as typed Annotated aliases
     routes/     one APIRouter per resource: photos, derivatives, ops, gallery
+    config      where settings come from: options, environment, derivo.toml
     server      serve(settings): uvicorn on a bound socket
     ingest      accept uploads, re-queue pending photos: nothing accepted is lost
+    respec      at start, queue photos that changed specs or limits concern
     uploads     stream a body to a temp file while sniffing, counting, hashing
     originals   content-addressed store of uploaded files
     datadir     one server per data directory; sweep of crash leftovers

@@ -2,8 +2,12 @@
 
 The rules that make "nothing accepted is ever lost" hold:
 
-- A photo is recorded (``pending``) in SQLite, its original already fsynced in
-  place, before the upload is answered; only then is it submitted.
+- A photo is recorded (``pending``) in SQLite, its original already durable in
+  place, before the upload is answered; only then is it submitted. Uploads that
+  arrive together are committed together (:mod:`derivo.service.groups`): one
+  sync makes their files durable before any is renamed into place, one more their
+  names, one transaction records them and one marks them queued, whether the
+  group holds one upload or twenty.
 - When the render queue is full the photo stays ``pending``: the upload is
   answered 503 (the photo is kept, so retrying the upload answers 200 duplicate)
   and a re-queue loop submits it as soon as there is room.
@@ -32,10 +36,12 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from derivo.atomic import make_durable
 from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.capture import read_capture_time
 from derivo.errors import DerivoError, IllegalTransition, QueueFull, StorageFull, UnknownPhoto
 from derivo.pipeline import PhotoResult, Pipeline
+from derivo.service.groups import GroupCommit
 from derivo.service.metrics import Metrics
 from derivo.service.originals import Originals
 from derivo.service.uploads import Staged
@@ -85,6 +91,7 @@ class Ingest:
         # photo id -> renders submitted and not yet settled (counted: one photo may be twice)
         self._live: collections.Counter[str] = collections.Counter()
         self._live_lock = threading.Lock()
+        self._accepts: GroupCommit[Staged, Accepted] = GroupCommit(self._accept_group, self._lock)
 
     async def start(self) -> None:
         """Put photos a dead server left ``processing`` back to ``pending``, and queue them."""
@@ -100,9 +107,9 @@ class Ingest:
                 await self._task
 
     async def accept(self, staged: Staged) -> Accepted:
-        """Store a staged upload and record its photo, or find the photo with the same bytes."""
-        async with self._lock:
-            return await asyncio.to_thread(self._accept, staged)
+        """Store a staged upload and record its photo, or find the photo with the same bytes;
+        durable (its file and its record) when this returns."""
+        return await self._accepts(staged)
 
     async def delete(self, photo_id: str) -> Deleted:
         """Forget a photo, and remove its original and derivatives if no other photo has them."""
@@ -139,24 +146,56 @@ class Ingest:
 
     # Internals (these run in a thread, under the lock where they write)
 
-    def _accept(self, staged: Staged) -> Accepted:
-        stored_before = self.originals.path(staged.source_hash).is_file()
-        path = self.originals.commit(staged.temp, staged.source_hash)
+    def _accept_group(self, group: list[Staged]) -> list[Accepted | BaseException]:
+        """Store, sync, record and queue a group of uploads; each one's photo or error."""
+        outcomes: list[Accepted | BaseException | None] = [None] * len(group)
         try:
-            return self._record(staged, path)
+            # data before names: a file at an original's final path is always whole
+            make_durable(staged.temp for staged in group)
         except BaseException:
-            if not stored_before:  # under the lock: no other photo can have these bytes yet
-                self.originals.remove(staged.source_hash)
+            for staged in group:
+                staged.temp.unlink(missing_ok=True)
             raise
+        stored: list[tuple[int, Staged, Path, bool]] = []
+        for index, staged in enumerate(group):
+            stored_before = self.originals.path(staged.source_hash).is_file()
+            try:
+                path = self.originals.commit(staged.temp, staged.source_hash)
+            except Exception as exc:  # this upload's own failure (e.g. a full disk)
+                outcomes[index] = exc
+                continue
+            stored.append((index, staged, path, stored_before))
+        try:
+            make_durable(path for _, _, path, _ in stored)
+            with self.cache.batch():
+                recorded = [(i, self._record(staged, path)) for i, staged, path, _ in stored]
+        except BaseException:
+            for _, staged, _, stored_before in stored:
+                if not stored_before:  # under the lock: no other photo can have these bytes yet
+                    self.originals.remove(staged.source_hash)
+            raise
+        queued = self._submit_all([photo for _, (photo, _) in recorded if photo is not None])
+        records = self.cache.photos_by_id([photo.id for _, (photo, _) in recorded if photo])
+        for index, (photo, found) in recorded:
+            if photo is None:
+                assert found is not None
+                outcomes[index] = found
+            else:
+                record = records.get(photo.id, photo)
+                outcomes[index] = Accepted(record, duplicate=False, queued=photo.id in queued)
+        done = [outcome for outcome in outcomes if outcome is not None]
+        assert len(done) == len(group), "every upload of a group gets an answer"
+        return done
 
-    def _record(self, staged: Staged, path: Path) -> Accepted:
+    def _record(self, staged: Staged, path: Path) -> tuple[PhotoRecord | None, Accepted | None]:
+        """Record a new photo (returned, to be queued), or find the one with these bytes."""
         existing = self.cache.photo_by_hash(staged.source_hash)
         if existing is not None:
             if existing.status is PhotoStatus.FAILED and existing.error_key is None:
                 # failed for a reason outside the photo (crash, timeout): worth another try
                 self._set_pending(existing.id, PhotoStatus.FAILED)
                 existing = self.cache.photo(existing.id) or existing
-            return Accepted(photo=existing, duplicate=True, queued=True)
+            return None, Accepted(photo=existing, duplicate=True, queued=True)
         photo_id = self._new_id()
         self.cache.put_photo(
             photo_id,
@@ -168,10 +207,24 @@ class Ingest:
             captured=read_capture_time(path, staged.format),
             captured_fallback="upload",
         )
-        queued = self._submit(photo_id, path, staged.source_hash)
         photo = self.cache.photo(photo_id)
         assert photo is not None
-        return Accepted(photo=photo, duplicate=False, queued=queued)
+        return photo, None
+
+    def _submit_all(self, photos: list[PhotoRecord]) -> set[str]:
+        """Submit recorded photos, their ``processing`` marks in one transaction; the ids
+        queued. A failure here loses nothing: the photos are recorded, the loop requeues."""
+        queued: set[str] = set()
+        try:
+            with self.cache.batch():
+                for photo in photos:
+                    if self._submit(photo.id, Path(photo.source), photo.hash):
+                        queued.add(photo.id)
+        except DerivoError as exc:
+            log.warning("queueing uploaded photos: %s; the next round queues them", exc)
+            self._backlog = True
+            return {photo.id for photo in photos}  # recorded: they will be rendered
+        return queued
 
     def _new_id(self) -> str:
         while True:

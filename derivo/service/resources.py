@@ -1,13 +1,15 @@
 """What one server opens at start and closes at shutdown, handed to the routes.
 
 Nothing is opened at import or by ``create_app``: :func:`open_services` takes the
-data directory lock, the token, the cache, the worker pool, the pipeline and the
-ingest loop, in that order, and closes them in reverse.
+data directory lock, the token, the cache, the worker pool, the pipeline (with the
+configured specs) and the ingest loop, in that order, and closes them in reverse.
+Photos done or failed under other specs or limits are queued first (:mod:`.respec`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,9 +25,12 @@ from derivo.service.datadir import sweep_temp_files
 from derivo.service.ingest import Ingest
 from derivo.service.metrics import Metrics
 from derivo.service.originals import Originals
+from derivo.service.respec import queue_stale
 from derivo.service.settings import Settings
 from derivo.service.variants import Variants
 from derivo.service.views import PhotoView, photo_view
+
+log = logging.getLogger("derivo.service")
 
 #: Threads for the server's blocking work (files, SQLite).
 IO_THREADS = 64
@@ -76,13 +81,20 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         pool.start()
         pipeline = Pipeline(
-            cache=cache, executor=pool, out_dir=settings.derivatives_dir, limits=settings.limits
+            cache=cache,
+            executor=pool,
+            out_dir=settings.derivatives_dir,
+            specs=settings.specs,
+            limits=settings.limits,
         )
         stack.callback(pipeline.close)
         # cancel, not drain: whatever was queued is pending in SQLite and resumes next start
         stack.push_async_callback(asyncio.to_thread, pool.close, cancel=True)
         metrics = Metrics(pool_stats=pool.stats, counts=cache.counts)
         ingest = Ingest(cache=cache, pipeline=pipeline, originals=originals, metrics=metrics)
+        stale = await asyncio.to_thread(queue_stale, cache, pipeline.specs, pipeline.failure_key)
+        if stale:
+            log.info("queued %d photo(s) again for changed specs or limits", stale)
         await ingest.start()
         stack.push_async_callback(ingest.stop)
         yield Services(

@@ -12,6 +12,7 @@ from derivo.errors import DerivoError
 from derivo.lock import FolderLock
 from derivo.service.app import create_app
 from derivo.service.auth import load_or_create_token
+from derivo.service.protocol import HeaderDeadline
 from derivo.service.settings import Settings
 
 
@@ -47,6 +48,8 @@ def serve(settings: Settings) -> None:
         server_header=False,
         # uvicorn counts the connection asking too: one more lets exactly that many be open
         limit_concurrency=settings.max_connections + 1,
+        # a client has as long to send its headers as an upload may stay silent
+        http=HeaderDeadline.with_timeout(settings.upload_idle_timeout),
     )
     uvicorn.Server(config).run(sockets=[sock])
 

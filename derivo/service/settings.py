@@ -1,31 +1,50 @@
 """Typed settings of ``derivo serve``; the only place the service reads the environment.
 
 Each field of :class:`Settings` declares, in one place, its default, its bounds,
-its environment variable, its command-line option and unit, and one line of
-help. The ``serve`` options, the environment help (:data:`ENVIRONMENT`) and the
-table in docs/service.md (:func:`markdown_table`) are all derived from it.
-Command-line options override the environment, which overrides the defaults::
+its environment variable, its command-line option, its key in ``derivo.toml`` and
+unit, and one line of help. The ``serve`` options, the environment help
+(:data:`ENVIRONMENT`) and the table in docs/service.md (:func:`markdown_table`)
+are all derived from it. Command-line options override the environment, which
+overrides the settings file, which overrides the defaults::
 
     settings = Settings.from_env(os.environ, port=0)
+
+:mod:`derivo.service.config` adds the settings file, and says where each value
+came from.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from derivo.config import (
+    CONFIG_NAME,
+    DEFAULTS,
+    MAX_PIXELS_HELP,
+    parse_pixels,
+)
+from derivo.errors import DerivoError
 from derivo.executors import available_cores
 from derivo.executors.pool import MAX_TASK_TIMEOUT
 from derivo.formats import OUTPUTS
-from derivo.limits import MB, MP, Limits
+from derivo.limits import MB, Limits
+from derivo.specs import SpecSet
 
 #: Shortest bearer token accepted, from the environment or the token file.
 MIN_TOKEN_LENGTH = 16
 
-_EXPECTS = {int: "an integer", float: "a number", str: "a string", Path: "a folder"}
+_EXPECTS = {
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    Path: "a folder",
+    bool: "true or false",
+}
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +60,12 @@ class EnvVar:
     type: type[Any] = str
     option: str | None = None
     unit: int = 1
+    parser: Callable[[str], Any] | None = None
+    """Reads what a person typed instead of ``type`` (e.g. ``200M`` pixels)."""
+    metavar: str | None = None
+    file_key: str | None = None
+    """Its key in ``derivo.toml``: top level if ``process`` shares it, else in ``[serve]``."""
+    is_file: bool = False
     default_text: str | None = None
     low: float | None = None
     high: float | None = None
@@ -51,11 +76,25 @@ class EnvVar:
 
     @property
     def expects(self) -> str:
-        return _EXPECTS[self.type]
+        return "a file" if self.is_file else _EXPECTS[self.type]
+
+    @property
+    def shared(self) -> bool:
+        """Whether its file key is a top-level one that ``process`` reads too."""
+        return self.file_key in DEFAULTS
 
     def parse(self, raw: str) -> Any:
-        """The field's value from what a person typed (environment or option)."""
-        value = self.type(raw)
+        """The field's value from what a person typed (environment or option); a
+        ValueError says why not."""
+        if self.parser is not None:
+            try:
+                return self.parser(raw)
+            except DerivoError as exc:
+                raise ValueError(str(exc)) from None
+        try:
+            value = _BOOLEANS[raw.strip().lower()] if self.type is bool else self.type(raw)
+        except (KeyError, ValueError):
+            raise ValueError(f"expected {self.expects}") from None
         return value * self.unit if self.unit != 1 else value
 
     def check(self, value: Any) -> None:
@@ -109,15 +148,30 @@ class Settings:
             help="Database, originals, derivatives and token.",
         ),
     )
+    config: Path | None = setting(
+        None,
+        env=EnvVar(
+            name="DERIVO_CONFIG",
+            option="--config",
+            type=Path,
+            is_file=True,
+            default_text=f"DATA_DIR/{CONFIG_NAME} if present",
+            help="Settings file (TOML): specs, limits and workers as for process, and a "
+            "[serve] table for the rest.",
+        ),
+    )
     host: str = setting(
         "127.0.0.1",
-        env=EnvVar(name="DERIVO_HOST", option="--host", help="Address to listen on."),
+        env=EnvVar(
+            name="DERIVO_HOST", option="--host", file_key="host", help="Address to listen on."
+        ),
     )
     port: int = setting(
         8000,
         env=EnvVar(
             name="DERIVO_PORT",
             option="--port",
+            file_key="port",
             type=int,
             low=0,
             high=65535,
@@ -138,6 +192,7 @@ class Settings:
         env=EnvVar(
             name="DERIVO_WORKERS",
             option="--workers",
+            file_key="workers",
             type=int,
             low=1,
             default_text="cores - 1, at least 1",
@@ -149,6 +204,7 @@ class Settings:
         env=EnvVar(
             name="DERIVO_QUEUE_SIZE",
             option="--queue-size",
+            file_key="queue_size",
             type=int,
             low=1,
             help="Renders that may wait for a worker before uploads get 503.",
@@ -159,6 +215,7 @@ class Settings:
         env=EnvVar(
             name="DERIVO_MAX_UPLOAD_MB",
             option="--max-upload-mb",
+            file_key="max_mb",
             type=int,
             unit=MB,
             low=1,
@@ -170,10 +227,24 @@ class Settings:
         env=EnvVar(
             name="DERIVO_MAX_PIXELS",
             option="--max-pixels",
+            file_key="max_pixels",
             type=int,
-            unit=MP,
+            parser=parse_pixels,
+            metavar="PIXELS",
+            default_text="200M",
             low=1,
-            help="Largest photo in megapixels; larger ones fail with a reason.",
+            help=MAX_PIXELS_HELP,
+        ),
+    )
+    lenient: bool = setting(
+        False,
+        env=EnvVar(
+            name="DERIVO_LENIENT",
+            option="--lenient/--strict",
+            file_key="lenient",
+            type=bool,
+            default_text="strict",
+            help="Accept truncated or damaged files (missing parts come out flat grey).",
         ),
     )
     task_timeout: float = setting(
@@ -181,6 +252,7 @@ class Settings:
         env=EnvVar(
             name="DERIVO_TASK_TIMEOUT",
             option="--timeout",
+            file_key="timeout",
             type=float,
             low=0,
             low_open=True,
@@ -194,6 +266,7 @@ class Settings:
         env=EnvVar(
             name="DERIVO_SCHEDULER",
             option="--scheduler",
+            file_key="scheduler",
             default_text="local worker processes",
             help="Dask scheduler to render on, e.g. tcp://HOST:8786 (docs/scale-out.md).",
         ),
@@ -203,12 +276,14 @@ class Settings:
         env=EnvVar(
             name="DERIVO_IDLE_TIMEOUT",
             option="--idle-timeout",
+            file_key="idle_timeout",
             type=float,
             low=0,
             low_open=True,
             high=3600,
             units=" seconds",
-            help="Seconds an upload may send nothing before it is dropped with 408.",
+            help="Seconds an upload may send nothing (then 408), and a client has to send "
+            "its headers.",
         ),
     )
     max_connections: int = setting(
@@ -216,6 +291,7 @@ class Settings:
         env=EnvVar(
             name="DERIVO_MAX_CONNECTIONS",
             option="--connections",
+            file_key="connections",
             type=int,
             low=1,
             help="Open connections at most; a request over it gets 503 at once.",
@@ -225,11 +301,14 @@ class Settings:
         "webp",
         env=EnvVar(
             name="DERIVO_FORMATS",
+            file_key="formats",
             default_text="webp",
             help="Formats besides JPEG served to clients whose Accept asks for them, best "
             "first: avif, webp, or none.",
         ),
     )
+    specs: SpecSet = setting(factory=SpecSet)
+    """What is rendered and served: ``--spec`` or the file's ``[specs.*]``."""
     retry_after: int = 2
 
     def __post_init__(self) -> None:
@@ -269,7 +348,9 @@ class Settings:
 
     @property
     def limits(self) -> Limits:
-        return Limits(max_pixels=self.max_pixels, max_bytes=self.max_upload_bytes)
+        return Limits(
+            max_pixels=self.max_pixels, max_bytes=self.max_upload_bytes, lenient=self.lenient
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -284,8 +365,8 @@ class Settings:
             if raw is not None and raw != "":
                 try:
                     values[env.setting] = env.parse(raw)
-                except ValueError:
-                    raise ValueError(f"{env.name}={raw!r}: expected {env.expects}") from None
+                except ValueError as exc:
+                    raise ValueError(f"{env.name}={raw!r}: {exc}") from None
         values.update(overrides)
         return cls(**values)
 
@@ -313,10 +394,20 @@ ENVIRONMENT: tuple[EnvVar, ...] = _environment()
 
 def markdown_table() -> str:
     """The settings table of docs/service.md (a test keeps the two equal)."""
-    rows = ["| option | environment | default | meaning |", "|---|---|---|---|"]
+    rows = [
+        f"| option | environment | {CONFIG_NAME} | default | meaning |",
+        "|---|---|---|---|---|",
+    ]
     for env in ENVIRONMENT:
         option = f"`{env.option}`" if env.option else ""
-        rows.append(f"| {option} | `{env.name}` | {env.default_text} | {env.help} |")
+        key = "" if env.file_key is None else f"`{env.file_key}`"
+        if env.file_key is not None and not env.shared:
+            key = f"`[serve]` {key}"
+        rows.append(f"| {option} | `{env.name}` | {key} | {env.default_text} | {env.help} |")
+    rows.append(
+        "| `--spec` |  | `[specs.NAME]` | thumbnail and preview | The derivatives rendered "
+        "and served, as for process. |"
+    )
     return "\n".join(rows)
 
 

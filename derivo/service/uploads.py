@@ -9,7 +9,7 @@ file bytes meet the same :class:`Stager`, which
   anything is written),
 - counts bytes and stops past the limit,
 - hashes (BLAKE3) and writes in batches of about 1 MB, off the event loop, without
-  copying the pieces on the loop.
+  copying the pieces on the loop; multipart parsing runs in the same steps.
 
 Starlette's own form parsing was not used: it spools files to a temp file first, so
 every upload would be written twice and hashed in a second pass.
@@ -20,11 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -45,7 +44,7 @@ BATCH = 1 * MB
 
 @dataclass(frozen=True)
 class Staged:
-    """A complete, fsynced upload in a temp file, with what was learnt while receiving it."""
+    """A complete upload in a temp file (not yet synced), with what was learnt receiving it."""
 
     temp: Path
     source_hash: str
@@ -76,16 +75,24 @@ def too_large(max_bytes: int) -> LimitExceeded:
 
 
 class Stager:
-    """Sniffs, counts, hashes and writes one upload's bytes as they arrive."""
+    """Sniffs, counts, hashes and writes one upload's bytes as they arrive.
+
+    On the event loop a piece is only kept; every ``BATCH`` bytes one step in a
+    thread unwraps them (multipart parsing), sniffs, counts, hashes and writes, so
+    a large upload never holds the loop for more than a list append.
+    """
 
     def __init__(self, originals: Originals, max_bytes: int) -> None:
         self.originals = originals
         self.max_bytes = max_bytes
         self.size = 0
         self.format: str | None = None
+        #: turns body bytes into file bytes (raw by default; multipart set by :func:`receive`)
+        self.body: _Body = _RawBody()
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._head = b""
+        self._unsniffed: list[bytes] = []
         self._hasher = new_hasher()
         self._file: BinaryIO | None = None
         self._temp: Path | None = None
@@ -93,27 +100,16 @@ class Stager:
     async def feed(self, data: bytes) -> None:
         if not data:
             return
-        self.size += len(data)
-        if self.size > self.max_bytes:
-            raise too_large(self.max_bytes)
-        if self.format is None and len(self._head) < SNIFF_BYTES:
-            self._head += data[:SNIFF_BYTES]
-            if len(self._head) >= SNIFF_BYTES:
-                self._sniff()
         self._pending.append(data)
         self._pending_size += len(data)
         if self._pending_size >= BATCH:
-            await asyncio.to_thread(self._write, self._take())
+            await asyncio.to_thread(self._process, self._take())
 
     async def finish(self) -> Staged:
-        """Write what is left, fsync and close; the temp file is then complete."""
-        if self.size == 0:
-            raise InputError("empty upload: no bytes received")
-        if self.format is None:
-            self._sniff()
-        assert self.format is not None
-        await asyncio.to_thread(self._close, self._take())
-        assert self._temp is not None
+        """Take in what is left and close the temp file; it is then complete, not yet
+        synced (the accepting group commit makes many uploads durable with one sync)."""
+        await asyncio.to_thread(self._complete, self._take())
+        assert self._temp is not None and self.format is not None
         return Staged(
             temp=self._temp,
             source_hash=self._hasher.hexdigest(),
@@ -134,26 +130,54 @@ class Stager:
         pieces, self._pending, self._pending_size = self._pending, [], 0
         return pieces
 
+    # In a thread, one step at a time
+
+    def _process(self, pieces: list[bytes]) -> None:
+        for piece in pieces:
+            for data in self.body.feed(piece):
+                self._consume(data)
+
+    def _complete(self, pieces: list[bytes]) -> None:
+        self._process(pieces)
+        for data in self.body.end():
+            self._consume(data)
+        if self.size == 0:
+            raise InputError("empty upload: no bytes received")
+        if self.format is None:
+            self._sniff()
+        assert self._file is not None
+        with full_device(self.originals.root):
+            self._file.close()
+
+    def _consume(self, data: bytes) -> None:
+        if not data:
+            return
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            raise too_large(self.max_bytes)
+        if self.format is None:
+            self._unsniffed.append(data)
+            self._head += data[: SNIFF_BYTES - len(self._head)]
+            if len(self._head) >= SNIFF_BYTES:
+                self._sniff()
+            return
+        self._write(data)
+
     def _sniff(self) -> None:
+        """Recognise the format before a byte is written; then write what waited for it."""
         self.format = sniff(self._head[:SNIFF_BYTES])
         if self.format is None:
             raise UnsupportedFormat("not an image (unrecognised file contents)")
+        held, self._unsniffed = self._unsniffed, []
+        for data in held:
+            self._write(data)
 
-    def _write(self, pieces: list[bytes]) -> None:
+    def _write(self, data: bytes) -> None:
         if self._file is None:
             self._file, self._temp = self.originals.temp_file()
         with full_device(self.originals.root):
-            for piece in pieces:
-                self._hasher.update(piece)
-                self._file.write(piece)
-
-    def _close(self, rest: list[bytes]) -> None:
-        self._write(rest)
-        assert self._file is not None
-        with full_device(self.originals.root):
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
+            self._hasher.update(data)
+            self._file.write(data)
 
 
 async def receive(
@@ -175,12 +199,14 @@ async def receive(
         chunks = _with_idle_timeout(chunks, idle_timeout)
     try:
         media_type, _ = parse_options_header(content_type)
+        multipart = None
         if media_type == b"multipart/form-data":
-            name = await _receive_multipart(chunks, content_type, stager) or name
-        else:
-            async for chunk in chunks:
-                await stager.feed(chunk)
+            multipart = stager.body = _MultipartBody(content_type)
+        async for chunk in chunks:
+            await stager.feed(chunk)
         staged = await stager.finish()
+        if multipart is not None and multipart.part.filename is not None:
+            name = multipart.part.filename
         return dataclasses.replace(staged, name=file_name(name))
     except BaseException:
         stager.discard()
@@ -199,35 +225,57 @@ async def _with_idle_timeout(chunks: AsyncIterator[bytes], seconds: float) -> As
         yield chunk
 
 
-async def _receive_multipart(
-    chunks: AsyncIterator[bytes], content_type: str, stager: Stager
-) -> str | None:
-    """Feed the file part to ``stager``; returns its file name, if it has one."""
-    _, params = parse_options_header(content_type)
-    boundary = params.get(b"boundary")
-    if not boundary:
-        raise InputError("multipart upload without a boundary in its Content-Type")
-    part = _FilePart()
-    try:
-        # the constructor checks the boundary (e.g. at most 256 bytes)
-        parser = MultipartParser(boundary, part.callbacks())
-    except ValueError as exc:
-        raise InputError(f"malformed multipart body: {exc}") from None
-    try:
-        async for chunk in chunks:
-            parser.write(chunk)
-            for piece in part.take():
-                await stager.feed(piece)
-        parser.finalize()
-    except MultipartParseError as exc:
-        raise InputError(f"malformed multipart body: {exc}") from None
-    for piece in part.take():
-        await stager.feed(piece)
-    if not part.files:
-        raise InputError("multipart upload has no file field (send the photo as a file)")
-    if not part.ended:
-        raise InputError("multipart body ended early")
-    return part.filename
+class _Body(Protocol):
+    """How a request body holds the file: ``feed`` body bytes, get file bytes back."""
+
+    def feed(self, data: bytes) -> Iterable[bytes]: ...
+
+    def end(self) -> Iterable[bytes]: ...
+
+
+class _RawBody:
+    """The body is the file."""
+
+    def feed(self, data: bytes) -> Iterable[bytes]:
+        return (data,)
+
+    def end(self) -> Iterable[bytes]:
+        return ()
+
+
+class _MultipartBody:
+    """A ``multipart/form-data`` body, parsed by python-multipart: its one file part."""
+
+    def __init__(self, content_type: str) -> None:
+        _, params = parse_options_header(content_type)
+        boundary = params.get(b"boundary")
+        if not boundary:
+            raise InputError("multipart upload without a boundary in its Content-Type")
+        self.part = _FilePart()
+        try:
+            # the constructor checks the boundary (e.g. at most 256 bytes)
+            self._parser = MultipartParser(boundary, self.part.callbacks())
+        except ValueError as exc:
+            raise InputError(f"malformed multipart body: {exc}") from None
+
+    def feed(self, data: bytes) -> Iterable[bytes]:
+        try:
+            self._parser.write(data)
+        except MultipartParseError as exc:
+            raise InputError(f"malformed multipart body: {exc}") from None
+        return self.part.take()
+
+    def end(self) -> Iterable[bytes]:
+        try:
+            self._parser.finalize()
+        except MultipartParseError as exc:
+            raise InputError(f"malformed multipart body: {exc}") from None
+        rest = self.part.take()
+        if not self.part.files:
+            raise InputError("multipart upload has no file field (send the photo as a file)")
+        if not self.part.ended:
+            raise InputError("multipart body ended early")
+        return rest
 
 
 class _FilePart:

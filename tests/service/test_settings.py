@@ -33,7 +33,7 @@ def test_environment_then_overrides() -> None:
         "DERIVO_WORKERS": "3",
         "DERIVO_QUEUE_SIZE": "10",
         "DERIVO_MAX_UPLOAD_MB": "5",
-        "DERIVO_MAX_PIXELS": "50",
+        "DERIVO_MAX_PIXELS": "50M",
         "DERIVO_TASK_TIMEOUT": "7.5",
         "UNRELATED": "ignored",
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from email.utils import formatdate
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -19,6 +20,9 @@ from derivo.specs import Spec
 from derivo.tasks import Derivative
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+#: Files up to this size are read in the same thread step as their lookup and sent
+#: from memory: one hop off the event loop instead of four (open, read, read, close).
+INLINE_BYTES = 256 * 1024
 REVALIDATE = "public, no-cache"
 NOT_READY_RETRY = "1"
 
@@ -56,7 +60,9 @@ async def get_derivative(
         raise UnknownSpec(f"no derivative spec {spec!r}")
     if v is not None and v != wanted.fingerprint:
         raise UnknownVersion(f"{spec} version {v} is not served")
-    record, derivative, stat = await asyncio.to_thread(_locate, services.cache, photo_id, wanted)
+    record, derivative, stat, body = await asyncio.to_thread(
+        _locate, services.cache, photo_id, wanted
+    )
     if record.status is PhotoStatus.FAILED:
         raise PhotoFailed(record.error or "failed", kind=record.error_kind)
     if derivative is None or stat is None:
@@ -70,10 +76,11 @@ async def get_derivative(
         )
     offered = services.settings.offered
     fmt = preferred_format(request.headers.get("accept"), offered)
-    if fmt is not None:
+    if fmt is not None and fmt != wanted.format:  # a spec may be in that format already
         variant = await services.variants.find_or_make(record, wanted, fmt)
         if variant is not None:
             derivative, stat, wanted = variant
+            body = None
     headers = {
         "ETag": f'"{record.hash}-{wanted.fingerprint}"',
         "Cache-Control": IMMUTABLE if v is not None else REVALIDATE,
@@ -82,6 +89,9 @@ async def get_derivative(
         headers["Vary"] = "Accept"
     if _matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
+    if body is not None:
+        headers["Last-Modified"] = formatdate(stat.st_mtime, usegmt=True)
+        return Response(body, media_type=FORMATS[derivative.format].media_type, headers=headers)
     return FileResponse(
         derivative.path,
         media_type=FORMATS[derivative.format].media_type,
@@ -92,23 +102,27 @@ async def get_derivative(
 
 def _locate(
     cache: DerivativeCache, photo_id: str, spec: Spec
-) -> tuple[PhotoRecord, Derivative | None, os.stat_result | None]:
-    """The photo, its derivative for ``spec`` if recorded, and the file's stat if it is whole."""
+) -> tuple[PhotoRecord, Derivative | None, os.stat_result | None, bytes | None]:
+    """The photo, its derivative for ``spec`` if recorded, the file's stat if it is whole,
+    and its bytes if it is small (at most :data:`INLINE_BYTES`)."""
     record = cache.photo(photo_id)
     if record is None:
         raise UnknownPhoto(f"no photo {photo_id}")
     if record.status is not PhotoStatus.DONE or record.hash is None:
-        return record, None, None
+        return record, None, None, None
     derivative = cache.derivatives(record.hash, [spec]).get(spec.name)
     if derivative is None:
-        return record, None, None
+        return record, None, None, None
     try:
-        stat = os.stat(derivative.path)
+        with open(derivative.path, "rb") as f:
+            stat = os.fstat(f.fileno())
+            body = f.read() if stat.st_size <= INLINE_BYTES else None
     except FileNotFoundError:
-        return record, derivative, None
-    if stat.st_size != derivative.bytes:  # damaged (cut short, overwritten): never served
-        return record, derivative, None
-    return record, derivative, stat
+        return record, derivative, None, None
+    # damaged (cut short, overwritten): never served
+    if stat.st_size != derivative.bytes or (body is not None and len(body) != stat.st_size):
+        return record, derivative, None, None
+    return record, derivative, stat, body
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

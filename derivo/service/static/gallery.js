@@ -193,8 +193,19 @@ function render(photo, first) {
   }
 }
 
+// Which derivative a card and the viewer show: the specs named thumbnail and preview,
+// else (a server given other specs) the smallest and the largest that are ready.
+function derivative(photo, name, largest) {
+  if (photo.derivatives[name]) return photo.derivatives[name];
+  const all = Object.values(photo.derivatives);
+  const ready = all.filter((d) => d.ready);
+  const area = (d) => (d.width || 0) * (d.height || 0);
+  return (ready.length ? ready : all).reduce((best, d) =>
+    (largest ? area(d) > area(best) : area(d) < area(best)) ? d : best);
+}
+
 function thumbnail(photo, title) {
-  const thumb = photo.derivatives.thumbnail;
+  const thumb = derivative(photo, "thumbnail", false);
   const img = document.createElement("img");
   img.className = "thumb";
   img.alt = title;
@@ -227,7 +238,7 @@ function shortDate(iso) {
 }
 
 function show(photo) {
-  const url = (photo.derivatives.preview || photo.derivatives.thumbnail).url;
+  const url = derivative(photo, "preview", true).url;
   $("viewer-img").src = url;
   $("viewer-img").alt = photo.name || photo.id;
   $("viewer-caption").textContent = photo.name || photo.id;

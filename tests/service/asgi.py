@@ -1,0 +1,35 @@
+"""The app in this process behind ``httpx.ASGITransport``, its lifespan run around it.
+
+For tests that drive a request body themselves (a stalled stream) or start
+requests together and watch them queue: an ``AsyncClient`` streams the body to the
+app as the test yields it, where ``TestClient`` reads it whole first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from derivo.service import Settings, create_app
+from derivo.service.resources import Services
+
+from .support import TOKEN
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@contextlib.asynccontextmanager
+async def served(
+    data_dir: Path, **settings: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
+    """A started app (one worker unless said) and a client of it; shut down on exit."""
+    values = {"data_dir": data_dir, "token": TOKEN, "workers": 1, **settings}
+    app = create_app(Settings(**values))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://derivo.test") as client:
+            yield client, app.state.services
