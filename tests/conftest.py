@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,3 +68,12 @@ def pytest_terminal_summary(
         terminalreporter.write_line(
             f"random order seed {seed}: replay with python -m pytest --randomly-seed={seed}"
         )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Exempt what collection built (modules, test items) from the cyclic collector.
+
+    It lives as long as the session anyway; without this, each ``gc.collect()``
+    a test needs walks all of it again.
+    """
+    gc.freeze()

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 import pyvips
+from click.testing import CliRunner
 
 from derivo import DerivativeCache, PhotoStatus
 from derivo.cache import SCHEMA_VERSION
+from derivo.cli import main
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.timeout(180)
@@ -28,12 +30,12 @@ NAMES = ("jolla.jpg", "canon_hdr_NO.jpg", "Reconyx_HC500_Hyperfire.jpg")
 
 
 def derivo(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "derivo", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=170,
-    )
+    """The command line in this process (its pool's workers are still real processes)."""
+    argv = list(map(str, args))
+    result = CliRunner().invoke(main, argv)
+    if not isinstance(result.exception, SystemExit | None):
+        raise result.exception  # a crash, where the command must answer in one line
+    return subprocess.CompletedProcess(argv, result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture

@@ -10,10 +10,12 @@ import pytest
 from derivo.service.settings import Settings
 from derivo.service.variants import preferred_format
 
-from .support import SAMPLES, Spawn, accepted_photo, decode_size, wait_final
+from .conftest import MakeApp
+from .support import SAMPLES, TOKEN, accepted_photo, decode_size, wait_final
 
 pytestmark = pytest.mark.timeout(120)
 
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CHROME = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 
 
@@ -46,11 +48,15 @@ def test_only_known_output_formats_can_be_offered() -> None:
     assert Settings.from_env({"DERIVO_FORMATS": "avif,webp"}).offered == ("avif", "webp")
 
 
-def test_webp_for_clients_that_ask_jpeg_for_the_rest(spawn: Spawn) -> None:
-    server = spawn("--workers", "1", env={"DERIVO_FORMATS": "webp"})
-    client = server.client()
+def test_webp_for_clients_that_ask_jpeg_for_the_rest(make_app: MakeApp) -> None:
+    app = make_app(formats="webp")
+    client = app.client
     photo = accepted_photo(
-        client.post("/photos", files={"file": ("jolla.jpg", (SAMPLES / "jolla.jpg").read_bytes())})
+        client.post(
+            "/photos",
+            files={"file": ("jolla.jpg", (SAMPLES / "jolla.jpg").read_bytes())},
+            headers=AUTH,
+        )
     )
     done = wait_final(client, [str(photo["id"])])[str(photo["id"])]
     url = done["derivatives"]["preview"]["url"]  # type: ignore[index]
@@ -76,10 +82,10 @@ def test_webp_for_clients_that_ask_jpeg_for_the_rest(spawn: Spawn) -> None:
         == 304
     )
 
-    db = sqlite3.connect(server.data_dir / "derivo.db")
+    db = sqlite3.connect(app.data_dir / "derivo.db")
     webp = "SELECT format, created_at, path FROM derivatives WHERE format = 'webp'"
     rows = db.execute(webp).fetchall()
-    variant = server.data_dir / "derivatives" / rows[0][2]  # stored relative to that root
+    variant = app.data_dir / "derivatives" / rows[0][2]  # stored relative to that root
     assert len(rows) == 1 and variant.is_file()
     again = client.get(url, headers={"Accept": CHROME})
     assert again.content == first.content
@@ -88,15 +94,15 @@ def test_webp_for_clients_that_ask_jpeg_for_the_rest(spawn: Spawn) -> None:
     ]  # served from the cache, not made again
     db.close()
 
-    assert client.delete(f"/photos/{photo['id']}").status_code == 204
+    assert client.delete(f"/photos/{photo['id']}", headers=AUTH).status_code == 204
     assert not variant.exists()  # variants go with the photo
 
 
-def test_jpeg_only_when_no_format_is_offered(spawn: Spawn) -> None:
-    server = spawn("--workers", "1", env={"DERIVO_FORMATS": "none"})
-    client = server.client()
+def test_jpeg_only_when_no_format_is_offered(make_app: MakeApp) -> None:
+    app = make_app(formats="none")
+    client = app.client
     photo = accepted_photo(
-        client.post("/photos", content=(SAMPLES / "canon_hdr_NO.jpg").read_bytes())
+        client.post("/photos", content=(SAMPLES / "canon_hdr_NO.jpg").read_bytes(), headers=AUTH)
     )
     done = wait_final(client, [str(photo["id"])])[str(photo["id"])]
     got = client.get(done["derivatives"]["thumbnail"]["url"], headers={"Accept": CHROME})  # type: ignore[index]
@@ -104,10 +110,12 @@ def test_jpeg_only_when_no_format_is_offered(spawn: Spawn) -> None:
     assert "vary" not in got.headers
 
 
-def test_avif_for_clients_that_prefer_it(spawn: Spawn) -> None:
-    server = spawn("--workers", "1", env={"DERIVO_FORMATS": "avif,webp"})
-    client = server.client()
-    photo = accepted_photo(client.post("/photos", content=(SAMPLES / "jolla.jpg").read_bytes()))
+def test_avif_for_clients_that_prefer_it(make_app: MakeApp) -> None:
+    app = make_app(formats="avif,webp")
+    client = app.client
+    photo = accepted_photo(
+        client.post("/photos", content=(SAMPLES / "jolla.jpg").read_bytes(), headers=AUTH)
+    )
     done = wait_final(client, [str(photo["id"])])[str(photo["id"])]
     url = done["derivatives"]["thumbnail"]["url"]  # type: ignore[index]
     avif = client.get(url, headers={"Accept": CHROME})
@@ -120,17 +128,19 @@ def test_avif_for_clients_that_prefer_it(spawn: Spawn) -> None:
     assert client.get(url).headers["content-type"] == "image/jpeg"
 
 
-def test_a_cut_short_variant_is_made_again_not_served(spawn: Spawn) -> None:
-    server = spawn("--workers", "1", env={"DERIVO_FORMATS": "webp"})
-    client = server.client()
-    photo = accepted_photo(client.post("/photos", content=(SAMPLES / "jolla.jpg").read_bytes()))
+def test_a_cut_short_variant_is_made_again_not_served(make_app: MakeApp) -> None:
+    app = make_app(formats="webp")
+    client = app.client
+    photo = accepted_photo(
+        client.post("/photos", content=(SAMPLES / "jolla.jpg").read_bytes(), headers=AUTH)
+    )
     done = wait_final(client, [str(photo["id"])])[str(photo["id"])]
     url = done["derivatives"]["thumbnail"]["url"]  # type: ignore[index]
     first = client.get(url, headers={"Accept": CHROME})
     assert first.headers["content-type"] == "image/webp"
-    with sqlite3.connect(server.data_dir / "derivo.db") as db:
+    with sqlite3.connect(app.data_dir / "derivo.db") as db:
         [(path,)] = db.execute("SELECT path FROM derivatives WHERE format = 'webp'").fetchall()
-    variant = server.data_dir / "derivatives" / path
+    variant = app.data_dir / "derivatives" / path
     variant.write_bytes(first.content[: len(first.content) // 2])
 
     again = client.get(url, headers={"Accept": CHROME})

@@ -6,21 +6,24 @@ import pytest
 
 from derivo.service.headers import GALLERY_POLICY
 
-from .support import SAMPLES, Server
+from .conftest import App
+from .support import SAMPLES, TOKEN
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 pytestmark = pytest.mark.timeout(90)
 
 
-def test_a_boundary_over_256_bytes_is_a_400_not_a_500(server: Server) -> None:
+def test_a_boundary_over_256_bytes_is_a_400_not_a_500(app: App) -> None:
     boundary = "b" * 300
     body = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
         f"\r\nxyz\r\n--{boundary}--\r\n"
     ).encode()
-    answer = server.client().post(
+    answer = app.client.post(
         "/photos",
         content=body,
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        headers={**AUTH, "Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
     assert answer.status_code == 400
     assert answer.json()["error"] == {
@@ -29,10 +32,10 @@ def test_a_boundary_over_256_bytes_is_a_400_not_a_500(server: Server) -> None:
     }
 
 
-def test_every_answer_forbids_sniffing_and_referrers(server: Server) -> None:
-    client = server.client()
+def test_every_answer_forbids_sniffing_and_referrers(app: App) -> None:
+    client = app.client
     with open(SAMPLES / "jolla.jpg", "rb") as f:
-        upload = client.post("/photos", files={"file": ("jolla.jpg", f)})
+        upload = client.post("/photos", files={"file": ("jolla.jpg", f)}, headers=AUTH)
     for answer in (
         upload,
         client.get("/photos"),
@@ -45,8 +48,8 @@ def test_every_answer_forbids_sniffing_and_referrers(server: Server) -> None:
         assert "Content-Security-Policy" not in answer.headers
 
 
-def test_the_gallery_page_loads_only_its_own_files(server: Server) -> None:
-    page = server.client().get("/")
+def test_the_gallery_page_loads_only_its_own_files(app: App) -> None:
+    page = app.client.get("/")
     assert page.status_code == 200
     assert page.headers["Content-Security-Policy"] == GALLERY_POLICY
     assert "default-src 'self'" in GALLERY_POLICY and "'unsafe-inline'" not in GALLERY_POLICY

@@ -75,7 +75,7 @@ def test_concurrent_uploads_of_the_same_file_render_once(server: Server) -> None
 
 
 def test_100_parallel_uploads_all_complete(server: Server) -> None:
-    bodies = [make_jpeg(640, 480, seed) for seed in range(1000, 1100)]
+    bodies = [make_jpeg(320, 240, seed) for seed in range(1000, 1100)]
     responses = asyncio.run(post_all(server, bodies))
     photos = [accepted_photo(r) for r in responses]
     ids = {p["id"] for p in photos}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -14,9 +15,11 @@ import httpx
 import pytest
 import pyvips
 import thumbhash
+from fastapi.testclient import TestClient
 from PIL import Image
 
-from .support import SAMPLES, Server, accepted_photo, wait_final
+from .conftest import App
+from .support import SAMPLES, TOKEN, accepted_photo, wait_final
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -38,6 +41,14 @@ def upload_bytes(client: httpx.Client, name: str, data: bytes) -> dict[str, obje
     return accepted_photo(client.post("/photos", files={"file": (name, data)}))
 
 
+@pytest.fixture
+def client(app: App) -> Iterator[TestClient]:
+    """The module's app, with the token on every request, as a signed-in client sends it."""
+    app.client.headers["Authorization"] = f"Bearer {TOKEN}"
+    yield app.client
+    del app.client.headers["Authorization"]
+
+
 def walk(client: httpx.Client, order: str, limit: int, between=None) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
     seen, after, page_number = [], None, 0
     while True:
@@ -55,8 +66,7 @@ def walk(client: httpx.Client, order: str, limit: int, between=None) -> list[dic
         page_number += 1
 
 
-def test_name_capture_time_and_upload_time_are_returned(server: Server) -> None:
-    client = server.client()
+def test_name_capture_time_and_upload_time_are_returned(client: TestClient) -> None:
     heic = accepted_photo(
         client.post(
             "/photos", files={"file": ("IMG_5195.HEIC", (SAMPLES / "IMG_5195.HEIC").read_bytes())}
@@ -89,8 +99,7 @@ def test_name_capture_time_and_upload_time_are_returned(server: Server) -> None:
     assert (again["name"], again["captured_at"]) == (heic["name"], heic["captured_at"])
 
 
-def test_a_rendered_photo_has_a_thumbhash_of_its_thumbnail(server: Server) -> None:
-    client = server.client()
+def test_a_rendered_photo_has_a_thumbhash_of_its_thumbnail(client: TestClient) -> None:
     photo = upload_bytes(client, "jolla.jpg", (SAMPLES / "jolla.jpg").read_bytes())
     assert photo["thumbhash"] is None or photo["status"] == "done"
     done = wait_final(client, [str(photo["id"])])[str(photo["id"])]
@@ -108,8 +117,7 @@ def test_a_rendered_photo_has_a_thumbhash_of_its_thumbnail(server: Server) -> No
     assert {p["id"]: p["thumbhash"] for p in listed["photos"]}[done["id"]] == done["thumbhash"]
 
 
-def test_newest_first_by_capture_or_upload_time(server: Server) -> None:
-    client = server.client()
+def test_newest_first_by_capture_or_upload_time(client: TestClient) -> None:
     dates = ["2001:01:01 10:00:00", "2003:03:03 10:00:00", "2002:02:02 10:00:00"]
     ids = [
         upload_bytes(client, f"{n}.jpg", jpeg_taken_at(d, seed=100 + n))["id"]
@@ -121,8 +129,7 @@ def test_newest_first_by_capture_or_upload_time(server: Server) -> None:
     assert by_upload == [ids[2], ids[1], ids[0]]
 
 
-def test_paging_is_stable_while_photos_come_and_go(server: Server) -> None:
-    client = server.client()
+def test_paging_is_stable_while_photos_come_and_go(client: TestClient) -> None:
     base = [
         upload_bytes(
             client, f"b{n}.jpg", jpeg_taken_at(f"2010:01:{n + 1:02d} 12:00:00", seed=200 + n)
@@ -153,8 +160,7 @@ def test_paging_is_stable_while_photos_come_and_go(server: Server) -> None:
     assert keys == sorted(keys, reverse=True)
 
 
-def test_a_cursor_of_another_order_or_garbage_is_refused(server: Server) -> None:
-    client = server.client()
+def test_a_cursor_of_another_order_or_garbage_is_refused(client: TestClient) -> None:
     for n in range(3):
         upload_bytes(client, "c.jpg", jpeg_taken_at("2005:05:05 05:05:05", seed=500 + n))
     cursor = client.get("/photos", params={"order": "captured", "limit": "1"}).json()["next"]
@@ -167,13 +173,13 @@ def test_a_cursor_of_another_order_or_garbage_is_refused(server: Server) -> None
     assert client.get("/photos", params={"order": "sideways"}).status_code == 422
 
 
-def test_original_bytes_need_the_token(server: Server) -> None:
-    client = server.client()
+def test_original_bytes_need_the_token(client: TestClient) -> None:
     source: Path = SAMPLES / "IMG_5195.HEIC"
     photo = upload_bytes(client, source.name, source.read_bytes())
     url = f"/photos/{photo['id']}/original"
-    public = httpx.Client(base_url=server.url)
-    assert public.get(url).status_code == 401
+    public = client.build_request("GET", url)
+    del public.headers["Authorization"]
+    assert client.send(public).status_code == 401
     got = client.get(url)
     assert got.status_code == 200
     assert got.content == source.read_bytes()
@@ -185,11 +191,9 @@ def test_original_bytes_need_the_token(server: Server) -> None:
     assert head.status_code == 200 and head.content == b""
     assert head.headers["content-length"] == str(len(got.content))
     assert client.get("/photos/nosuchphoto/original").status_code == 404
-    public.close()
 
 
-def test_head_works_wherever_get_does(server: Server) -> None:
-    client = server.client()
+def test_head_works_wherever_get_does(client: TestClient) -> None:
     photo = upload_bytes(client, "h.jpg", jpeg_taken_at(None, seed=600))
     done = wait_final(client, [str(photo["id"])])[str(photo["id"])]
     thumb = done["derivatives"]["thumbnail"]["url"]  # type: ignore[index]
@@ -213,8 +217,7 @@ def test_head_works_wherever_get_does(server: Server) -> None:
             assert head.headers["content-length"] == str(len(get.content))
 
 
-def test_api_docs_load_without_a_network(server: Server) -> None:
-    client = server.client()
+def test_api_docs_load_without_a_network(client: TestClient) -> None:
     page = client.get("/docs")
     assert page.status_code == 200
     html = page.text
