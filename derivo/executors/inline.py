@@ -14,10 +14,12 @@ the caller with it), time limits and ``nice``. Batches belong in
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from derivo.errors import DerivoError, RenderFailed
 from derivo.executors.base import RenderFuture
+from derivo.executors.pool import PoolStats
 from derivo.tasks import RenderResult, RenderTask
 
 
@@ -42,6 +44,10 @@ class InlineExecutor:
     def __init__(self, *, func: Callable[[RenderTask], RenderResult] = _default_render) -> None:
         self.func = func
         self._closed = False
+        self._lock = threading.Lock()  # submit may be called from several threads at once
+        self._in_flight = 0
+        self._completed = 0
+        self._failed = 0
 
     def submit(self, task: RenderTask, *, block: bool = True) -> RenderFuture:
         """Render ``task`` now; ``block`` is accepted for the protocol (there is no queue)."""
@@ -49,15 +55,42 @@ class InlineExecutor:
             raise RenderFailed("the inline executor is shut down")
         future = RenderFuture()
         future.attempts = 1
+        with self._lock:
+            self._in_flight += 1
         try:
             result = self.func(task)
         except DerivoError as exc:
-            future.set_exception(exc)
+            error: DerivoError = exc
         except Exception as exc:  # recorded on the future, as a worker would report it
-            future.set_exception(RenderFailed(f"{type(exc).__name__}: {exc}".splitlines()[0]))
+            error = RenderFailed(f"{type(exc).__name__}: {exc}".splitlines()[0])
         else:
+            self._count(failed=False)
             future.set_result(result)
+            return future
+        self._count(failed=True)
+        future.set_exception(error)
         return future
+
+    def stats(self) -> PoolStats:
+        """Counts as a pool reports them; the one "worker" is the calling thread."""
+        with self._lock:
+            return PoolStats(
+                workers=1,
+                queued=0,
+                in_flight=self._in_flight,
+                completed=self._completed,
+                failed=self._failed,
+                restarts=0,
+            )
+
+    def _count(self, *, failed: bool) -> None:
+        # settled before the future is, so a caller woken by it sees the counts
+        with self._lock:
+            self._in_flight -= 1
+            if failed:
+                self._failed += 1
+            else:
+                self._completed += 1
 
     def start(self) -> None:
         """Nothing to start: renders run in the caller."""

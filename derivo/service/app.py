@@ -1,10 +1,11 @@
 """The HTTP API and gallery over one Pipeline: ``create_app(settings)``.
 
 Nothing happens at import or at ``create_app``: the data directory, cache, worker
-pool and pipeline are opened in the lifespan (:mod:`derivo.service.resources`) and
-closed on shutdown. Routes live in :mod:`derivo.service.routes`, one module per
-resource; they get what they need through :mod:`derivo.service.deps` and only
-raise errors, which :mod:`derivo.service.http_errors` turns into answers.
+pool (unless an executor is passed in) and pipeline are opened in the lifespan
+(:mod:`derivo.service.resources`) and closed on shutdown. Routes live in
+:mod:`derivo.service.routes`, one module per resource; they get what they need
+through :mod:`derivo.service.deps` and only raise errors, which
+:mod:`derivo.service.http_errors` turns into answers.
 
 Public (no token): ``GET`` of photos and derivatives, the gallery ``/``,
 ``/healthz``, ``/metrics``, ``/docs``. Token-protected: ``POST /photos``,
@@ -24,18 +25,22 @@ from fastapi_offline import FastAPIOffline
 from derivo.service import http_errors
 from derivo.service.head import HeadAsGet
 from derivo.service.headers import SecurityHeaders
-from derivo.service.resources import open_services
+from derivo.service.resources import ServiceExecutor, open_services
 from derivo.service.routes import ROUTERS
 from derivo.service.routes.gallery import STATIC
 from derivo.service.settings import Settings
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The ASGI app; resources live from lifespan startup to shutdown."""
+def create_app(settings: Settings, *, executor: ServiceExecutor | None = None) -> FastAPI:
+    """The ASGI app; resources live from lifespan startup to shutdown.
+
+    Renders go to ``executor`` if given (its owner closes it), else to the pool the
+    settings describe, started and closed with the app.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings) as services:
+        async with open_services(settings, executor) as services:
             app.state.services = services
             yield
 

@@ -4,6 +4,8 @@ Nothing is opened at import or by ``create_app``: :func:`open_services` takes th
 data directory lock, the token, the cache, the worker pool, the pipeline (with the
 configured specs) and the ingest loop, in that order, and closes them in reverse.
 Photos done or failed under other specs or limits are queued first (:mod:`.respec`).
+An executor passed in is used instead of the configured pool, and left to its owner
+to close (tests pass an :class:`~derivo.executors.InlineExecutor`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from derivo.cache import DerivativeCache, PhotoRecord
-from derivo.executors import DaskExecutor, WorkerPool, make_executor
+from derivo.executors import Executor, PoolStats, make_executor
 from derivo.lock import FolderLock
 from derivo.pipeline import Pipeline
 from derivo.service.auth import BearerToken, load_or_create_token
@@ -36,13 +39,19 @@ log = logging.getLogger("derivo.service")
 IO_THREADS = 64
 
 
+class ServiceExecutor(Executor, Protocol):
+    """An executor the service can report on (``/healthz``, ``/metrics``)."""
+
+    def stats(self) -> PoolStats: ...
+
+
 @dataclass(frozen=True)
 class Services:
     """What the lifespan opens, for the handlers (see :mod:`derivo.service.deps`)."""
 
     settings: Settings
     cache: DerivativeCache
-    pool: WorkerPool | DaskExecutor
+    pool: ServiceExecutor
     pipeline: Pipeline
     ingest: Ingest
     metrics: Metrics
@@ -55,8 +64,13 @@ class Services:
 
 
 @asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Open every resource of one server; on exit, close them in reverse order."""
+async def open_services(
+    settings: Settings, executor: ServiceExecutor | None = None
+) -> AsyncIterator[Services]:
+    """Open every resource of one server; on exit, close them in reverse order.
+
+    Without ``executor``, the one the settings describe is built, started and closed here.
+    """
     async with AsyncExitStack() as stack:
         # file and SQLite work runs in threads; enough of them that a GET never queues
         # behind the uploads streaming in (the default is cores + 4)
@@ -71,14 +85,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         cache = stack.enter_context(
             DerivativeCache(settings.db_path, root=settings.derivatives_dir, durable=True)
         )
-        pool = make_executor(
-            scheduler=settings.scheduler,
-            workers=None if settings.scheduler else settings.workers,
-            queue_size=settings.queue_size,
-            task_timeout=settings.task_timeout,
-            out_dir=settings.derivatives_dir,
-            idle_priority=True,
-        )
+        pool = _configured_executor(settings) if executor is None else executor
         pool.start()
         pipeline = Pipeline(
             cache=cache,
@@ -88,8 +95,9 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             limits=settings.limits,
         )
         stack.callback(pipeline.close)
-        # cancel, not drain: whatever was queued is pending in SQLite and resumes next start
-        stack.push_async_callback(asyncio.to_thread, pool.close, cancel=True)
+        if executor is None:
+            # cancel, not drain: whatever was queued is pending in SQLite and resumes next start
+            stack.push_async_callback(asyncio.to_thread, pool.close, cancel=True)
         metrics = Metrics(pool_stats=pool.stats, counts=cache.counts)
         ingest = Ingest(cache=cache, pipeline=pipeline, originals=originals, metrics=metrics)
         stale = await asyncio.to_thread(queue_stale, cache, pipeline.specs, pipeline.failure_key)
@@ -109,6 +117,18 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 cache=cache, executor=pool, out_dir=pipeline.out_dir, limits=settings.limits
             ),
         )
+
+
+def _configured_executor(settings: Settings) -> ServiceExecutor:
+    """The executor the settings describe: the local pool, or a Dask cluster."""
+    return make_executor(
+        scheduler=settings.scheduler,
+        workers=None if settings.scheduler else settings.workers,
+        queue_size=settings.queue_size,
+        task_timeout=settings.task_timeout,
+        out_dir=settings.derivatives_dir,
+        idle_priority=True,
+    )
 
 
 def _token(settings: Settings) -> str:
