@@ -1,5 +1,8 @@
 """The app in this process behind ``httpx.ASGITransport``, its lifespan run around it.
 
+Renders run on a thread of this process (:class:`~tests.background.BackgroundInline`):
+these tests are about the HTTP side, not about worker processes.
+
 For tests that drive a request body themselves (a stalled stream) or start
 requests together and watch them queue: an ``AsyncClient`` streams the body to the
 app as the test yields it, where ``TestClient`` reads it whole first.
@@ -16,6 +19,7 @@ import httpx
 
 from derivo.service import Settings, create_app
 from derivo.service.resources import Services
+from tests.background import BackgroundInline
 
 from .support import TOKEN
 
@@ -26,10 +30,11 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 async def served(
     data_dir: Path, **settings: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
-    """A started app (one worker unless said) and a client of it; shut down on exit."""
-    values = {"data_dir": data_dir, "token": TOKEN, "workers": 1, **settings}
-    app = create_app(Settings(**values))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://derivo.test") as client:
-            yield client, app.state.services
+    """A started app and a client of it; shut down on exit."""
+    values = {"data_dir": data_dir, "token": TOKEN, **settings}
+    with BackgroundInline() as executor:
+        app = create_app(Settings(**values), executor=executor)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://derivo.test") as c:
+                yield c, app.state.services

@@ -1,9 +1,10 @@
 """Fixtures: the app in this process (``app``, ``make_app``), and real servers (``spawn``).
 
 API behaviour is tested in-process through ``TestClient`` against
-``create_app(settings)``: real SQLite, real worker processes, no sockets. Real
-``derivo serve`` processes are for what only they show (restarts, kill -9,
-signals, the browser, streaming over a socket); those tests are marked slow.
+``create_app(settings, executor=...)``: real SQLite, real renders on a thread of
+this process behind a gate (:mod:`tests.background`), no worker processes, no
+sockets. Real ``derivo serve`` processes are for what only they show (restarts,
+kill -9, signals, the browser, streaming over a socket); those tests are marked slow.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, sync_playwright
 
 from derivo.service import Settings, create_app
-from tests.gates import Gate, every_pool_behind
+from tests.background import BackgroundInline
+from tests.gates import Gate
 
 from .support import TOKEN, Server, Spawn, start_server
 
@@ -40,7 +42,7 @@ MakeApp = Callable[..., App]
 
 @pytest.fixture
 def make_app(tmp_path: Path) -> Iterator[MakeApp]:
-    """Start apps for one test; each is shut down (its pool too) afterwards."""
+    """Start apps for one test; each is shut down (its executor too) afterwards."""
     with contextlib.ExitStack() as stack:
 
         def make(**settings: Any) -> App:
@@ -52,7 +54,7 @@ def make_app(tmp_path: Path) -> Iterator[MakeApp]:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    """One app shared by a test module (one worker); each test uploads its own photos."""
+    """One app shared by a test module; each test uploads its own photos."""
     with _started_app(tmp_path_factory.mktemp("app")) as started:
         yield started
 
@@ -61,14 +63,11 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
 def _started_app(folder: Path, **settings: Any) -> Iterator[App]:
     gate = Gate.make(folder / "gate")
     gate.open()
-    values = {"data_dir": folder / "data", "token": TOKEN, "workers": 1, **settings}
-    client = TestClient(create_app(Settings(**values)), base_url="http://derivo.test")
-    with every_pool_behind(gate):
-        client.__enter__()  # the lifespan starts the pool
-    try:
-        yield App(client=client, gate=gate, data_dir=values["data_dir"])
-    finally:
-        client.__exit__(None, None, None)
+    values = {"data_dir": folder / "data", "token": TOKEN, **settings}
+    with BackgroundInline(gate.render()) as executor:
+        app = create_app(Settings(**values), executor=executor)
+        with TestClient(app, base_url="http://derivo.test") as client:
+            yield App(client=client, gate=gate, data_dir=values["data_dir"])
 
 
 @pytest.fixture

@@ -68,7 +68,6 @@ def test_a_step_that_raises_answers_every_item_of_its_group() -> None:
     assert [str(o) for o in asyncio.run(main())] == ["disk gone"] * 3
 
 
-@pytest.mark.slow
 def test_uploads_waiting_together_share_one_sync_of_files_and_names(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

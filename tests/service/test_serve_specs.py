@@ -14,6 +14,7 @@ from derivo.cache import DerivativeCache
 from derivo.service import Settings, create_app
 from derivo.service.respec import queue_stale
 from derivo.specs import PREVIEW, THUMBNAIL, SpecSet, parse_inline
+from tests.background import BackgroundInline
 
 from .conftest import MakeApp
 from .support import SAMPLES, TOKEN, decode_size, wait_final
@@ -34,9 +35,11 @@ def upload(client: TestClient, path: Path) -> str:
 @contextlib.contextmanager
 def started(data_dir: Path, specs: SpecSet, **more: Any) -> Iterator[TestClient]:
     """A server's app over ``data_dir`` for as long as the block runs."""
-    settings = Settings(data_dir=data_dir, token=TOKEN, workers=1, specs=specs, **more)
-    with TestClient(create_app(settings), base_url="http://derivo.test") as client:
-        yield client
+    settings = Settings(data_dir=data_dir, token=TOKEN, specs=specs, **more)
+    with BackgroundInline() as executor:
+        app = create_app(settings, executor=executor)
+        with TestClient(app, base_url="http://derivo.test") as client:
+            yield client
 
 
 def test_the_configured_specs_are_rendered_and_served(make_app: MakeApp) -> None:

@@ -16,8 +16,6 @@ from derivo.errors import InputError, UploadStalled
 from .asgi import AUTH, served
 from .support import SAMPLES
 
-pytestmark = pytest.mark.slow  # one real worker process per app
-
 JPEG = (SAMPLES / "jolla.jpg").read_bytes()
 
 
