@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import derivo.cli
 from derivo import DerivativeCache, InlineExecutor, Pipeline, RenderFuture, RenderTask, SpecSet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,20 @@ class CountingExecutor(InlineExecutor):
 def executor() -> Iterator[CountingExecutor]:
     with CountingExecutor() as inline:
         yield inline
+
+
+@pytest.fixture
+def cli_renders_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI, run by ``CliRunner``, renders in this process instead of starting workers.
+
+    For tests of what the CLI finds, records and prints, where worker processes are
+    not the subject (those have tests of their own, marked slow).
+    """
+
+    def inline(**settings: object) -> InlineExecutor:
+        return InlineExecutor()
+
+    monkeypatch.setattr(derivo.cli, "make_executor", inline)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from derivo.cache import SCHEMA_VERSION
 from derivo.cli import main
 from tests.conftest import SAMPLES
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.usefixtures("cli_renders_inline")]
 
 NAMES = ("jolla.jpg", "canon_hdr_NO.jpg", "Reconyx_HC500_Hyperfire.jpg")
 

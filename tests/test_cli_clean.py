@@ -13,6 +13,8 @@ from derivo.cli import main
 from derivo.specs import PREVIEW, THUMBNAIL
 from tests.conftest import ORIENTATION
 
+pytestmark = pytest.mark.usefixtures("cli_renders_inline")
+
 NEW_SPECS = ("--spec", "thumbnail=200x200,quality=70", "--spec", "preview=1200x1200,quality=85")
 
 

@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from derivo.cli import main
 from tests.conftest import ORIENTATION
 
+pytestmark = pytest.mark.usefixtures("cli_renders_inline")
+
 CONFIG = """\
 cpu = 0.5
 max_pixels = "100M"

@@ -13,6 +13,8 @@ from derivo.cache import SCHEMA_VERSION
 from derivo.cli import main
 from tests.conftest import BADINPUT, ORIENTATION
 
+pytestmark = pytest.mark.usefixtures("cli_renders_inline")
+
 
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args))

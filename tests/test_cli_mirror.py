@@ -15,6 +15,8 @@ from derivo.mirror import mirror
 from derivo.tasks import Derivative
 from tests.conftest import ORIENTATION, SAMPLES
 
+pytestmark = pytest.mark.usefixtures("cli_renders_inline")
+
 
 def process(*extra: str) -> None:
     result = CliRunner().invoke(

@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from derivo.cli import main
 from tests.conftest import BADINPUT, ORIENTATION
 
+pytestmark = pytest.mark.usefixtures("cli_renders_inline")
+
 TRUNCATED = BADINPUT / "truncated" / "sharp__truncated.jpg"
 
 

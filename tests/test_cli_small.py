@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from rich.console import Console
 from rich.progress import Progress
@@ -16,6 +17,8 @@ from rich.progress import Progress
 from derivo.cli import main
 from derivo.summary import progress_bar
 from tests.conftest import ORIENTATION, SAMPLES
+
+pytestmark = pytest.mark.usefixtures("cli_renders_inline")
 
 NO_FASTAPI = "import sys; sys.modules['fastapi'] = None; from derivo.cli import main; main()"
 

@@ -13,6 +13,8 @@ from derivo.cache import recorded_root
 from derivo.cli import main
 from tests.conftest import ORIENTATION
 
+pytestmark = pytest.mark.usefixtures("cli_renders_inline")
+
 
 def run(*args: str | Path) -> tuple[int, str]:
     result = CliRunner().invoke(main, [str(a) for a in args])

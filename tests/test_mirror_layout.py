@@ -20,6 +20,8 @@ from derivo.cli import main
 from derivo.mirror import mirrored_source
 from tests.conftest import ORIENTATION, SAMPLES
 
+pytestmark = pytest.mark.usefixtures("cli_renders_inline")
+
 DEADLINE = 180  # seconds; generous for a shared machine, reached only on failure
 
 

@@ -7,11 +7,14 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import thumbhash
 from click.testing import CliRunner
 
 from derivo.cli import main
 from tests.conftest import ORIENTATION
+
+pytestmark = pytest.mark.usefixtures("cli_renders_inline")
 
 
 def test_ls_and_process_json_carry_the_thumbnails_thumbhash(tmp_path: Path) -> None:
