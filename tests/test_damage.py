@@ -10,13 +10,14 @@ from pathlib import Path
 import pillow_heif
 import pytest
 import pyvips
+from click.testing import CliRunner
 
 from derivo import CorruptImage, Limits, RenderTask, UnsupportedFormat, render
+from derivo.cli import main
 from derivo.damage import Pixels, is_harmless, missing_blocks, missing_pixels
 from derivo.specs import DEFAULT_SPECS
 from tests.conftest import ORIENTATION, SAMPLES
 from tests.oracle import check_file, flat_band
-from tests.test_cli import derivo
 
 HASH = "cd" * 32
 HEIF_BLOCKS = r"truncated or damaged HEIF \(\d+ blocks not decoded\)"
@@ -71,10 +72,13 @@ def test_lenient_renders_it_and_the_oracle_sees_the_grey(make, tmp_path: Path) -
 
 
 @pytest.mark.parametrize("make", [half_with_end_marker, huge_header_jpeg])
+@pytest.mark.usefixtures("cli_renders_inline")
 def test_the_cli_fails_the_photo_with_the_reason(make, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     source = make(tmp_path)
-    result = derivo("process", source, "--out", tmp_path / "out", "--workers", "1", "--json")
-    assert result.returncode == 1, result.stderr
+    result = CliRunner().invoke(
+        main, ["process", str(source), "--out", str(tmp_path / "out"), "--json"]
+    )
+    assert result.exit_code == 1, result.output
     summary = json.loads(result.stdout)
     assert (summary["rendered"], summary["failed"]) == (0, 1)
     assert summary["failures"][0]["error"] == (

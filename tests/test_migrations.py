@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from click.testing import CliRunner
 
 from derivo import CacheError, DerivativeCache
 from derivo.cache import MIGRATIONS, SCHEMA_VERSION
+from derivo.cli import main
 from tests.conftest import ORIENTATION, ROOT
 
 RELEASE_V1 = ROOT / "tests" / "data" / "cache-v1.sql"
@@ -95,15 +95,13 @@ def test_a_migration_that_fails_changes_nothing(tmp_path: Path) -> None:
 
 
 def derivo(*args: str | Path) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-m", "derivo", "process", *map(str, args), "--workers", "2", "--json"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    done = CliRunner().invoke(main, ["process", *map(str, args), "--json"])
+    assert done.exit_code == 0, done.output
     summary: dict[str, object] = json.loads(done.stdout)
     return summary
 
 
+@pytest.mark.usefixtures("cli_renders_inline")
 def test_a_moved_output_folder_stays_cached_and_another_out_is_refused(tmp_path: Path) -> None:
     first = tmp_path / "first"
     assert derivo(ORIENTATION, "--out", first)["rendered"] == 8
@@ -112,11 +110,9 @@ def test_a_moved_output_folder_stays_cached_and_another_out_is_refused(tmp_path:
     again = derivo(ORIENTATION, "--out", moved)
     assert (again["rendered"], again["cached"]) == (0, 8)
     other = tmp_path / "other"
-    refused = subprocess.run(
-        [sys.executable, "-m", "derivo", "process", str(ORIENTATION), "--out", str(other),
-         "--db", str(moved / "derivo.db")],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert refused.returncode == 2
+    refused = CliRunner().invoke(
+        main, ["process", str(ORIENTATION), "--out", str(other), "--db", str(moved / "derivo.db")]
+    )
+    assert refused.exit_code == 2
     assert f"belongs to output folder {moved.resolve()}, not --out {other}" in refused.stderr
     assert not other.exists()
