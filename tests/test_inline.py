@@ -57,3 +57,12 @@ def test_a_closed_executor_refuses_work(tmp_path: Path) -> None:
     executor.close()
     with pytest.raises(RenderFailed, match="^the inline executor is shut down$"):
         executor.submit(task("ok", tmp_path))
+
+
+def test_stats_count_renders_as_a_one_worker_pool_would(tmp_path: Path) -> None:
+    with InlineExecutor(func=scripted) as executor:
+        for source in ("ok", "ok", "boom", "bad"):
+            executor.submit(task(source, tmp_path))
+        stats = executor.stats()
+    assert (stats.workers, stats.queued, stats.in_flight) == (1, 0, 0)
+    assert (stats.completed, stats.failed, stats.restarts) == (2, 2, 0)
