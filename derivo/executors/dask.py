@@ -8,7 +8,8 @@
   ``max_attempts``, then fails with :class:`~derivo.errors.TaskTimeout`.
 * A task that a live worker never answers for (a stall inside Dask, or code the
   in-task limit does not cover): the coordinator's watchdog gives up on it
-  ``task_timeout + stall_slack`` seconds after the worker started it, restarts
+  ``task_timeout`` × the renders in the task + ``stall_slack`` seconds after
+  the worker started it, restarts
   that worker and tries again, up to ``max_attempts``, then ``TaskTimeout``.
 * Input errors come back as results and are never retried.
 
