@@ -374,7 +374,8 @@ class DaskExecutor:
                     del self._started[key]
             for key, (worker, seconds) in running.items():
                 dask_future = keys.get(key)
-                if dask_future is None:
+                # the list is from before the lock: a result may have come back since
+                if dask_future is None or dask_future.done():
                     continue
                 start = self._started.get(key)
                 if start is None or start[1] != worker:  # new, or retried elsewhere by Dask
