@@ -41,7 +41,9 @@ def test_scan_yields_every_file_unread_with_its_stat(folder: Path) -> None:
         str(folder / "sub" / "b.jpg"),
     ]
     assert all(f.walked and f.stat is not None for f in found)
-    assert [f.stat.st_ino for f in found if f.stat] == [os.stat(f.location).st_ino for f in found]
+    assert [f.stat.st_ino for f in found if f.stat] == [
+        os.stat(f.location).st_ino for f in found
+    ]
     assert [f.format for f in found] == ["jpeg", None, "jpeg"]
 
 
