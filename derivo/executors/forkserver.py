@@ -24,6 +24,8 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.forkserver
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 from typing import Any
 
@@ -46,17 +48,21 @@ def worker_context() -> BaseContext:
     return multiprocessing.get_context("forkserver")
 
 
-def start_server(context: BaseContext) -> None:
-    """Have the fork server running before a worker starts, noting whether derivo started it."""
+@contextmanager
+def starting_worker(context: BaseContext) -> Iterator[None]:
+    """Hold while a worker process starts: the fork server runs, and is not stopped meanwhile.
+
+    Notes whether derivo started the server, for :func:`stop_forkserver`.
+    """
     global _started
-    if context.get_start_method() != "forkserver":
-        return
-    server = _server()
     with _lock:
-        before = server._forkserver_pid
-        multiprocessing.forkserver.ensure_running()
-        if server._forkserver_pid != before:  # none ran, or it had died
-            _started = server._forkserver_pid
+        if context.get_start_method() == "forkserver":
+            server = _server()
+            before = server._forkserver_pid
+            multiprocessing.forkserver.ensure_running()
+            if server._forkserver_pid != before:  # none ran, or it had died
+                _started = server._forkserver_pid
+        yield
 
 
 def stop_forkserver() -> None:
@@ -66,9 +72,10 @@ def stop_forkserver() -> None:
     (and that of every worker it forked) would then be missing from the program's
     own account (``wait4``, ``time``). It is kept while any process started through
     :mod:`multiprocessing` is alive (a worker of a pool, derivo's or the program's,
-    still open), and when the program started it. A process another thread starts
-    while this runs is the one case not covered: stop only once the program's pools
-    are closed, as the command line does.
+    still open), and when the program started it. A process that another thread of
+    the program (not a derivo pool) starts while this runs is the one case not
+    covered: stop only once the program's own pools are closed, as the command
+    line does.
     """
     global _started
     server = _server()

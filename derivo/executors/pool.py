@@ -33,7 +33,7 @@ from typing import Any
 
 from derivo.errors import DerivoError, QueueFull, RenderFailed, TaskTimeout, WorkerCrashed
 from derivo.executors.base import RenderFuture, settle, workers_for
-from derivo.executors.forkserver import start_server, worker_context
+from derivo.executors.forkserver import starting_worker, worker_context
 from derivo.tasks import RenderResult, RenderTask
 
 _IDLE_WAIT = 60.0  # seconds; the dispatcher wakes at least this often
@@ -135,10 +135,10 @@ def _sched_idle() -> bool:
 
 class _Worker:
     def __init__(self, ctx: Any, target_args: tuple[Any, ...]) -> None:
-        start_server(ctx)
         self.conn, child = ctx.Pipe(duplex=True)
         self.process = ctx.Process(target=_worker_main, args=(child, *target_args), daemon=True)
-        self.process.start()
+        with starting_worker(ctx):
+            self.process.start()
         child.close()
         self.job: Job | None = None
         self.deadline = 0.0
