@@ -12,6 +12,7 @@ import ctypes
 import errno
 import functools
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -70,9 +71,11 @@ def write_atomically(
 def make_durable(files: Iterable[Path]) -> None:
     """Make files written with ``sync=False``, and their folders, survive a power loss.
 
-    On Linux one ``syncfs`` per file system flushes a whole batch (as PostgreSQL's
-    ``recovery_init_sync_method=syncfs`` does): a few milliseconds instead of one
-    fsync per file and per folder; elsewhere, each is fsynced. A full device (the
+    On Linux 5.8 and later one ``syncfs`` per file system flushes a whole batch (as
+    PostgreSQL's ``recovery_init_sync_method=syncfs`` does): a few milliseconds
+    instead of one fsync per file and per folder. Older kernels' ``syncfs`` returns
+    success even when the write-back failed, so there, and off Linux, each file and
+    folder is fsynced. A full device (the
     delayed write-back failing for want of space) raises
     :class:`~derivo.errors.StorageFull`.
     """
@@ -99,8 +102,27 @@ def make_durable(files: Iterable[Path]) -> None:
             fsync_directory(folder)
 
 
+#: The first Linux release whose ``syncfs`` reports write-back errors to its caller.
+SYNCFS_REPORTS_ERRORS = (5, 8)
+
+
+def syncfs_reports_errors(sysname: str, release: str) -> bool:
+    """True if ``syncfs`` on this kernel (``os.uname()``'s fields) fails when a write did.
+
+    A release that does not start with ``major.minor`` counts as too old.
+    """
+    match = re.match(r"\s*(\d+)\.(\d+)", release)
+    if sysname != "Linux" or match is None:
+        return False
+    return (int(match[1]), int(match[2])) >= SYNCFS_REPORTS_ERRORS
+
+
 @functools.cache
 def _syncfs() -> Callable[[int], int] | None:
+    """libc's ``syncfs`` where it can be trusted with durability, else None."""
+    uname = os.uname()
+    if not syncfs_reports_errors(uname.sysname, uname.release):
+        return None
     try:
         function: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
     except (AttributeError, OSError):

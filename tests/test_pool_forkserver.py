@@ -9,7 +9,7 @@ import time
 import pytest
 
 from derivo import RenderResult, RenderTask, WorkerPool
-from derivo.executors.pool import stop_forkserver
+from derivo.executors.forkserver import stop_forkserver
 
 BURN = 0.2  # CPU seconds each task spends
 

@@ -40,7 +40,7 @@ from derivo.cli.watch import watch_command
 from derivo.discover import Found, find_photos, scan
 from derivo.errors import DerivoError, StorageFull
 from derivo.executors import make_executor
-from derivo.executors.pool import stop_forkserver
+from derivo.executors.forkserver import stop_forkserver
 from derivo.formats import INPUTS, labels
 from derivo.limits import Limits
 from derivo.lock import FolderLock

@@ -8,7 +8,8 @@
   ``max_attempts``, then fails with :class:`~derivo.errors.TaskTimeout`.
 * A task that a live worker never answers for (a stall inside Dask, or code the
   in-task limit does not cover): the coordinator's watchdog gives up on it
-  ``task_timeout + stall_slack`` seconds after the worker started it, restarts
+  ``task_timeout`` × the renders in the task + ``stall_slack`` seconds after
+  the worker started it, restarts
   that worker and tries again, up to ``max_attempts``, then ``TaskTimeout``.
 * Input errors come back as results and are never retried.
 
@@ -373,7 +374,8 @@ class DaskExecutor:
                     del self._started[key]
             for key, (worker, seconds) in running.items():
                 dask_future = keys.get(key)
-                if dask_future is None:
+                # the list is from before the lock: a result may have come back since
+                if dask_future is None or dask_future.done():
                     continue
                 start = self._started.get(key)
                 if start is None or start[1] != worker:  # new, or retried elsewhere by Dask

@@ -52,7 +52,8 @@ def run_batch(
     Stops after a render that overran: its thread still runs, so the coordinator
     restarts this worker and sends the renders not reached again. What the tasks
     ask to be durable is, before the answer leaves, with one ``syncfs`` for the
-    batch rather than an fsync per file and folder (about half the wait).
+    batch rather than an fsync per file and folder (about half the wait) where
+    :func:`~derivo.atomic.make_durable` can trust it.
     """
     from derivo.render import init_worker
 

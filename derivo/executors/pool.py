@@ -14,16 +14,13 @@ so nothing is still written for a render its caller has given up on.
 
 Workers are forked from Python's fork server, which imports the renderer (libvips,
 numpy, simplejpeg) once: a new worker costs a fork, not a fresh interpreter and its
-imports (measured: 3 % less CPU for 100 photos on two workers). The server is a
-single-threaded process of its own, so forking it is safe where forking the
-coordinator, with its threads, is not.
+imports (measured: 3 % less CPU for 100 photos on two workers). The server is shared
+with the rest of the program (:mod:`derivo.executors.forkserver`).
 """
 
 from __future__ import annotations
 
 import collections
-import multiprocessing
-import multiprocessing.forkserver
 import os
 import signal
 import threading
@@ -32,16 +29,14 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from multiprocessing.context import BaseContext
 from typing import Any
 
 from derivo.errors import DerivoError, QueueFull, RenderFailed, TaskTimeout, WorkerCrashed
 from derivo.executors.base import RenderFuture, settle, workers_for
+from derivo.executors.forkserver import starting_worker, worker_context
 from derivo.tasks import RenderResult, RenderTask
 
 _IDLE_WAIT = 60.0  # seconds; the dispatcher wakes at least this often
-#: What the fork server imports before it forks any worker ("__main__" is its default).
-PRELOAD = ("__main__", "derivo.render")
 #: Longest time limit for one task, in seconds (a day): more is a mistake, not a photo.
 MAX_TASK_TIMEOUT = 86_400.0
 
@@ -80,28 +75,6 @@ class _PoolFuture(RenderFuture):
         if self.running():
             self._pool._abort(self)
         return False
-
-
-def worker_context() -> BaseContext:
-    """How workers start: forked from the fork server, or spawned where it is missing."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(PRELOAD))  # no effect once the server runs
-    return context
-
-
-def stop_forkserver() -> None:
-    """End the fork server now, for a program about to exit whose pools are all closed.
-
-    Left alone it ends when the program does, without being waited for: its CPU time
-    (and that of every worker it forked) would then be missing from the program's
-    own account (``wait4``, ``time``). A later pool starts a new one.
-    """
-    server = getattr(multiprocessing.forkserver, "_forkserver", None)
-    stop: Callable[[], None] | None = getattr(server, "_stop", None)
-    if stop is not None:
-        stop()
 
 
 def _default_render(task: RenderTask) -> RenderResult:
@@ -164,7 +137,8 @@ class _Worker:
     def __init__(self, ctx: Any, target_args: tuple[Any, ...]) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
         self.process = ctx.Process(target=_worker_main, args=(child, *target_args), daemon=True)
-        self.process.start()
+        with starting_worker(ctx):
+            self.process.start()
         child.close()
         self.job: Job | None = None
         self.deadline = 0.0
