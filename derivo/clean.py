@@ -5,7 +5,8 @@ Three kinds of dead weight build up: photos whose source was deleted (still
 change leaves a file per photo), and files in content folders that no record
 points to (a folder of a forgotten source, a file a crash left). Mirror names
 (``--layout mirror``) go with what they link to: a hard link to a removed file, or
-a mirror name no recorded photo has any more. :func:`plan_clean` lists them
+a mirror name no recorded photo has any more; a file that is neither a link to nor a
+copy of a file in the content folders is never one. :func:`plan_clean` lists them
 without touching anything; :func:`apply_clean` removes them.
 
 A hard link frees nothing until the last name of its file goes, so the bytes
@@ -15,6 +16,7 @@ freed count each file once, and only when every one of its names is removed.
 from __future__ import annotations
 
 import contextlib
+import filecmp
 import os
 import re
 import stat
@@ -112,22 +114,47 @@ def plan_clean(
             kept.add(where)
             continue
         plan.derivatives.append((source_hash, fingerprint))
+    made = _Made()
     for folder in _content_folders(out_dir.resolve()):
         leftover = 0
         for file in sorted(folder.iterdir()):
             where = (folder.name, file.name)
-            if where in kept or (file.is_dir() and not file.is_symlink()):
-                leftover += 1  # kept, or a folder someone put here: not ours to delete
+            if file.is_dir() and not file.is_symlink():
+                leftover += 1  # a folder someone put here: not ours to delete
                 continue
             st = file.lstat()
+            made.add(file, st)
+            if where in kept:
+                leftover += 1
+                continue
             reason = reasons.get(where, "not recorded")
             plan.files.append(
                 FileRemoval(file, st.st_size, reason, (st.st_dev, st.st_ino), st.st_nlink)
             )
         if not leftover:
             plan.folders.append(folder)
-    _plan_mirror_names(plan, out_dir.resolve(), names, {s.name for s in specs}, made_specs)
+    _plan_mirror_names(plan, out_dir.resolve(), names, {s.name for s in specs}, made_specs, made)
     return plan
+
+
+class _Made:
+    """The files in the content folders, to tell a mirror name (a link to one of them,
+    or a copy of one where linking failed) from a file of your own of the same form."""
+
+    def __init__(self) -> None:
+        self.inodes: set[tuple[int, int]] = set()
+        self.by_size: defaultdict[int, list[Path]] = defaultdict(list)
+
+    def add(self, path: Path, st: os.stat_result) -> None:
+        if stat.S_ISREG(st.st_mode):
+            self.inodes.add((st.st_dev, st.st_ino))
+            self.by_size[st.st_size].append(path)
+
+    def made(self, path: Path, st: os.stat_result) -> bool:
+        """Whether ``path`` is one of these files, by another name or as a copy."""
+        if (st.st_dev, st.st_ino) in self.inodes:
+            return True
+        return any(filecmp.cmp(path, file, shallow=False) for file in self.by_size[st.st_size])
 
 
 def _plan_mirror_names(
@@ -136,11 +163,13 @@ def _plan_mirror_names(
     names: _SourceFolders,
     specs: set[str],
     made_specs: set[str],
+    made: _Made,
 ) -> None:
     """Add the mirror names that go: links to removed files, and names of no photo.
 
-    A file counts as a mirror name only if it names a spec this cache has made:
-    ``IMG_1.edited.jpg`` of your own is not taken for spec "edited".
+    A file counts as a mirror name only if it names a spec this cache has made and
+    is a link to, or a copy of, a file in the content folders: ``IMG_1.edited.jpg``
+    or ``beach.thumbnail.jpg`` of your own is never taken.
     """
     removed = {f.inode for f in plan.files}
     content = set(_content_folders(out_dir))
@@ -159,7 +188,7 @@ def _plan_mirror_names(
             inode = (st.st_dev, st.st_ino)
             if inode in removed:
                 reason = "link to a removed derivative"
-            elif parsed[1] not in made_specs:
+            elif parsed[1] not in made_specs or not made.made(path, st):
                 continue  # not a mirror name: a file of your own
             elif not _has_photo(parsed[0], relative, names):
                 reason = "its photo is no longer recorded"  # e.g. renamed: its file stays

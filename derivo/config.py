@@ -22,6 +22,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,7 @@ def parse_pixels(value: str | int) -> int:
         raise ConfigError(f"{value!r} is not a pixel count such as 200M or 200000000")
     if not m[2] and float(m[1]) < 10_000:
         raise ConfigError(f"{value} pixels is smaller than a photo; for megapixels write {value}M")
-    count = int(float(m[1]) * (MP if m[2] else 1))
+    count = int(Decimal(m[1]) * (MP if m[2] else 1))  # exact: 4.1M is 4,100,000
     if count < 1:
         raise ConfigError(f"{value!r} is less than one pixel")
     return count
@@ -208,5 +209,7 @@ def shown_value(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if key == "max_pixels":
-        return f"{value / 1e6:g}M" if value % 1000 == 0 else str(value)
+        if value % 1000:
+            return str(value)
+        return f"{Decimal(value).scaleb(-6).normalize():f}M"  # what parse_pixels reads back
     return f"{value:g}" if isinstance(value, float) else str(value)

@@ -19,7 +19,7 @@ from typing import Any
 from derivo.config import find_config, read_config, shown_value, spec_lines
 from derivo.errors import ConfigError, DerivoError
 from derivo.executors import workers_for
-from derivo.service.settings import ENVIRONMENT, Settings
+from derivo.service.settings import ENVIRONMENT, Settings, env_values
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,8 @@ def resolve_settings(environ: Mapping[str, str], given: Mapping[str, tuple[Any, 
     (setting -> (value, option name)); a bad value anywhere is a ValueError naming it."""
     values: dict[str, Any] = {}
     origins = {f.name: "default" for f in fields(Settings) if f.name != "retry_after"}
-    for env in ENVIRONMENT:
-        raw = environ.get(env.name)
-        if raw is not None and raw != "":
-            try:
-                values[env.setting] = env.parse(raw)
-            except ValueError as exc:
-                raise ValueError(f"{env.name}={raw!r}: {exc}") from None
-            origins[env.setting] = env.name
-    for key, (value, option) in given.items():
-        values[key], origins[key] = value, option
+    for key, (value, origin) in [*env_values(environ).items(), *given.items()]:
+        values[key], origins[key] = value, origin
     data_dir = values.get("data_dir", Settings.data_dir)
     try:
         path = find_config(data_dir, values.get("config"))

@@ -259,6 +259,10 @@ class Ingest:
             return photo_id in self._live
 
     def _resubmit(self, photo_id: str) -> bool:
+        """Submit a pending photo, unless its render is in flight: a failed transaction
+        can put a photo back to ``pending`` after its render was handed to the pool."""
+        if self._is_live(photo_id):
+            return True
         record = self.cache.photo(photo_id)
         if record is None or record.status is not PhotoStatus.PENDING:
             return True

@@ -354,21 +354,32 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
-        """Settings from ``DERIVO_*`` variables, then ``overrides`` (e.g. CLI options)."""
+        """Settings from ``DERIVO_*`` variables, then ``overrides`` (e.g. CLI options).
+
+        The settings file is not read: :func:`derivo.service.config.resolve_settings`
+        gives what ``derivo serve`` would run with.
+        """
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise TypeError(f"unknown setting {', '.join(unknown)}")
-        values: dict[str, Any] = {}
-        for env in ENVIRONMENT:
-            raw = environ.get(env.name)
-            if raw is not None and raw != "":
-                try:
-                    values[env.setting] = env.parse(raw)
-                except ValueError as exc:
-                    raise ValueError(f"{env.name}={raw!r}: {exc}") from None
+        values = {setting: value for setting, (value, _) in env_values(environ).items()}
         values.update(overrides)
         return cls(**values)
+
+
+def env_values(environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+    """Setting -> (value, variable) for each ``DERIVO_*`` variable set and not empty;
+    a bad value is a ValueError naming its variable."""
+    values: dict[str, tuple[Any, str]] = {}
+    for env in ENVIRONMENT:
+        raw = environ.get(env.name)
+        if raw is not None and raw != "":
+            try:
+                values[env.setting] = (env.parse(raw), env.name)
+            except ValueError as exc:
+                raise ValueError(f"{env.name}={raw!r}: {exc}") from None
+    return values
 
 
 def _environment() -> tuple[EnvVar, ...]:

@@ -89,8 +89,9 @@ async def get_derivative(
         headers["Vary"] = "Accept"
     if _matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
-    if body is not None:
+    if body is not None and "range" not in request.headers:  # a range is FileResponse's work
         headers["Last-Modified"] = formatdate(stat.st_mtime, usegmt=True)
+        headers["Accept-Ranges"] = "bytes"
         return Response(body, media_type=FORMATS[derivative.format].media_type, headers=headers)
     return FileResponse(
         derivative.path,
