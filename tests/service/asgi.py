@@ -28,12 +28,15 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @contextlib.asynccontextmanager
 async def served(
-    data_dir: Path, **settings: Any
+    data_dir: Path, *, real_pool: bool = False, **settings: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Services]]:
-    """A started app and a client of it; shut down on exit."""
+    """A started app and a client of it; shut down on exit.
+
+    With ``real_pool``, the app starts the worker pool its settings describe.
+    """
     values = {"data_dir": data_dir, "token": TOKEN, **settings}
     with BackgroundInline() as executor:
-        app = create_app(Settings(**values), executor=executor)
+        app = create_app(Settings(**values), executor=None if real_pool else executor)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://derivo.test") as c:

@@ -186,7 +186,7 @@ def test_a_failed_submit_in_a_group_does_not_submit_a_live_render_again(
 
     async def main() -> tuple[list[httpx.Response], float | None]:
         with every_pool_behind(gate):
-            async with served(tmp_path / "data", workers=2) as (client, services):
+            async with served(tmp_path / "data", real_pool=True, workers=2) as (client, services):
                 submit = services.ingest.pipeline.submit
                 calls: list[str] = []
 
