@@ -3,7 +3,8 @@
 ::
 
     settings    typed settings; the only place the environment is read
-    app         create_app(settings): settings in, app out
+    app         create_app(settings, executor=None): settings in, app out; an
+                executor passed in is used, never closed
     resources   what the lifespan opens and closes (cache, pool, pipeline, ingest)
     deps        what routes depend on, as typed Annotated aliases
     routes/     one APIRouter per resource: photos, derivatives, ops, gallery
