@@ -77,15 +77,8 @@ class PhotoResult:
         record: PhotoRecord | None,
     ) -> PhotoResult:
         """Nothing rendered: every derivative was recorded and on disk."""
-        return cls(
-            photo_id=photo_id,
-            source=source,
-            source_hash=source_hash,
-            outcome="cached",
-            derivatives=derivatives,
-            width=record.width if record else None,
-            height=record.height if record else None,
-        )
+        size = (record.width, record.height) if record else (None, None)
+        return cls.unchanged(photo_id, source, source_hash, derivatives, size)
 
     @classmethod
     def unchanged(
