@@ -264,6 +264,11 @@ class Pipeline:
         finally:
             window.cancel()
 
+    @property
+    def render_key(self) -> str:
+        """Identifies what these specs and limits make: it changes when either does."""
+        return blake3.blake3(self._failure_salt.encode()).hexdigest()[:24]
+
     def failure_key(self, source_hash: str) -> str:
         """Identifies an input failure: same bytes, specs and limits fail the same way."""
         return blake3.blake3(f"{source_hash}|{self._failure_salt}".encode()).hexdigest()[:24]

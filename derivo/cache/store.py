@@ -108,6 +108,16 @@ class Store:
             with self._transaction() as db:
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('root', ?)", (root,))
 
+    def meta(self, key: str) -> str | None:
+        """A value the database keeps about itself (its output root; what its photos
+        were last checked against)."""
+        rows = self._tuples("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
     @contextmanager
     def _sqlite_errors(self) -> Iterator[None]:
         """Turn every SQLite (and file system) error into a one-line :class:`CacheError`."""

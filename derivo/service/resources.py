@@ -100,9 +100,7 @@ async def open_services(
             stack.push_async_callback(asyncio.to_thread, pool.close, cancel=True)
         metrics = Metrics(pool_stats=pool.stats, counts=cache.counts)
         ingest = Ingest(cache=cache, pipeline=pipeline, originals=originals, metrics=metrics)
-        stale = await asyncio.to_thread(queue_stale, cache, pipeline.specs, pipeline.failure_key)
-        if stale:
-            log.info("queued %d photo(s) again for changed specs or limits", stale)
+        await asyncio.to_thread(_queue_if_respecified, cache, pipeline)
         await ingest.start()
         stack.push_async_callback(ingest.stop)
         yield Services(
@@ -144,3 +142,18 @@ def _token(settings: Settings) -> str:
             flush=True,
         )
     return token
+
+
+#: The meta key holding the :attr:`Pipeline.render_key` the library was last checked against.
+CHECKED_WITH = "specs_checked"
+
+
+def _queue_if_respecified(cache: DerivativeCache, pipeline: Pipeline) -> None:
+    """Queue what changed specs or limits concern, reading the library only when they did
+    change since the last start (a large library is not read at every start)."""
+    if cache.meta(CHECKED_WITH) == pipeline.render_key:
+        return
+    stale = queue_stale(cache, pipeline.specs, pipeline.failure_key)
+    if stale:
+        log.info("queued %d photo(s) again for changed specs or limits", stale)
+    cache.set_meta(CHECKED_WITH, pipeline.render_key)
