@@ -85,6 +85,18 @@ def pytest_terminal_summary(
         )
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow tests first, in their random order, then the rest in theirs.
+
+    Test processes take whole files, so a long file taken last would run alone while
+    the other processes sit idle; started first, the short files fill in around it.
+    Every process computes the same order from the same seed, as xdist requires.
+    """
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Exempt what collection built (modules, test items) from the cyclic collector.
 
