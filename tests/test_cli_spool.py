@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,8 @@ def test_a_temp_folder_where_the_spool_cannot_be_made_is_one_line(
 ) -> None:
     gone = tmp_path / "gone"
     # set directly: through TMPDIR, Python would quietly pass over a missing folder
+    # multiprocessing keeps the first temp folder it sees: not this one
+    monkeypatch.setitem(multiprocessing.current_process()._config, "tempdir", tempfile.mkdtemp())
     monkeypatch.setattr(tempfile, "tempdir", str(gone))
     photos = tmp_path / "photos"
     photos.mkdir()

@@ -6,6 +6,7 @@ write there fails with a real ENOSPC.
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import subprocess
 import sys
@@ -101,6 +102,8 @@ def test_full_temp_folder_for_json_results_is_one_line(
     photos: Path, small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # set directly: through TMPDIR, Python would quietly pass over a full folder
+    # multiprocessing keeps the first temp folder it sees: not this one
+    monkeypatch.setitem(multiprocessing.current_process()._config, "tempdir", tempfile.mkdtemp())
     monkeypatch.setattr(tempfile, "tempdir", str(small))
     fill(small)
     result = CliRunner().invoke(

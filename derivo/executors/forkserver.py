@@ -49,20 +49,27 @@ def worker_context() -> BaseContext:
 
 
 @contextmanager
-def starting_worker(context: BaseContext) -> Iterator[None]:
+def starting_worker(context: Any) -> Iterator[Any]:
     """Hold while a worker process starts: the fork server runs, and is not stopped meanwhile.
 
-    Notes whether derivo started the server, for :func:`stop_forkserver`.
+    Yields the context to start the worker with: ``context``, or spawn when the fork
+    server cannot start (its socket lives in the temp folder, which may be full,
+    unwritable, or at a path too long for a Unix socket). Notes whether derivo started
+    the server, for :func:`stop_forkserver`.
     """
     global _started
     with _lock:
         if context.get_start_method() == "forkserver":
             server = _server()
             before = server._forkserver_pid
-            multiprocessing.forkserver.ensure_running()
-            if server._forkserver_pid != before:  # none ran, or it had died
-                _started = server._forkserver_pid
-        yield
+            try:
+                multiprocessing.forkserver.ensure_running()
+            except OSError:
+                context = multiprocessing.get_context("spawn")
+            else:
+                if server._forkserver_pid != before:  # none ran, or it had died
+                    _started = server._forkserver_pid
+        yield context
 
 
 def stop_forkserver() -> None:

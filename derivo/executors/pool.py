@@ -135,9 +135,11 @@ def _sched_idle() -> bool:
 
 class _Worker:
     def __init__(self, ctx: Any, target_args: tuple[Any, ...]) -> None:
-        self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker_main, args=(child, *target_args), daemon=True)
-        with starting_worker(ctx):
+        with starting_worker(ctx) as usable:
+            self.conn, child = usable.Pipe(duplex=True)
+            self.process = usable.Process(
+                target=_worker_main, args=(child, *target_args), daemon=True
+            )
             self.process.start()
         child.close()
         self.job: Job | None = None
