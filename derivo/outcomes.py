@@ -110,15 +110,8 @@ class PhotoResult:
         derivatives: dict[str, Derivative],
     ) -> PhotoResult:
         """Cached: its bytes were rendered once, for another photo waiting on the same render."""
-        return cls(
-            photo_id=photo_id,
-            source=source,
-            source_hash=source_hash,
-            outcome="cached",
-            derivatives=derivatives,
-            width=result.width,
-            height=result.height,
-        )
+        size = (result.width, result.height)
+        return cls.unchanged(photo_id, source, source_hash, derivatives, size)
 
     @classmethod
     def failed(
