@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     from derivo.cache import DerivativeCache, FileStat
     from derivo.decode import decode
     from derivo.hashing import hash_file
+    from derivo.jpeg import read_header
+    from derivo.placeholder import thumbhash_of_pixels
     from derivo.render import encode, fit, init_worker
     from derivo.specs import DEFAULT_SPECS, SpecSet
     from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
@@ -65,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             with clock("coordinator: BLAKE3 of the file"):
                 digest = hash_file(path)
             with clock("worker: read the file"):
-                path.read_bytes()
+                data = path.read_bytes()
+            with clock("worker: JPEG header (size, orientation, profile)"):
+                read_header(data)
             with clock("worker: libvips decode (the previous path)"):
                 decode(path, DEFAULT_SPECS, Limits(), scaled_jpeg=False)
             with clock("worker: decode (header, scaled decode, resize, orient, sRGB)"):
@@ -78,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
                 with clock(f"worker: encode {spec.name}"):
                     data = encode(image, spec)
                 files[spec.filename] = data
+                if spec.name == "thumbnail":
+                    with clock("worker: ThumbHash of the thumbnail's pixels"):
+                        thumbhash_of_pixels(image)
                 made.append(
                     Derivative(
                         spec=spec.name,
