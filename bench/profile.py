@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from bench import corpus as corpus_mod
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from derivo.hashing import hash_file
     from derivo.jpeg import read_header
     from derivo.placeholder import thumbhash_of_pixels
-    from derivo.render import encode, fit, init_worker
+    from derivo.render import encode, fit, init_worker, render
     from derivo.specs import DEFAULT_SPECS, SpecSet
     from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
 
@@ -101,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                 source=str(path), source_hash=digest, specs=DEFAULT_SPECS, out_dir=str(out)
             )
             result = RenderResult(width=1, height=1, derivatives=tuple(made), seconds=0.1)
+            with clock("worker: all of render(task), as a worker runs it"):
+                render(replace(task, out_dir=str(out / "r"), sync=False))
             with clock("pickle task and result, both ways"):
                 pickle.loads(pickle.dumps(task))
                 pickle.loads(pickle.dumps(result))
