@@ -176,7 +176,7 @@ def compare(
             if summary["rendered"] != summary["photos"]:
                 raise SystemExit(f"{name}: {summary['rendered']} of {summary['photos']} rendered")
             # the pool's workers are reaped children: the coordinator's figure holds them
-            parts = {"coordinator": summary["cpu_seconds"]}
+            parts = {"derivo_process": summary["cpu_seconds"]}
             parts |= {k: after[k] - before[k] for k in after}
             cpu[name].append({k: 1000 * v / summary["photos"] for k, v in parts.items()})
             shutil.rmtree(out)
@@ -199,7 +199,7 @@ def compare(
         "ratio": dask / pool,
         "ratio_per_pair_median": statistics.median(ratios),
         "cpu_ms_per_photo": cpu_ms,
-        "render_core_s_per_photo": cpu_ms["pool"]["coordinator"] / 1000,
+        "render_core_s_per_photo": cpu_ms["pool"]["derivo_process"] / 1000,
     }
 
 
