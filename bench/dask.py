@@ -175,7 +175,7 @@ def compare(
             after = cluster.cpu()
             if summary["rendered"] != summary["photos"]:
                 raise SystemExit(f"{name}: {summary['rendered']} of {summary['photos']} rendered")
-            # the pool's workers are reaped children: the coordinator's figure holds them
+            # derivo process with its reaped children: for the pool, its workers too
             parts = {"derivo_process": summary["cpu_seconds"]}
             parts |= {k: after[k] - before[k] for k in after}
             cpu[name].append({k: 1000 * v / summary["photos"] for k, v in parts.items()})
