@@ -1,9 +1,17 @@
 """A bounded pool of worker processes that survives its workers dying.
 
-Each worker holds at most one task, sent over its own pipe, so when a worker
-dies (segfault, OOM kill, ``kill -9``) or overruns its time limit the pool knows
-exactly which task it held: the worker is replaced and the task retried, up to
-``max_attempts`` in all. Input errors come back as results and are never retried.
+Each worker gets its tasks over its own pipe and renders them in the order sent,
+so when a worker dies (segfault, OOM kill, ``kill -9``) or overruns its time limit
+the pool knows exactly which task it was rendering: the worker is replaced and
+that task retried, up to ``max_attempts`` in all; tasks sent after it never
+started and go back to the queue. Input errors come back as results and are never
+retried.
+
+While more tasks wait than there are workers, each worker is sent its next task
+before it has finished the one it renders (:data:`AHEAD`), so it starts the next
+one at once: a small photo renders in a few milliseconds, about as long as the
+dispatcher thread can wait for the interpreter lock that the coordinator's other
+threads hold, and without a task ahead a worker would idle that long each time.
 Workers run at lower priority (``nice``) so the machine stays responsive; with
 ``idle_priority`` (the service) at ``SCHED_IDLE``, so they never delay the server.
 
@@ -36,6 +44,8 @@ from derivo.executors.base import RenderFuture, settle, workers_for
 from derivo.executors.forkserver import starting_worker, worker_context
 from derivo.tasks import RenderResult, RenderTask
 
+#: Tasks a worker holds at most: the one it renders and the ones sent ahead.
+AHEAD = 2
 _IDLE_WAIT = 60.0  # seconds; the dispatcher wakes at least this often
 #: Longest time limit for one task, in seconds (a day): more is a mistake, not a photo.
 MAX_TASK_TIMEOUT = 86_400.0
@@ -43,12 +53,13 @@ MAX_TASK_TIMEOUT = 86_400.0
 
 @dataclass(slots=True)
 class Job:
-    """One task on its way through the pool; ``attempts`` counts the workers it was sent to."""
+    """One task on its way through the pool; ``attempts`` counts the workers that started it."""
 
     id: int
     task: RenderTask
     future: RenderFuture
     attempts: int = 0
+    sent: bool = False  # its future is running: it was sent to a worker once
 
 
 @dataclass(frozen=True)
@@ -142,8 +153,9 @@ class _Worker:
             )
             self.process.start()
         child.close()
-        self.job: Job | None = None
-        self.deadline = 0.0
+        #: tasks sent, in order: the first is being rendered, the rest wait in the pipe
+        self.jobs: collections.deque[Job] = collections.deque()
+        self.deadline = 0.0  # for the first of ``jobs``
 
     def kill(self) -> None:
         if self.process.is_alive():
@@ -223,7 +235,7 @@ class WorkerPool:
             return PoolStats(
                 workers=self.size,
                 queued=len(self._queue),
-                in_flight=sum(1 for w in self._workers if w.job is not None),
+                in_flight=sum(len(w.jobs) for w in self._workers),
                 completed=self._completed,
                 failed=self._failed,
                 restarts=self._restarts,
@@ -278,7 +290,7 @@ class WorkerPool:
                     if self._cancel:
                         break
                     dropped = self._dispatch()
-                    busy = [w for w in self._workers if w.job is not None]
+                    busy = [w for w in self._workers if w.jobs]
                     drained = self._closing and not self._queue and not busy
                 for job, ok, value in dropped:
                     self._finish(job, ok, value)
@@ -305,27 +317,36 @@ class WorkerPool:
             self._shutdown()
 
     def _dispatch(self) -> list[tuple[Job, bool, Any]]:
-        """Give queued jobs to idle workers; returns the jobs cancelled meanwhile, ended."""
+        """Give queued jobs to idle workers, then, while more wait than there are workers,
+        one ahead to each; returns the jobs cancelled meanwhile, ended."""
         dropped: list[Job] = []
         for worker in self._workers:
-            if not self._queue:
-                break
-            if worker.job is None:
-                job = self._queue.popleft()
-                self._cond.notify_all()
-                # running from its first dispatch on: cancelling it then stops its worker
-                if not job.attempts and not job.future.set_running_or_notify_cancel():
-                    continue
-                if job.future in self._aborts:  # cancelled between two attempts
-                    dropped.append(job)
-                    continue
-                worker.job, worker.deadline = job, time.monotonic() + self.task_timeout
-                job.attempts += 1
-                try:
-                    worker.conn.send((job.id, job.task))
-                except (OSError, ValueError):
-                    pass  # the worker is dead; its sentinel reports it next round
+            while self._queue and not worker.jobs:
+                self._send(worker, dropped)
+        for worker in self._workers:
+            while len(self._queue) > len(self._workers) and len(worker.jobs) < AHEAD:
+                self._send(worker, dropped)
         return [(job, False, CancelledError()) for job in dropped]
+
+    def _send(self, worker: _Worker, dropped: list[Job]) -> None:
+        """Send the first queued job to ``worker`` (or drop it, if cancelled meanwhile)."""
+        job = self._queue.popleft()
+        self._cond.notify_all()
+        # running from its first dispatch on: cancelling it then stops its worker
+        if not job.sent and not job.future.set_running_or_notify_cancel():
+            return
+        job.sent = True
+        if job.future in self._aborts:  # cancelled between two attempts
+            dropped.append(job)
+            return
+        if not worker.jobs:
+            worker.deadline = time.monotonic() + self.task_timeout
+        worker.jobs.append(job)
+        job.attempts += 1
+        try:
+            worker.conn.send((job.id, job.task))
+        except (OSError, ValueError):
+            pass  # the worker is dead; its sentinel reports it next round
 
     def _collect(self, ready: set[Any]) -> list[tuple[Job, bool, Any]]:
         """Take replies, replace dead or overdue workers; returns the jobs that ended."""
@@ -336,31 +357,40 @@ class WorkerPool:
             self._aborts = {future for future in self._aborts if not future.done()}
             aborts = set(self._aborts)
         for index, worker in enumerate(self._workers):
-            job = worker.job
-            if worker.conn in ready and job is not None:
-                try:
-                    _job_id, ok, value = worker.conn.recv()
-                except (EOFError, OSError):
-                    pass  # died mid-reply: handled as a crash below
-                else:
-                    worker.job = None
-                    finished.append((job, ok, value))
-                    continue
+            if worker.conn in ready and worker.jobs and self._replies(worker, finished, now):
+                continue
             died = worker.process.sentinel in ready or not worker.process.is_alive()
-            timed_out = job is not None and now >= worker.deadline
-            aborted = job is not None and job.future in aborts
-            if died or timed_out or aborted:
+            timed_out = bool(worker.jobs) and now >= worker.deadline
+            cancelled = [job for job in worker.jobs if job.future in aborts]
+            if died or timed_out or cancelled:
                 worker.kill()
                 with self._cond:
                     self._restarts += 1
                     self._workers[index] = _Worker(self._ctx, self._target_args)
-                if job is not None and aborted:
-                    finished.append((job, False, CancelledError()))
-                elif job is not None:
-                    error = self._retry(job, timed_out, worker.process.exitcode)
+                finished += [(job, False, CancelledError()) for job in cancelled]
+                jobs = [job for job in worker.jobs if job.future not in aborts]
+                current = worker.jobs[0] if worker.jobs else None
+                with self._cond:  # never started: back to the queue, in order, no attempt spent
+                    for job in reversed(jobs):
+                        if job is not current or not (died or timed_out):
+                            job.attempts -= 1
+                            self._queue.appendleft(job)
+                if current is not None and current in jobs and (died or timed_out):
+                    error = self._retry(current, timed_out, worker.process.exitcode)
                     if error is not None:
-                        finished.append((job, False, error))
+                        finished.append((current, False, error))
         return finished
+
+    def _replies(self, worker: _Worker, finished: list[tuple[Job, bool, Any]], now: float) -> bool:
+        """Take every reply ``worker`` has sent; False if it died mid-reply."""
+        try:
+            while worker.jobs and worker.conn.poll():
+                _job_id, ok, value = worker.conn.recv()
+                finished.append((worker.jobs.popleft(), ok, value))
+                worker.deadline = now + self.task_timeout  # the next one starts now
+        except (EOFError, OSError):
+            return False  # handled as a crash
+        return True
 
     def _retry(self, job: Job, timed_out: bool, exitcode: int | None) -> BaseException | None:
         """Queue a crashed or overdue job again; past ``max_attempts``, the error to report."""
@@ -394,10 +424,10 @@ class WorkerPool:
         with self._cond:
             leftovers = [job for job in self._queue]
             self._queue.clear()
-            leftovers += [w.job for w in self._workers if w.job is not None]
+            leftovers += [job for w in self._workers for job in w.jobs]
             self._cond.notify_all()
         for worker in self._workers:
-            if worker.job is None and worker.process.is_alive():
+            if not worker.jobs and worker.process.is_alive():
                 try:
                     worker.conn.send(None)
                 except (OSError, ValueError):
