@@ -3,6 +3,8 @@ sent ahead of one that crashed or hung is neither lost nor charged an attempt.""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -101,3 +103,18 @@ def test_a_task_sent_ahead_of_a_hung_one_is_rendered_by_the_next_worker(
         results = [f.result(timeout=60) for f in behind]
     assert [f.attempts for f in behind] == [1, 1, 1]
     assert len({r.width for r in results}) == 1  # all by the worker started after the kill
+
+
+@pytest.mark.slow
+def test_an_idle_worker_killed_is_replaced_and_the_pool_goes_on() -> None:
+    with one_worker() as pool:
+        first = pool.submit(task("ok")).result(timeout=60).width  # the worker's pid
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + DEADLINE
+        while pool.stats().restarts < 1:
+            assert time.monotonic() < deadline, "the dead worker was not replaced"
+            time.sleep(POLL)
+        results = [pool.submit(task("ok")) for _ in range(5)]
+        pids = {f.result(timeout=60).width for f in results}
+    assert first not in pids and len(pids) == 1
+    assert [f.attempts for f in results] == [1] * 5

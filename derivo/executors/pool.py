@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import collections
 import os
+import selectors
 import signal
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from typing import Any
 
 from derivo.errors import DerivoError, QueueFull, RenderFailed, TaskTimeout, WorkerCrashed
@@ -202,6 +203,7 @@ class WorkerPool:
         self._broken: str | None = None
         self._thread: threading.Thread | None = None
         self._wake_r, self._wake_w = os.pipe()
+        self._selector = selectors.DefaultSelector()
         self._completed = self._failed = self._restarts = 0
         self._aborts: set[RenderFuture] = set()  # running renders their callers cancelled
 
@@ -220,7 +222,9 @@ class WorkerPool:
             self._next_id += 1
             self._queue.append(Job(self._next_id, task, future))
             self._start()
-        self._wake()
+            room = self._room()
+        if room:  # otherwise the next reply dispatches it: one wake-up per task saved
+            self._wake()
         return future
 
     def start(self) -> None:
@@ -256,6 +260,7 @@ class WorkerPool:
             thread.join()
         os.close(self._wake_r)
         os.close(self._wake_w)
+        self._selector.close()
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -282,9 +287,45 @@ class WorkerPool:
         except OSError:
             pass
 
+    def _room(self) -> bool:
+        """Whether a worker would take a queued task now; call holding the condition.
+
+        Every reply the dispatcher takes is followed by a dispatch, so a task queued
+        while every worker is full needs no wake-up of its own.
+        """
+        ahead = len(self._queue) > len(self._workers)
+        return len(self._workers) < self.size or any(
+            not w.jobs or (ahead and len(w.jobs) < AHEAD) for w in self._workers
+        )
+
+    def _watch(self, worker: _Worker) -> None:
+        self._selector.register(worker.conn, selectors.EVENT_READ, worker.conn)
+        self._selector.register(
+            worker.process.sentinel, selectors.EVENT_READ, worker.process.sentinel
+        )
+
+    def _replace(self, index: int) -> None:
+        """Kill the worker at ``index`` and start another in its place."""
+        worker = self._workers[index]
+        self._selector.unregister(worker.conn)
+        self._selector.unregister(worker.process.sentinel)
+        worker.kill()
+        fresh = _Worker(self._ctx, self._target_args)
+        self._watch(fresh)
+        with self._cond:
+            self._restarts += 1
+            self._workers[index] = fresh
+
     def _run(self) -> None:
         try:
-            self._workers = [_Worker(self._ctx, self._target_args) for _ in range(self.size)]
+            # one selector for the pool's life: building one per wait cost more than a reply
+            self._selector.register(self._wake_r, selectors.EVENT_READ, self._wake_r)
+            workers = []
+            for _ in range(self.size):
+                workers.append(_Worker(self._ctx, self._target_args))
+                self._watch(workers[-1])
+            with self._cond:
+                self._workers = workers
             while True:
                 with self._cond:
                     if self._cancel:
@@ -298,13 +339,11 @@ class WorkerPool:
                     break
                 now = time.monotonic()
                 timeout = min((w.deadline - now for w in busy), default=_IDLE_WAIT)
-                handles: list[Any] = [self._wake_r]
-                for w in self._workers:
-                    handles += [w.conn, w.process.sentinel]
-                ready = wait(handles, timeout=min(max(timeout, 0), _IDLE_WAIT))
+                events = self._selector.select(timeout=min(max(timeout, 0), _IDLE_WAIT))
+                ready = {key.data for key, _ in events}
                 if self._wake_r in ready:
                     os.read(self._wake_r, 4096)
-                finished = self._collect(set(ready))
+                finished = self._collect(ready)
                 with self._cond:
                     finished += self._dispatch()  # idle workers get new work before callbacks run
                 for job, ok, value in finished:
@@ -357,16 +396,23 @@ class WorkerPool:
             self._aborts = {future for future in self._aborts if not future.done()}
             aborts = set(self._aborts)
         for index, worker in enumerate(self._workers):
-            if worker.conn in ready and worker.jobs and self._replies(worker, finished, now):
-                continue
-            died = worker.process.sentinel in ready or not worker.process.is_alive()
+            if worker.conn in ready and worker.jobs:
+                try:  # one reply per round: the selector reports the next one at once
+                    _job_id, ok, value = worker.conn.recv()
+                except (EOFError, OSError):
+                    pass  # died mid-reply: handled as a crash below
+                else:
+                    finished.append((worker.jobs.popleft(), ok, value))
+                    worker.deadline = now + self.task_timeout  # the next one starts now
+                    continue
+            # a readable pipe with no reply in it means the worker is gone, or going
+            died = worker.process.sentinel in ready or (
+                worker.conn in ready and not worker.process.is_alive()
+            )
             timed_out = bool(worker.jobs) and now >= worker.deadline
             cancelled = [job for job in worker.jobs if job.future in aborts]
             if died or timed_out or cancelled:
-                worker.kill()
-                with self._cond:
-                    self._restarts += 1
-                    self._workers[index] = _Worker(self._ctx, self._target_args)
+                self._replace(index)
                 finished += [(job, False, CancelledError()) for job in cancelled]
                 jobs = [job for job in worker.jobs if job.future not in aborts]
                 current = worker.jobs[0] if worker.jobs else None
@@ -380,17 +426,6 @@ class WorkerPool:
                     if error is not None:
                         finished.append((current, False, error))
         return finished
-
-    def _replies(self, worker: _Worker, finished: list[tuple[Job, bool, Any]], now: float) -> bool:
-        """Take every reply ``worker`` has sent; False if it died mid-reply."""
-        try:
-            while worker.jobs and worker.conn.poll():
-                _job_id, ok, value = worker.conn.recv()
-                finished.append((worker.jobs.popleft(), ok, value))
-                worker.deadline = now + self.task_timeout  # the next one starts now
-        except (EOFError, OSError):
-            return False  # handled as a crash
-        return True
 
     def _retry(self, job: Job, timed_out: bool, exitcode: int | None) -> BaseException | None:
         """Queue a crashed or overdue job again; past ``max_attempts``, the error to report."""
