@@ -194,7 +194,7 @@ class Recorder:
                 if result is not None
             ]
             if self.sync and files:
-                make_durable(Path(d.path) for _, r in rendered for d in r.derivatives)
+                make_durable(d.path for _, r in rendered for d in r.derivatives)
             with self.cache.batch():
                 for source_hash, result in rendered if files else []:
                     self.cache.record(source_hash, self.specs, result.derivatives)
