@@ -47,6 +47,10 @@ from derivo.tasks import Derivative, Limits, RenderTask
 __all__ = ["Outcome", "PhotoResult", "Pipeline", "printable"]
 
 WINDOW = 256  # photos identified, decided and written together
+#: A run's first window: workers wait for the first window to be hashed, so windows
+#: start this small and double up to ``WINDOW`` (a 256-photo window of 12 MP photos
+#: is about 0.7 s of hashing before any render could start).
+FIRST_WINDOW = 4
 #: Renders an executor should be able to queue so its workers never wait while the
 #: pipeline stats and hashes its next window.
 FEED = 2 * WINDOW
@@ -223,7 +227,7 @@ class Pipeline:
         def submit_all() -> None:
             count = 0
             try:
-                for batch in _batched(photos, WINDOW):
+                for batch in _windows(photos):
                     if not window.take(len(batch)):
                         break
                     count += self._submit_window(
@@ -592,12 +596,13 @@ class Pipeline:
         )
 
 
-def _batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
-    batch: list[Item] = []
+def _windows(items: Iterable[Item]) -> Iterator[list[Item]]:
+    """Batches of ``FIRST_WINDOW`` items, then twice as many each time, up to ``WINDOW``."""
+    size, batch = min(FIRST_WINDOW, WINDOW), []
     for item in items:
         batch.append(item)
         if len(batch) == size:
             yield batch
-            batch = []
+            size, batch = min(2 * size, WINDOW), []
     if batch:
         yield batch

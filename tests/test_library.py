@@ -16,7 +16,7 @@ from derivo import DerivativeCache, Pipeline, SpecSet, WorkerPool
 from derivo import recorder as recorder_module
 from derivo.discover import find_photos
 from derivo.outcomes import PhotoResult
-from derivo.pipeline import _AHEAD, WINDOW
+from derivo.pipeline import _AHEAD, FIRST_WINDOW, WINDOW, _windows
 from derivo.summary import SHOWN_PER_KIND, Summary
 from tests.conftest import SAMPLES, CountingExecutor
 
@@ -75,7 +75,7 @@ def test_an_unchanged_library_is_answered_in_bulk_without_writing(
     assert {r.outcome for r in again} == {"cached"} and len(again) == PHOTOS
     assert executor.submitted == submitted
     assert traced.since(start, "INSERT", "UPDATE", "DELETE", "BEGIN") == []
-    windows = -(-PHOTOS // WINDOW)
+    windows = len(list(_windows(range(PHOTOS))))  # type: ignore[arg-type]
     assert len(traced.since(start, "SELECT")) == windows  # records with their derivatives
     assert {r.derivatives["thumbnail"].path for r in again} == {
         r.derivatives["thumbnail"].path for r in first
@@ -88,7 +88,7 @@ def test_touched_files_are_hashed_and_recorded_in_one_transaction_per_window(
     with DerivativeCache(traced.connection, root=tmp_path / "out") as cache:
         make = lambda: Pipeline(cache=cache, executor=executor, out_dir=tmp_path / "out")  # noqa: E731
         list(make().run(listing(library)))
-        touched = [path for _, path in listing(library)[:5]]
+        touched = [path for _, path in listing(library)[:FIRST_WINDOW]]
         later = time.time() - 3600
         for path in touched:
             os.utime(path, (later, later))
@@ -204,3 +204,10 @@ def test_the_service_queries_use_indexes_not_scans(traced: Traced) -> None:
                 row[3] for row in traced.connection.execute(f"EXPLAIN QUERY PLAN {sql}")
             )
             assert "SCAN" not in plan, f"{sql} -> {plan}"
+
+
+def test_windows_start_small_and_double_up_to_the_full_size() -> None:
+    sizes = [len(batch) for batch in _windows(range(3 * WINDOW))]  # type: ignore[arg-type]
+    assert sizes[0] == FIRST_WINDOW
+    assert all(b == min(2 * a, WINDOW) for a, b in zip(sizes, sizes[1:-1], strict=False))
+    assert sum(sizes) == 3 * WINDOW and max(sizes) == WINDOW
