@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from derivo import DerivativeCache, Pipeline, PhotoResult, Spec, SpecSet
+from derivo import DerivativeCache, PhotoResult, Pipeline, Spec, SpecSet
 from derivo import pipeline as pipeline_module
 from derivo.discover import scan
 from derivo.outcomes import printable
@@ -33,7 +33,8 @@ def library(tmp_path: Path) -> Path:
     root = tmp_path / "lib"
     (root / "x" / "y").mkdir(parents=True)
     sources = ("jolla.jpg", "canon_hdr_NO.jpg", "Reconyx_HC500_Hyperfire.jpg")
-    for name, sample, folder in zip(NAMES, sources, (root, root / "x", root / "x" / "y")):
+    folders = (root, root / "x", root / "x" / "y")
+    for name, sample, folder in zip(NAMES, sources, folders, strict=True):
         shutil.copy(SAMPLES / sample, folder / name)
         old(folder / name)
     return root
@@ -65,7 +66,7 @@ def run(
         return {Path(r.photo_id).name: r for r in pipeline.run(scan([library]))}
 
 
-def derivative_of(cache: DerivativeCache, results: dict[str, PhotoResult], name: str) -> Path:
+def derivative_of(results: dict[str, PhotoResult], name: str) -> Path:
     return Path(results[name].derivatives["preview"].path)
 
 
@@ -95,7 +96,7 @@ def test_a_damaged_derivative_is_made_again_and_only_its_photo(
     out = tmp_path / "out"
     with DerivativeCache(out / "derivo.db") as cache:
         first = run(cache, executor, library, out)
-        target = derivative_of(cache, first, "b.jpg")
+        target = derivative_of(first, "b.jpg")
         recorded_size = target.stat().st_size
         if damage == "deleted":
             target.unlink()
