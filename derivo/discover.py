@@ -9,6 +9,7 @@ already know unchanged.
 
 from __future__ import annotations
 
+import operator
 import os
 import stat as stat_module
 from collections.abc import Callable, Iterable, Iterator
@@ -130,36 +131,39 @@ def _inside(path: str, folders: list[str]) -> bool:
 
 
 def _walk(root: str, skip: list[str]) -> Iterator[Found]:
-    """Depth first, names sorted: each folder's files, then its subfolders."""
-    try:
-        with os.scandir(root) as listing:
-            entries = sorted(listing, key=_name)
-    except OSError:
-        return  # a folder that vanished or cannot be listed has nothing to offer
-    folders = []
-    for entry in entries:
-        name = entry.name
-        if name.startswith("."):
-            continue
+    """Depth first, names sorted: each folder's files, then its subfolders.
+
+    A stack, not recursion: each file passes through one generator, however deep the tree.
+    """
+    stack = [root]
+    while stack:
+        folder = stack.pop()
         try:
-            if entry.is_dir(follow_symlinks=False):
-                if not _inside(entry.path, skip):
-                    folders.append(entry.path)
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=_name)
+        except OSError:
+            continue  # a folder that vanished or cannot be listed has nothing to offer
+        folders = []
+        for entry in entries:
+            if entry.name.startswith("."):
                 continue
-            st = entry.stat(follow_symlinks=False)
-        except OSError as exc:
-            yield Found(entry.path, error=f"cannot read source: {exc.strerror}", walked=True)
-            continue
-        if stat_module.S_ISLNK(st.st_mode):
-            if not os.path.isdir(entry.path):  # a folder link is not followed
-                yield Found(entry.path, walked=True)
-        elif stat_module.S_ISREG(st.st_mode):
-            yield Found(entry.path, stat=st, walked=True)
-        else:  # a pipe, socket or device is never opened: not a photo
-            yield Found(entry.path, stat=st, walked=True, format=None)
-    for folder in folders:
-        yield from _walk(folder, skip)
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if not _inside(entry.path, skip):
+                        folders.append(entry.path)
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                yield Found(entry.path, error=f"cannot read source: {exc.strerror}", walked=True)
+                continue
+            if stat_module.S_ISLNK(st.st_mode):
+                if not os.path.isdir(entry.path):  # a folder link is not followed
+                    yield Found(entry.path, walked=True)
+            elif stat_module.S_ISREG(st.st_mode):
+                yield Found(entry.path, stat=st, walked=True)
+            else:  # a pipe, socket or device is never opened: not a photo
+                yield Found(entry.path, stat=st, walked=True, format=None)
+        stack.extend(reversed(folders))
 
 
-def _name(entry: os.DirEntry[str]) -> str:
-    return entry.name
+_name = operator.attrgetter("name")

@@ -20,6 +20,8 @@ Outcome = Literal["rendered", "cached", "failed", "pending"]
 
 def printable(path: Path | str) -> str:
     """``str(path)`` with undecodable bytes shown as ``\\xNN`` escapes, safe to store."""
+    if isinstance(path, str) and path.isascii():  # most names: nothing to escape
+        return path
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 

@@ -4,7 +4,8 @@ Like git's index: size, mtime and inode unchanged, same path, and the mtime clea
 older than the record, since an edit within one timestamp tick of the last hash
 (2 s on FAT) would otherwise go unseen. A re-run of an unchanged library is answered
 a window at a time (:func:`answer_unchanged`): one query for the photos' recorded
-state and derivatives, a stat per derivative file, and no write at all.
+state and derivatives (a plain row per photo), a stat per derivative file, and no
+write at all.
 """
 
 from __future__ import annotations
@@ -13,6 +14,17 @@ import os
 from collections.abc import Iterable, Sequence
 
 from derivo.cache import DerivativeCache, PhotoStatus
+from derivo.cache.state import (
+    HASH,
+    HEIGHT,
+    INODE,
+    MTIME_NS,
+    SIZE,
+    SOURCE,
+    STATUS,
+    UPDATED_AT,
+    WIDTH,
+)
 from derivo.discover import Found
 from derivo.outcomes import PhotoResult
 from derivo.specs import SpecSet
@@ -51,34 +63,35 @@ def answer_unchanged(
     Derivative files are stat'ed: a derivative deleted or cut short by hand is made
     again by the next run, as the cache promises, for one ``stat`` per file.
     """
-    recorded = cache.recorded_state([entry[0] for entry in entries], specs)
-    wanted = len(specs.specs)
+    wanted = specs.specs
+    recorded = cache.recorded_state([entry[0] for entry in entries], wanted)
     done = PhotoStatus.DONE.value
     results: list[PhotoResult] = []
     others: list[int] = []
     for index, (photo_id, source, st, _) in enumerate(entries):
-        found = recorded.get(photo_id)
-        if found is None or st is None or isinstance(st, OSError):
-            others.append(index)
-            continue
-        state, made = found
+        row = recorded.get(photo_id)
         if (
-            state.status != done
-            or not state.hash
-            or len(made) != wanted
+            row is None
+            or st is None
+            or isinstance(st, OSError)
+            or row[STATUS] != done
+            or not row[HASH]
             or not vouches(
-                state.source,
-                (state.size, state.mtime_ns, state.inode),
-                state.updated_at,
+                row[SOURCE],
+                (row[SIZE], row[MTIME_NS], row[INODE]),
+                row[UPDATED_AT],
                 source,
                 (st.st_size, st.st_mtime_ns, st.st_ino),
             )
-            or not _on_disk(made.values())
         ):
             others.append(index)
             continue
+        made = cache.recorded_derivatives(row, wanted)
+        if made is None or not _on_disk(made.values()):
+            others.append(index)
+            continue
         results.append(
-            PhotoResult.unchanged(photo_id, source, state.hash, made, (state.width, state.height))
+            PhotoResult.unchanged(photo_id, source, row[HASH], made, (row[WIDTH], row[HEIGHT]))
         )
     return results, others
 
@@ -86,6 +99,9 @@ def answer_unchanged(
 def _on_disk(derivatives: Iterable[Derivative]) -> bool:
     """Every file present at its recorded size (one stat each)."""
     try:
-        return all(os.stat(d.path).st_size == d.bytes for d in derivatives)
+        for derivative in derivatives:
+            if os.stat(derivative.path).st_size != derivative.bytes:
+                return False
     except OSError:
         return False
+    return True
