@@ -82,6 +82,24 @@ def discovering(found: Iterable[Found], progress: Progress, bar: TaskID) -> Iter
     progress.update(bar, total=count, description="photos")
 
 
+def peak_rss_kb() -> int:
+    """This process's own peak resident memory, in KiB.
+
+    Linux's ``ru_maxrss`` also counts the process that started this one (it carries
+    over the parent's memory across fork and exec), so a coordinator started by a
+    large program would report that program's size; ``VmHWM`` counts this
+    program's memory only.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _cpu_seconds() -> float:
     """CPU time of this process and its reaped children (the workers)."""
     usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
@@ -155,9 +173,7 @@ class Summary:
             if self.wall
             else None,
             "peak_worker_rss_mb": round(self.peak_rss_kb / 1024, 1),
-            "coordinator_peak_rss_mb": round(
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
-            ),
+            "coordinator_peak_rss_mb": round(peak_rss_kb() / 1024, 1),
             "failed_by_kind": dict(self.failed_by_kind.most_common()),
             "failures": [
                 failure_json(f.photo_id, f.source, f.error_kind, f.error) for f in self.failures
