@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import derivo.cli
 from derivo import DerivativeCache, InlineExecutor, Pipeline, RenderFuture, RenderTask, SpecSet
@@ -16,6 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 ORIENTATION = SAMPLES / "orientation"
 BADINPUT = ROOT / "tests" / "data" / "badinput"
+
+# Hypothesis' per-example deadline is a wall-clock limit: on a loaded machine it fails
+# examples that are correct, so property tests state what is right, not how fast.
+settings.register_profile("derivo", deadline=None)
+settings.load_profile("derivo")
 
 
 class CountingExecutor(InlineExecutor):
