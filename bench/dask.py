@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,46 @@ from bench import corpus as corpus_mod
 REPO = Path(__file__).resolve().parent.parent
 
 
+@dataclass
+class LocalCluster:
+    address: str
+    scheduler: int  # process ids
+    workers: int  # the ``dask worker`` process: the nannies, the workers its children
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of the scheduler, the nannies and the workers."""
+        import psutil
+
+        seconds = dict.fromkeys(("scheduler", "nannies", "workers"), 0.0)
+        for name, pid in (("scheduler", self.scheduler), ("nannies", self.workers)):
+            try:
+                root = psutil.Process(pid)
+                processes = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for process in processes:
+                try:
+                    times = process.cpu_times()
+                    spawned = "spawn_main" in " ".join(process.cmdline())
+                except psutil.Error:
+                    continue
+                seconds["workers" if spawned else name] += times.user + times.system
+        return seconds
+
+
+#: Dask settings for a render cluster, as the docs recommend (docs/scale-out.md): no 20 ms
+#: event-loop tick in every process, no statistical profiler sampling each render.
+RENDER_CLUSTER_CONFIG = {
+    "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+}
+
+
 @contextlib.contextmanager
-def local_cluster(workers: int, logs: Path) -> Iterator[str]:
+def local_cluster(workers: int, logs: Path, *, stock: bool = False) -> Iterator[LocalCluster]:
     """A scheduler and ``workers`` single-threaded workers, each its own process, as on
-    a real cluster (the scheduler does not share this process's interpreter); its address."""
+    a real cluster (the scheduler does not share this process's interpreter); with the
+    recommended settings, or Dask's own with ``stock``."""
     from distributed import Client
 
     with socket.socket() as s:
@@ -47,6 +84,8 @@ def local_cluster(workers: int, logs: Path) -> Iterator[str]:
     address = f"tcp://127.0.0.1:{port}"
     dask = str(Path(sys.executable).parent / "dask")
     env = {**os.environ, "PYTHONPATH": str(REPO)}  # the no-op render lives in bench/
+    if not stock:
+        env |= RENDER_CLUSTER_CONFIG
     commands = [
         [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port)],
         [dask, "worker", address, "--nworkers", str(workers), "--nthreads", "1"],
@@ -66,7 +105,7 @@ def local_cluster(workers: int, logs: Path) -> Iterator[str]:
                 )
         with Client(address, timeout=60, set_as_default=False) as client:
             client.wait_for_workers(workers, timeout=120)
-        yield address
+        yield LocalCluster(address, processes[0].pid, processes[1].pid)
     finally:
         for process in reversed(processes):
             with contextlib.suppress(ProcessLookupError):
@@ -115,33 +154,52 @@ def derivo_process(args: list[str]) -> dict[str, Any]:
     return summary
 
 
-def compare(photos: Path, address: str, cores: int, runs: int, work: Path) -> dict[str, Any]:
-    """Alternate pool and Dask runs over ``photos``; wall seconds of each."""
+def compare(
+    photos: Path, cluster: LocalCluster, cores: int, runs: int, work: Path
+) -> dict[str, Any]:
+    """Alternate pool and Dask runs over ``photos``: wall seconds of each, and CPU
+    milliseconds per photo of each part (the cluster's in the pool's runs too: it idles
+    there, as a long-lived cluster would)."""
     walls: dict[str, list[float]] = {"pool": [], "dask": []}
-    cpu: list[float] = []
+    cpu: dict[str, list[dict[str, float]]] = {"pool": [], "dask": []}
     for i in range(runs):
         for name, extra in (
             ("pool", ["--workers", str(cores)]),
-            ("dask", ["--scheduler", address]),
+            ("dask", ["--scheduler", cluster.address]),
         ):
             out = work / f"{name}-{i}"
+            before = cluster.cpu()
             started = time.perf_counter()
             summary = derivo_process([str(photos), "--out", str(out), *extra])
             walls[name].append(time.perf_counter() - started)
+            after = cluster.cpu()
             if summary["rendered"] != summary["photos"]:
                 raise SystemExit(f"{name}: {summary['rendered']} of {summary['photos']} rendered")
-            if name == "pool":  # its workers are reaped children: their CPU is counted
-                cpu.append(summary["cpu_seconds"] / summary["photos"])
+            # derivo process with its reaped children: for the pool, its workers too
+            parts = {"derivo_process": summary["cpu_seconds"]}
+            parts |= {k: after[k] - before[k] for k in after}
+            cpu[name].append({k: 1000 * v / summary["photos"] for k, v in parts.items()})
             shutil.rmtree(out)
-            print(f"  {name} run {i + 1}: {walls[name][-1]:.2f} s", flush=True)
+            print(
+                f"  {name} run {i + 1}: {walls[name][-1]:.2f} s, CPU ms per photo: "
+                + ", ".join(f"{k} {v:.1f}" for k, v in cpu[name][-1].items()),
+                flush=True,
+            )
     pool, dask = statistics.median(walls["pool"]), statistics.median(walls["dask"])
+    ratios = [d / p for p, d in zip(walls["pool"], walls["dask"], strict=True)]
+    cpu_ms = {
+        name: {k: statistics.median(run[k] for run in runs_) for k in runs_[0]}
+        for name, runs_ in cpu.items()
+    }
     return {
         "pool_s": walls["pool"],
         "dask_s": walls["dask"],
         "pool_median_s": pool,
         "dask_median_s": dask,
         "ratio": dask / pool,
-        "render_core_s_per_photo": statistics.median(cpu),
+        "ratio_per_pair_median": statistics.median(ratios),
+        "cpu_ms_per_photo": cpu_ms,
+        "render_core_s_per_photo": cpu_ms["pool"]["derivo_process"] / 1000,
     }
 
 
@@ -242,6 +300,14 @@ def main(argv: list[str] | None = None) -> int:
         "--feed", type=int, default=10_000, help="photos for the ceiling (default 10000)"
     )
     parser.add_argument("--skip-corpus", action="store_true", help="only measure the ceiling")
+    parser.add_argument(
+        "--skip-ceiling", action="store_true", help="only compare renders of the corpus"
+    )
+    parser.add_argument(
+        "--stock-config",
+        action="store_true",
+        help="start the cluster with Dask's default settings, not the recommended ones",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -251,21 +317,35 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"cores": cores, "feed_photos": args.feed}
     with tempfile.TemporaryDirectory(prefix="derivo-bench-dask-") as tmp:
         work = Path(tmp)
-        with local_cluster(cores, work) as address:
-            print(f"Dask cluster at {address}: {cores} workers x 1 thread")
+        with local_cluster(cores, work, stock=args.stock_config) as cluster:
+            address = cluster.address
+            settings = "Dask's default" if args.stock_config else "recommended"
+            print(f"Dask cluster at {address}: {cores} workers x 1 thread, {settings} settings")
             if not args.skip_corpus:
                 corpus = corpus_mod.ensure(args.n, args.seed)
                 print(f"corpus: {corpus_mod.describe(corpus)}")
                 corpus_mod.warm(corpus)
-                results["render"] = compare(corpus.directory, address, cores, args.runs, work)
+                results["render"] = compare(corpus.directory, cluster, cores, args.runs, work)
                 r = results["render"]
                 print(
                     f"{args.n} photos: pool {r['pool_median_s']:.2f} s, "
                     f"Dask {r['dask_median_s']:.2f} s, ratio {r['ratio']:.3f} "
-                    f"(target <= 1.15); render {r['render_core_s_per_photo'] * 1000:.0f} "
-                    "core-ms per photo"
+                    f"(target <= 1.15; median of the pairs' ratios "
+                    f"{r['ratio_per_pair_median']:.3f}); render "
+                    f"{r['render_core_s_per_photo'] * 1000:.0f} core-ms per photo"
                 )
-            results["ceiling"] = ceiling(address, cores, args.feed, args.runs, work)
+                for name, parts in r["cpu_ms_per_photo"].items():
+                    print(
+                        f"  {name}: CPU ms per photo {sum(parts.values()):.1f} ("
+                        + ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
+                        + ")"
+                    )
+            if not args.skip_ceiling:
+                results["ceiling"] = ceiling(address, cores, args.feed, args.runs, work)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if "ceiling" not in results:
+        return 0
     c = results["ceiling"]
     print(
         f"coordinator, no-op render, {args.feed} photos: pool {c['pool_photos']:.0f}/s "
@@ -281,8 +361,8 @@ def main(argv: list[str] | None = None) -> int:
             f"one coordinator keeps {busy[0]:.0f} worker cores busy through Dask as measured, "
             f"{busy[1]:.0f} with a core of its own"
         )
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from bench import corpus as corpus_mod
@@ -42,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     from derivo.cache import DerivativeCache, FileStat
     from derivo.decode import decode
     from derivo.hashing import hash_file
-    from derivo.render import encode, fit, init_worker
+    from derivo.jpeg import read_header
+    from derivo.placeholder import thumbhash_of_pixels
+    from derivo.render import encode, fit, init_worker, render
     from derivo.specs import DEFAULT_SPECS, SpecSet
     from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
 
@@ -65,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
             with clock("coordinator: BLAKE3 of the file"):
                 digest = hash_file(path)
             with clock("worker: read the file"):
-                path.read_bytes()
+                data = path.read_bytes()
+            with clock("worker: JPEG header (size, orientation, profile)"):
+                read_header(data)
             with clock("worker: libvips decode (the previous path)"):
                 decode(path, DEFAULT_SPECS, Limits(), scaled_jpeg=False)
             with clock("worker: decode (header, scaled decode, resize, orient, sRGB)"):
@@ -78,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
                 with clock(f"worker: encode {spec.name}"):
                     data = encode(image, spec)
                 files[spec.filename] = data
+                if spec.name == "thumbnail":
+                    with clock("worker: ThumbHash of the thumbnail's pixels"):
+                        thumbhash_of_pixels(image)
                 made.append(
                     Derivative(
                         spec=spec.name,
@@ -94,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                 source=str(path), source_hash=digest, specs=DEFAULT_SPECS, out_dir=str(out)
             )
             result = RenderResult(width=1, height=1, derivatives=tuple(made), seconds=0.1)
+            with clock("worker: all of render(task), as a worker runs it"):
+                render(replace(task, out_dir=str(out / "r"), sync=False))
             with clock("pickle task and result, both ways"):
                 pickle.loads(pickle.dumps(task))
                 pickle.loads(pickle.dumps(result))

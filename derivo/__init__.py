@@ -31,7 +31,6 @@ from derivo.errors import (
     WorkerCrashed,
 )
 from derivo.executors import (
-    DaskExecutor,
     Executor,
     InlineExecutor,
     PoolStats,
@@ -47,6 +46,8 @@ from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
 
 if typing.TYPE_CHECKING:
     from collections.abc import Callable
+
+    from derivo.executors.dask import DaskExecutor
 
 __all__ = [
     "DEFAULT_SPECS",
@@ -109,8 +110,16 @@ class _Package(types.ModuleType):
         """The import system sets the submodule here on its first import; the function stays."""
 
 
+def __getattr__(name: str) -> typing.Any:
+    if name == "DaskExecutor":  # imported when first asked for: the local pool does not need it
+        from derivo.executors.dask import DaskExecutor
+
+        return DaskExecutor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def __dir__() -> list[str]:
-    return sorted({*globals(), "render"})
+    return sorted({*globals(), "render", "DaskExecutor"})
 
 
 sys.modules[__name__].__class__ = _Package

@@ -68,7 +68,7 @@ def write_atomically(
             fsync_directory(directory)
 
 
-def make_durable(files: Iterable[Path]) -> None:
+def make_durable(files: Iterable[str | Path]) -> None:
     """Make files written with ``sync=False``, and their folders, survive a power loss.
 
     On Linux 5.8 and later one ``syncfs`` per file system flushes a whole batch (as
@@ -80,10 +80,10 @@ def make_durable(files: Iterable[Path]) -> None:
     :class:`~derivo.errors.StorageFull`.
     """
     files = list(files)  # read twice where syncfs is missing
-    folders = {path.parent for path in files}
+    folders = {os.path.dirname(path) for path in files}
     syncfs = _syncfs()
     if syncfs is not None:
-        devices = {os.stat(folder).st_dev: folder for folder in folders}
+        devices = {os.stat(folder).st_dev: Path(folder) for folder in folders}
         for folder in devices.values():
             with full_device(folder):
                 fd = os.open(folder, os.O_RDONLY)
@@ -95,11 +95,11 @@ def make_durable(files: Iterable[Path]) -> None:
                     os.close(fd)
         return
     for path in files:
-        with full_device(path.parent), open(path, "rb") as f:
+        with full_device(Path(path).parent), open(path, "rb") as f:
             os.fsync(f.fileno())
-    for folder in folders:
-        with full_device(folder):
-            fsync_directory(folder)
+    for name in folders:
+        with full_device(Path(name)):
+            fsync_directory(Path(name))
 
 
 #: The first Linux release whose ``syncfs`` reports write-back errors to its caller.

@@ -130,42 +130,34 @@ def fitted_size(width: int, height: int, box_w: int, box_h: int) -> tuple[int, i
     return int(width / min(shrink, width) + 0.5), int(height / min(shrink, height) + 0.5)
 
 
-def _orientation(header: Any) -> int:
-    return int(header.get("orientation")) if header.get_typeof("orientation") else 1
-
-
 def _decode_jpeg(data: bytes, specs: tuple[Spec, ...], limits: Limits) -> Decoded | None:
     """Scaled libjpeg-turbo decode, Lanczos3 to the box, then orientation and colour.
 
     None when the binding declines the file: libvips then decodes it from the file,
     exactly as if this path did not exist, and its damage check gives the verdict.
     """
-    header = pyvips.Image.new_from_buffer(data, "", access="sequential")
+    header = jpeg.read_header(data)
+    if header is None:
+        return None
     width, height = header.width, header.height
     _check_pixels(width, height, limits)
-    orientation = _orientation(header)
-    rotated = orientation in _ROTATED
+    rotated = header.orientation in _ROTATED
     if rotated:
         width, height = height, width
     out_w, out_h = fitted_size(width, height, *target_box(width, height, specs))
     if rotated:  # the decoder works before orientation is applied
         out_w, out_h = out_h, out_w
-    pixels = None
-    # CMYK and YCCK go to libvips, which knows Adobe's inverted CMYK and converts it.
-    if header.interpretation in ("srgb", "b-w"):
-        pixels = jpeg.decode_scaled(
-            data, out_w, out_h, gray=header.bands == 1, lenient=limits.lenient
-        )
+    pixels = jpeg.decode_scaled(data, out_w, out_h, gray=header.gray, lenient=limits.lenient)
     if pixels is None:
         return None
     image = jpeg.to_vips(pixels)
     if (image.width, image.height) != (out_w, out_h):
         image = image.resize(out_w / image.width, vscale=out_h / image.height, kernel="lanczos3")
     image = image.copy()
-    if header.get_typeof("icc-profile-data"):
-        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", header.get("icc-profile-data"))
-    if 2 <= orientation <= 8:
-        image.set_type(pyvips.GValue.gint_type, "orientation", orientation)
+    if header.icc is not None:
+        image.set_type(pyvips.GValue.blob_type, "icc-profile-data", header.icc)
+    if header.orientation != 1:
+        image.set_type(pyvips.GValue.gint_type, "orientation", header.orientation)
         image = image.autorot()
     return Decoded(_finish(image), width, height, "jpeg", decoder="libjpeg-turbo")
 

@@ -16,7 +16,7 @@ import blake3
 CHUNK = 4 * 1024 * 1024
 
 
-def hash_file(path: Path) -> str:
+def hash_file(path: str | os.PathLike[str]) -> str:
     """Hex BLAKE3 digest of a file's bytes (64 characters).
 
     Read in chunks rather than memory-mapped: a file truncated while it is read

@@ -363,6 +363,8 @@ class Pipeline:
                     self._record_unreadable(photo, result)
         for photo, result in settled:
             photo.deliver(result)
+        # the largest first, so that no worker idles at the end while one big photo renders
+        renders.sort(key=lambda render: render[0].stat.size if render[0].stat else 0, reverse=True)
         started: set[str] = set()
         for index, (photo, missing) in enumerate(renders):
             try:

@@ -4,6 +4,12 @@ Renders land in the executor's thread, which should go straight back to feeding
 workers; a recorder thread takes every render that has landed since its last round,
 makes their files durable together (a recorded derivative is always on disk), records
 them in one transaction, and only then tells the photos waiting for them.
+
+While other renders are still in the air, a round waits a little (:data:`GATHER`)
+for more to land: small photos land every few milliseconds, and each round costs a
+sync of the file system and a transaction that writes every index page it touches
+(content hashes are random, so each photo touches its own), whether it records one
+render or fifty.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ from derivo.tasks import Derivative, RenderResult, source_folder
 
 _IDLE_SECONDS = 1.0  # a recorder with nothing to do for this long ends; the next landing starts one
 _RECENT = 4096  # hashes whose recording :meth:`Recorder.recorded_since` remembers
+#: Longest a round waits for more renders to land while others are in the air (seconds).
+GATHER = 0.05
+#: Renders a round records at most without waiting longer.
+BATCH = 128
 
 
 Deliver = Callable[[PhotoResult], None]
@@ -98,7 +108,8 @@ class Recorder:
         """Called from the executor's thread when a render ends; never blocks on I/O."""
         with self._lock:
             self._landings.append(landing)
-            self._arrived.notify()
+            if len(self._landings) == 1 or self._gathered():  # wake a round, or end its wait
+                self._arrived.notify()
             if not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="derivo-record", daemon=True).start()
@@ -112,6 +123,12 @@ class Recorder:
         """Wait until every render in flight has been recorded and its photos told."""
         with self._lock:
             self._settled.wait_for(lambda: not self._flights and not self._settling)
+
+    def _gathered(self) -> bool:
+        """Whether a round should record what landed now: a full batch, or nothing else
+        in the air (call holding the lock)."""
+        landed = len(self._landings)
+        return landed >= BATCH or landed >= len(self._flights)
 
     def _run(self) -> None:
         try:
@@ -128,6 +145,7 @@ class Recorder:
             if not self._arrived.wait_for(lambda: self._landings, _IDLE_SECONDS):
                 self._running = False
                 return False
+            self._arrived.wait_for(self._gathered, GATHER)
             batch, self._landings = self._landings, []
             # a flight stays open (photos with the same bytes may still join it)
             # until it is recorded: joining then costs no second render
@@ -194,7 +212,7 @@ class Recorder:
                 if result is not None
             ]
             if self.sync and files:
-                make_durable(Path(d.path) for _, r in rendered for d in r.derivatives)
+                make_durable(d.path for _, r in rendered for d in r.derivatives)
             with self.cache.batch():
                 for source_hash, result in rendered if files else []:
                     self.cache.record(source_hash, self.specs, result.derivatives)

@@ -19,7 +19,7 @@ import pyvips
 from derivo.atomic import write_atomically
 from derivo.decode import classify_vips_error, decode
 from derivo.formats import FORMATS
-from derivo.placeholder import with_thumbhash
+from derivo.placeholder import thumbhash_of_pixels
 from derivo.specs import Spec
 from derivo.tasks import Derivative, RenderResult, RenderTask, derivative_path
 
@@ -33,8 +33,14 @@ def render(task: RenderTask) -> RenderResult:
     files: dict[str, bytes] = {}
     derivatives = []
     try:
-        for spec in task.specs:
-            image = fit(decoded.image, spec)
+        images = [fit(decoded.image, spec) for spec in task.specs]  # lazy: sizes, no pixels
+        # the placeholder is made from the smallest one's pixels: computed once, used twice
+        smallest = min(
+            range(len(images)), key=lambda i: images[i].width * images[i].height, default=-1
+        )
+        if images:
+            images[smallest] = images[smallest].copy_memory()
+        for index, (spec, image) in enumerate(zip(task.specs, images, strict=True)):
             data = encode(image, spec)
             path = derivative_path(out_dir, task.source_hash, spec)
             files[path.name] = data
@@ -46,10 +52,10 @@ def render(task: RenderTask) -> RenderResult:
                     height=image.height,
                     bytes=len(data),
                     format=spec.format,
+                    thumbhash=thumbhash_of_pixels(image) if index == smallest else None,
                     blake3=blake3.blake3(data).hexdigest(),
                 )
             )
-        derivatives = list(with_thumbhash(derivatives, files))
     except pyvips.Error as exc:
         raise classify_vips_error(decoded.format, exc) from None
     if derivatives:

@@ -133,7 +133,7 @@ def test_a_render_is_recorded_only_after_its_files_are_made_durable(
     real = recorder_module.make_durable
 
     def spy(files: object) -> None:
-        paths = list(files)  # type: ignore[call-overload]
+        paths = [Path(f) for f in files]  # type: ignore[attr-defined]
         recorded = any(cache.derivatives_of([p.parent.name for p in paths], SpecSet()).values())
         synced.append((paths, recorded))
         real(paths)

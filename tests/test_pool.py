@@ -114,9 +114,10 @@ def test_closing_with_cancel_cancels_queued_work(tmp_path: Path) -> None:
     queued = [pool.submit(task("ok")) for _ in range(3)]
     gate.wait_for(1)
     pool.close(cancel=True)
-    assert all(f.cancelled() for f in queued)
-    with pytest.raises(CancelledError):  # cut short with its worker
-        running.result(timeout=60)
+    for future in [running, *queued]:  # queued, or sent ahead to the worker now gone
+        with pytest.raises(CancelledError):
+            future.result(timeout=60)
+    assert sum(f.cancelled() for f in queued) >= len(queued) - 1  # at most one was sent ahead
     with pytest.raises(RenderFailed, match="shut down"):
         pool.submit(task("ok"))
 

@@ -12,6 +12,18 @@ from derivo.capture import Captured, CapturedFrom
 from derivo.errors import IllegalTransition, UnknownPhoto
 
 _IN_CHUNK = 500  # ids per ``IN (...)`` list, well under SQLite's limit on parameters
+_PUT_PHOTO = """INSERT INTO photos (id, source, size, mtime_ns, inode, hash, status,
+                                   created_at, updated_at,
+                                   name, captured_at, captured_offset, captured_from)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET
+                    source = excluded.source, size = excluded.size,
+                    mtime_ns = excluded.mtime_ns, inode = excluded.inode,
+                    hash = excluded.hash, status = excluded.status,
+                    error = CASE WHEN excluded.status = 'failed' THEN error END,
+                    error_kind = CASE WHEN excluded.status = 'failed' THEN error_kind END,
+                    error_key = CASE WHEN excluded.status = 'failed' THEN error_key END,
+                    updated_at = excluded.updated_at"""
 
 #: Orders for :meth:`Photos.photos_in_order`, newest first: their column.
 ORDER_COLUMNS = {"captured": "captured_at", "uploaded": "created_at"}
@@ -54,18 +66,7 @@ class Photos(Store):
         captured = captured or Captured.fallback(now, captured_fallback)
         with self._transaction() as db:
             db.execute(
-                """INSERT INTO photos (id, source, size, mtime_ns, inode, hash, status,
-                                       created_at, updated_at,
-                                       name, captured_at, captured_offset, captured_from)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (id) DO UPDATE SET
-                       source = excluded.source, size = excluded.size,
-                       mtime_ns = excluded.mtime_ns, inode = excluded.inode,
-                       hash = excluded.hash, status = excluded.status,
-                       error = CASE WHEN excluded.status = 'failed' THEN error END,
-                       error_kind = CASE WHEN excluded.status = 'failed' THEN error_kind END,
-                       error_key = CASE WHEN excluded.status = 'failed' THEN error_key END,
-                       updated_at = excluded.updated_at""",
+                _PUT_PHOTO,
                 (
                     photo_id,
                     source,
@@ -86,14 +87,28 @@ class Photos(Store):
     def put_photos(
         self, photos: Iterable[tuple[str, str, FileStat | None, str | None, PhotoStatus]]
     ) -> None:
-        """:meth:`put_photo` for many ``(id, source, stat, hash, status)`` in one transaction."""
-        rows = list(photos)
+        """:meth:`put_photo` for many ``(id, source, stat, hash, status)`` in one statement."""
+        now = time.time()
+        captured = Captured.fallback(now, "recorded")
+        rows = [
+            (
+                photo_id,
+                source,
+                *((stat.size, stat.mtime_ns, stat.inode) if stat else (None, None, None)),
+                source_hash,
+                status,
+                now,
+                now,
+                None,
+                captured.at,
+                captured.offset,
+                captured.source,
+            )
+            for photo_id, source, stat, source_hash, status in photos
+        ]
         if rows:
-            with self._transaction():
-                for photo_id, source, stat, source_hash, status in rows:
-                    self.put_photo(
-                        photo_id, source=source, stat=stat, source_hash=source_hash, status=status
-                    )
+            with self._transaction() as db:
+                db.executemany(_PUT_PHOTO, rows)
 
     def set_status(
         self,

@@ -241,6 +241,12 @@ class Store:
         return self._root_prefix + stored
 
     def _relative(self, path: str) -> str:
+        if path.startswith(self._root_prefix):
+            # a clean path under the root (every one a worker returns): the string's tail is
+            # what ``relative_to`` gives, without two Paths per derivative
+            rest = path[len(self._root_prefix) :]
+            if all(part not in ("", ".") for part in rest.split("/")):
+                return rest
         try:
             return Path(path).relative_to(self.root).as_posix()
         except ValueError:

@@ -1,9 +1,17 @@
 """A bounded pool of worker processes that survives its workers dying.
 
-Each worker holds at most one task, sent over its own pipe, so when a worker
-dies (segfault, OOM kill, ``kill -9``) or overruns its time limit the pool knows
-exactly which task it held: the worker is replaced and the task retried, up to
-``max_attempts`` in all. Input errors come back as results and are never retried.
+Each worker gets its tasks over its own pipe and renders them in the order sent,
+so when a worker dies (segfault, OOM kill, ``kill -9``) or overruns its time limit
+the pool knows exactly which task it was rendering: the worker is replaced and
+that task retried, up to ``max_attempts`` in all; tasks sent after it never
+started and go back to the queue. Input errors come back as results and are never
+retried.
+
+While more tasks wait than there are workers, each worker is sent its next task
+before it has finished the one it renders (:data:`AHEAD`), so it starts the next
+one at once: a small photo renders in a few milliseconds, about as long as the
+dispatcher thread can wait for the interpreter lock that the coordinator's other
+threads hold, and without a task ahead a worker would idle that long each time.
 Workers run at lower priority (``nice``) so the machine stays responsive; with
 ``idle_priority`` (the service) at ``SCHED_IDLE``, so they never delay the server.
 
@@ -22,13 +30,14 @@ from __future__ import annotations
 
 import collections
 import os
+import selectors
 import signal
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from typing import Any
 
 from derivo.errors import DerivoError, QueueFull, RenderFailed, TaskTimeout, WorkerCrashed
@@ -36,6 +45,8 @@ from derivo.executors.base import RenderFuture, settle, workers_for
 from derivo.executors.forkserver import starting_worker, worker_context
 from derivo.tasks import RenderResult, RenderTask
 
+#: Tasks a worker holds at most: the one it renders and the ones sent ahead.
+AHEAD = 2
 _IDLE_WAIT = 60.0  # seconds; the dispatcher wakes at least this often
 #: Longest time limit for one task, in seconds (a day): more is a mistake, not a photo.
 MAX_TASK_TIMEOUT = 86_400.0
@@ -43,12 +54,13 @@ MAX_TASK_TIMEOUT = 86_400.0
 
 @dataclass(slots=True)
 class Job:
-    """One task on its way through the pool; ``attempts`` counts the workers it was sent to."""
+    """One task on its way through the pool; ``attempts`` counts the workers that started it."""
 
     id: int
     task: RenderTask
     future: RenderFuture
     attempts: int = 0
+    sent: bool = False  # its future is running: it was sent to a worker once
 
 
 @dataclass(frozen=True)
@@ -142,8 +154,9 @@ class _Worker:
             )
             self.process.start()
         child.close()
-        self.job: Job | None = None
-        self.deadline = 0.0
+        #: tasks sent, in order: the first is being rendered, the rest wait in the pipe
+        self.jobs: collections.deque[Job] = collections.deque()
+        self.deadline = 0.0  # for the first of ``jobs``
 
     def kill(self) -> None:
         if self.process.is_alive():
@@ -190,6 +203,7 @@ class WorkerPool:
         self._broken: str | None = None
         self._thread: threading.Thread | None = None
         self._wake_r, self._wake_w = os.pipe()
+        self._selector = selectors.DefaultSelector()
         self._completed = self._failed = self._restarts = 0
         self._aborts: set[RenderFuture] = set()  # running renders their callers cancelled
 
@@ -208,7 +222,9 @@ class WorkerPool:
             self._next_id += 1
             self._queue.append(Job(self._next_id, task, future))
             self._start()
-        self._wake()
+            room = self._room()
+        if room:  # otherwise the next reply dispatches it: one wake-up per task saved
+            self._wake()
         return future
 
     def start(self) -> None:
@@ -223,7 +239,7 @@ class WorkerPool:
             return PoolStats(
                 workers=self.size,
                 queued=len(self._queue),
-                in_flight=sum(1 for w in self._workers if w.job is not None),
+                in_flight=sum(len(w.jobs) for w in self._workers),
                 completed=self._completed,
                 failed=self._failed,
                 restarts=self._restarts,
@@ -244,6 +260,7 @@ class WorkerPool:
             thread.join()
         os.close(self._wake_r)
         os.close(self._wake_w)
+        self._selector.close()
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -270,15 +287,51 @@ class WorkerPool:
         except OSError:
             pass
 
+    def _room(self) -> bool:
+        """Whether a worker would take a queued task now; call holding the condition.
+
+        Every reply the dispatcher takes is followed by a dispatch, so a task queued
+        while every worker is full needs no wake-up of its own.
+        """
+        ahead = len(self._queue) > len(self._workers)
+        return len(self._workers) < self.size or any(
+            not w.jobs or (ahead and len(w.jobs) < AHEAD) for w in self._workers
+        )
+
+    def _watch(self, worker: _Worker) -> None:
+        self._selector.register(worker.conn, selectors.EVENT_READ, worker.conn)
+        self._selector.register(
+            worker.process.sentinel, selectors.EVENT_READ, worker.process.sentinel
+        )
+
+    def _replace(self, index: int) -> None:
+        """Kill the worker at ``index`` and start another in its place."""
+        worker = self._workers[index]
+        self._selector.unregister(worker.conn)
+        self._selector.unregister(worker.process.sentinel)
+        worker.kill()
+        fresh = _Worker(self._ctx, self._target_args)
+        self._watch(fresh)
+        with self._cond:
+            self._restarts += 1
+            self._workers[index] = fresh
+
     def _run(self) -> None:
         try:
-            self._workers = [_Worker(self._ctx, self._target_args) for _ in range(self.size)]
+            # one selector for the pool's life: building one per wait cost more than a reply
+            self._selector.register(self._wake_r, selectors.EVENT_READ, self._wake_r)
+            workers = []
+            for _ in range(self.size):
+                workers.append(_Worker(self._ctx, self._target_args))
+                self._watch(workers[-1])
+            with self._cond:
+                self._workers = workers
             while True:
                 with self._cond:
                     if self._cancel:
                         break
                     dropped = self._dispatch()
-                    busy = [w for w in self._workers if w.job is not None]
+                    busy = [w for w in self._workers if w.jobs]
                     drained = self._closing and not self._queue and not busy
                 for job, ok, value in dropped:
                     self._finish(job, ok, value)
@@ -286,13 +339,11 @@ class WorkerPool:
                     break
                 now = time.monotonic()
                 timeout = min((w.deadline - now for w in busy), default=_IDLE_WAIT)
-                handles: list[Any] = [self._wake_r]
-                for w in self._workers:
-                    handles += [w.conn, w.process.sentinel]
-                ready = wait(handles, timeout=min(max(timeout, 0), _IDLE_WAIT))
+                events = self._selector.select(timeout=min(max(timeout, 0), _IDLE_WAIT))
+                ready = {key.data for key, _ in events}
                 if self._wake_r in ready:
                     os.read(self._wake_r, 4096)
-                finished = self._collect(set(ready))
+                finished = self._collect(ready)
                 with self._cond:
                     finished += self._dispatch()  # idle workers get new work before callbacks run
                 for job, ok, value in finished:
@@ -305,27 +356,36 @@ class WorkerPool:
             self._shutdown()
 
     def _dispatch(self) -> list[tuple[Job, bool, Any]]:
-        """Give queued jobs to idle workers; returns the jobs cancelled meanwhile, ended."""
+        """Give queued jobs to idle workers, then, while more wait than there are workers,
+        one ahead to each; returns the jobs cancelled meanwhile, ended."""
         dropped: list[Job] = []
         for worker in self._workers:
-            if not self._queue:
-                break
-            if worker.job is None:
-                job = self._queue.popleft()
-                self._cond.notify_all()
-                # running from its first dispatch on: cancelling it then stops its worker
-                if not job.attempts and not job.future.set_running_or_notify_cancel():
-                    continue
-                if job.future in self._aborts:  # cancelled between two attempts
-                    dropped.append(job)
-                    continue
-                worker.job, worker.deadline = job, time.monotonic() + self.task_timeout
-                job.attempts += 1
-                try:
-                    worker.conn.send((job.id, job.task))
-                except (OSError, ValueError):
-                    pass  # the worker is dead; its sentinel reports it next round
+            while self._queue and not worker.jobs:
+                self._send(worker, dropped)
+        for worker in self._workers:
+            while len(self._queue) > len(self._workers) and len(worker.jobs) < AHEAD:
+                self._send(worker, dropped)
         return [(job, False, CancelledError()) for job in dropped]
+
+    def _send(self, worker: _Worker, dropped: list[Job]) -> None:
+        """Send the first queued job to ``worker`` (or drop it, if cancelled meanwhile)."""
+        job = self._queue.popleft()
+        self._cond.notify_all()
+        # running from its first dispatch on: cancelling it then stops its worker
+        if not job.sent and not job.future.set_running_or_notify_cancel():
+            return
+        job.sent = True
+        if job.future in self._aborts:  # cancelled between two attempts
+            dropped.append(job)
+            return
+        if not worker.jobs:
+            worker.deadline = time.monotonic() + self.task_timeout
+        worker.jobs.append(job)
+        job.attempts += 1
+        try:
+            worker.conn.send((job.id, job.task))
+        except (OSError, ValueError):
+            pass  # the worker is dead; its sentinel reports it next round
 
     def _collect(self, ready: set[Any]) -> list[tuple[Job, bool, Any]]:
         """Take replies, replace dead or overdue workers; returns the jobs that ended."""
@@ -336,30 +396,35 @@ class WorkerPool:
             self._aborts = {future for future in self._aborts if not future.done()}
             aborts = set(self._aborts)
         for index, worker in enumerate(self._workers):
-            job = worker.job
-            if worker.conn in ready and job is not None:
-                try:
+            if worker.conn in ready and worker.jobs:
+                try:  # one reply per round: the selector reports the next one at once
                     _job_id, ok, value = worker.conn.recv()
                 except (EOFError, OSError):
                     pass  # died mid-reply: handled as a crash below
                 else:
-                    worker.job = None
-                    finished.append((job, ok, value))
+                    finished.append((worker.jobs.popleft(), ok, value))
+                    worker.deadline = now + self.task_timeout  # the next one starts now
                     continue
-            died = worker.process.sentinel in ready or not worker.process.is_alive()
-            timed_out = job is not None and now >= worker.deadline
-            aborted = job is not None and job.future in aborts
-            if died or timed_out or aborted:
-                worker.kill()
-                with self._cond:
-                    self._restarts += 1
-                    self._workers[index] = _Worker(self._ctx, self._target_args)
-                if job is not None and aborted:
-                    finished.append((job, False, CancelledError()))
-                elif job is not None:
-                    error = self._retry(job, timed_out, worker.process.exitcode)
+            # a readable pipe with no reply in it means the worker is gone, or going
+            died = worker.process.sentinel in ready or (
+                worker.conn in ready and not worker.process.is_alive()
+            )
+            timed_out = bool(worker.jobs) and now >= worker.deadline
+            cancelled = [job for job in worker.jobs if job.future in aborts]
+            if died or timed_out or cancelled:
+                self._replace(index)
+                finished += [(job, False, CancelledError()) for job in cancelled]
+                jobs = [job for job in worker.jobs if job.future not in aborts]
+                current = worker.jobs[0] if worker.jobs else None
+                with self._cond:  # never started: back to the queue, in order, no attempt spent
+                    for job in reversed(jobs):
+                        if job is not current or not (died or timed_out):
+                            job.attempts -= 1
+                            self._queue.appendleft(job)
+                if current is not None and current in jobs and (died or timed_out):
+                    error = self._retry(current, timed_out, worker.process.exitcode)
                     if error is not None:
-                        finished.append((job, False, error))
+                        finished.append((current, False, error))
         return finished
 
     def _retry(self, job: Job, timed_out: bool, exitcode: int | None) -> BaseException | None:
@@ -394,10 +459,10 @@ class WorkerPool:
         with self._cond:
             leftovers = [job for job in self._queue]
             self._queue.clear()
-            leftovers += [w.job for w in self._workers if w.job is not None]
+            leftovers += [job for w in self._workers for job in w.jobs]
             self._cond.notify_all()
         for worker in self._workers:
-            if worker.job is None and worker.process.is_alive():
+            if not worker.jobs and worker.process.is_alive():
                 try:
                     worker.conn.send(None)
                 except (OSError, ValueError):
