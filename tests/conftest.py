@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import derivo.cli
 from derivo import DerivativeCache, InlineExecutor, Pipeline, RenderFuture, RenderTask, SpecSet
@@ -16,6 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 ORIENTATION = SAMPLES / "orientation"
 BADINPUT = ROOT / "tests" / "data" / "badinput"
+
+# Hypothesis' per-example deadline is a wall-clock limit: on a loaded machine it fails
+# examples that are correct, so property tests state what is right, not how fast.
+settings.register_profile("derivo", deadline=None)
+settings.load_profile("derivo")
 
 
 class CountingExecutor(InlineExecutor):
@@ -85,16 +91,24 @@ def pytest_terminal_summary(
         )
 
 
+#: A slow test (real processes, a server, a browser) costs about this many fast ones.
+SLOW_WEIGHT = 15
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files with slow tests first, in their random order, then the rest in theirs.
+    """Files by their expected cost, longest first, in their random order within.
 
-    Test processes take whole files, so a long file taken last would run alone while
-    the other processes sit idle; started first, the short files fill in around it.
-    Every process computes the same order from the same seed, as xdist requires.
+    Test processes take whole files in this order (``--no-loadscope-reorder``), so
+    the longest files start first and the short ones fill in around them: no long
+    file is left to run alone at the end while the other processes sit idle. Every
+    process computes the same order from the same seed, as xdist requires.
     """
-    slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)
+    cost: dict[Path, int] = {}
+    for item in items:
+        weight = SLOW_WEIGHT if item.get_closest_marker("slow") else 1
+        cost[item.path] = cost.get(item.path, 0) + weight
+    items.sort(key=lambda item: -cost[item.path])
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

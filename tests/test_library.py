@@ -13,28 +13,49 @@ from rich.console import Console
 
 from bench.library import base_jpegs, distinct
 from derivo import DerivativeCache, Pipeline, SpecSet, WorkerPool
+from derivo import pipeline as pipeline_module
 from derivo import recorder as recorder_module
 from derivo.discover import find_photos
 from derivo.outcomes import PhotoResult
-from derivo.pipeline import _AHEAD, FIRST_WINDOW, WINDOW, _windows
+from derivo.pipeline import FIRST_WINDOW, WINDOW, _windows
 from derivo.summary import SHOWN_PER_KIND, Summary
 from tests.conftest import SAMPLES, CountingExecutor
 
-PHOTOS = 300  # more than one window
+PHOTOS = WINDOW + 44  # more than one window of the real size
+#: A window size for properties that hold for any size: a small library still spans
+#: several windows, and reading ahead is bounded in hundreds of photos, not thousands.
+SMALL_WINDOW = 16
+SMALL_PHOTOS = 2 * SMALL_WINDOW + 7
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``PHOTOS`` distinct small JPEGs in nested folders, older than any record of them."""
-    root = tmp_path_factory.mktemp("library")
+def make_library(root: Path, photos: int) -> Path:
+    """``photos`` distinct small JPEGs in nested folders, older than any record of them."""
     bases = base_jpegs(4, seed=7)
     old = time.time() - 86_400
-    for index in range(PHOTOS):
+    for index in range(photos):
         path = root / f"{index // 100}" / f"{index % 7}" / f"{index}.jpg"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(distinct(bases[index % 4], index))
         os.utime(path, (old, old))
     return root
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_library(tmp_path_factory.mktemp("library"), PHOTOS)
+
+
+@pytest.fixture(scope="module")
+def small_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_library(tmp_path_factory.mktemp("small"), SMALL_PHOTOS)
+
+
+@pytest.fixture
+def small_windows(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Pipelines work in windows of ``SMALL_WINDOW`` photos and hold 16 windows ahead."""
+    monkeypatch.setattr(pipeline_module, "WINDOW", SMALL_WINDOW)
+    monkeypatch.setattr(pipeline_module, "_AHEAD", 16 * SMALL_WINDOW)
+    return SMALL_WINDOW
 
 
 def listing(folder: Path) -> list[tuple[str, Path]]:
@@ -83,11 +104,14 @@ def test_an_unchanged_library_is_answered_in_bulk_without_writing(
 
 
 def test_touched_files_are_hashed_and_recorded_in_one_transaction_per_window(
-    library: Path, tmp_path: Path, traced: Traced, executor: CountingExecutor
-) -> None:
+    small_library: Path, small_windows: int, tmp_path: Path, traced: Traced,
+    executor: CountingExecutor,
+) -> None:  # fmt: skip
+    library = small_library
     with DerivativeCache(traced.connection, root=tmp_path / "out") as cache:
         make = lambda: Pipeline(cache=cache, executor=executor, out_dir=tmp_path / "out")  # noqa: E731
         list(make().run(listing(library)))
+        assert len(listing(library)) > 2 * small_windows
         touched = [path for _, path in listing(library)[:FIRST_WINDOW]]
         later = time.time() - 3600
         for path in touched:
@@ -125,12 +149,14 @@ def test_a_render_is_recorded_only_after_its_files_are_made_durable(
 
 
 def test_run_reads_its_input_only_a_bounded_window_ahead(
-    library: Path, tmp_path: Path, cache: DerivativeCache, executor: CountingExecutor
-) -> None:
-    photos = listing(library)
+    small_library: Path, small_windows: int, tmp_path: Path, cache: DerivativeCache,
+    executor: CountingExecutor,
+) -> None:  # fmt: skip
+    photos = listing(small_library)
     list(Pipeline(cache=cache, executor=executor, out_dir=tmp_path / "out").run(photos))
+    window, ahead = small_windows, pipeline_module._AHEAD
     pulled = 0
-    rounds = -(-(2 * _AHEAD + WINDOW) // len(photos))
+    rounds = -(-(2 * ahead + window) // len(photos))
 
     def repeated() -> Iterator[tuple[str, Path]]:
         nonlocal pulled
@@ -144,7 +170,7 @@ def test_run_reads_its_input_only_a_bounded_window_ahead(
     for result in pipeline.run(repeated()):
         assert result.outcome == "cached"
         taken += 1
-        assert pulled <= taken + _AHEAD + WINDOW
+        assert pulled <= taken + ahead + window
     assert taken == pulled == rounds * len(photos)
 
 

@@ -27,8 +27,14 @@ INSIDE_VIEWPORT = """(el) => {
 }"""
 
 
-def open_gallery(browser: Browser, server: Server, viewport: dict[str, int]) -> Page:
+def open_gallery(
+    browser: Browser, server: Server, viewport: dict[str, int], *, clock: bool = False
+) -> Page:
+    """The gallery in a new context; with ``clock``, the page's timers run on a clock the
+    test can move forward (``page.clock``) instead of waiting them out."""
     context = browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+    if clock:
+        context.clock.install()
     context.add_init_script(f"localStorage.setItem('derivo-token', '{TOKEN}')")
     page = context.new_page()
     errors: list[str] = []
@@ -167,7 +173,7 @@ def test_a_big_library_is_paged_in_as_the_user_scrolls(
 
 def test_delete_can_be_undone(browser: Browser, spawn: Spawn, tmp_path: Path) -> None:
     server = seeded(spawn, tmp_path, 3)
-    page = open_gallery(browser, server, PHONE)
+    page = open_gallery(browser, server, PHONE, clock=True)
     page.wait_for_function("() => document.querySelectorAll('#grid .card').length === 3")
     card = page.locator("#grid .card").first
     photo_id = card.get_attribute("data-id")
@@ -179,6 +185,7 @@ def test_delete_can_be_undone(browser: Browser, spawn: Spawn, tmp_path: Path) ->
     assert httpx.get(f"{server.url}/photos/{photo_id}").status_code == 200
 
     card.locator(".delete").click()
+    page.clock.fast_forward("00:10")  # past the undo time: the delete is sent
     page.wait_for_function(
         "(id) => !document.querySelector(`#grid .card[data-id='${id}']`)",
         arg=photo_id,

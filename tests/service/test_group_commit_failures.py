@@ -30,8 +30,6 @@ from tests.gates import Gate, every_pool_behind
 from .asgi import AUTH, served
 from .support import make_jpeg
 
-pytestmark = pytest.mark.slow  # a real worker process per test
-
 DEADLINE = 120.0
 
 
@@ -171,6 +169,7 @@ def test_one_uploads_failed_commit_fails_it_alone(
         assert original(data, body).read_bytes() == body
 
 
+@pytest.mark.slow  # a real worker pool
 def test_a_failed_submit_in_a_group_does_not_submit_a_live_render_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

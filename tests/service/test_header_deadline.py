@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import socket
 import time
-from pathlib import Path
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from .conftest import Spawn
+from .support import Server, start_server
 
 pytestmark = pytest.mark.slow
 
 #: Longest the test waits for the server to close a connection (the deadline is 1 s).
 DEADLINE = 60.0
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One real server with a 1 s idle timeout for the module: each test opens its own
+    connections, and the server stays healthy between them."""
+    started = start_server(
+        tmp_path_factory.mktemp("deadline") / "data", "--workers", "1", "--idle-timeout", "1"
+    )
+    try:
+        yield started
+    finally:
+        started.stop()
 
 
 def _connect(url: str) -> socket.socket:
@@ -41,8 +54,7 @@ def _closed_while_trickling(sock: socket.socket, data: bytes) -> bool:
     return False
 
 
-def test_headers_sent_a_byte_at_a_time_are_cut_off(spawn: Spawn, tmp_path: Path) -> None:
-    server = spawn("--workers", "1", "--idle-timeout", "1", data_dir=tmp_path / "data")
+def test_headers_sent_a_byte_at_a_time_are_cut_off(server: Server) -> None:
     endless = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 4000
     with _connect(server.url) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -51,8 +63,7 @@ def test_headers_sent_a_byte_at_a_time_are_cut_off(spawn: Spawn, tmp_path: Path)
     assert httpx.get(f"{server.url}/healthz", timeout=DEADLINE).status_code == 200
 
 
-def test_a_connection_that_sends_nothing_is_closed(spawn: Spawn, tmp_path: Path) -> None:
-    server = spawn("--workers", "1", "--idle-timeout", "1", data_dir=tmp_path / "data")
+def test_a_connection_that_sends_nothing_is_closed(server: Server) -> None:
     with _connect(server.url) as sock:
         assert sock.recv(65536) == b""  # closed by the server, before DEADLINE
     with _connect(server.url) as sock:
