@@ -30,7 +30,8 @@ def test_a_coordinator_started_by_a_large_process_reports_its_own_peak(tmp_path:
     photos = tmp_path / "photos"
     photos.mkdir()
     shutil.copy(SAMPLES / "jolla.jpg", photos)
-    command = [sys.executable, "-m", "derivo", "process", str(photos), "--out", str(tmp_path / "out")]
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "derivo", "process", str(photos), "--out", str(out)]
     done = subprocess.run(
         [sys.executable, "-c", _START_FROM_A_LARGE_PROCESS, *command, "--json"],
         capture_output=True,
