@@ -89,3 +89,27 @@ def test_a_render_that_overran_leaves_its_thread_behind(
         assert len(set(threads)) == 2  # not queued behind the render that still runs
     finally:
         release.set()
+
+
+def test_the_thread_of_a_render_that_overran_ends_with_that_render(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "distributed.get_worker", lambda: types.SimpleNamespace(address="tcp://127.0.0.1:1")
+    )
+    release = threading.Event()
+    running: list[threading.Thread] = []
+
+    def render(task: RenderTask) -> RenderResult:
+        running.append(threading.current_thread())
+        release.wait(DEADLINE)  # overruns the limit below until the test lets it go
+        return _result()
+
+    try:
+        stuck = run_batch(render, 0.2, (_task(tmp_path, 1),))
+        assert [kind for kind, *_ in stuck] == ["timeout"]
+        assert running[0].is_alive()
+    finally:
+        release.set()
+    running[0].join(DEADLINE)
+    assert not running[0].is_alive()

@@ -119,7 +119,10 @@ def _run_one(
     answer = renderer.run(job, timeout)
     seconds = time.perf_counter() - started
     if answer is None:
-        _renderers.current = None  # it still runs the render that overran: left behind
+        # it still runs the render that overran: the next render gets a new thread,
+        # and this one ends once the overrun render does
+        _renderers.current = None
+        renderer.retire()
         from distributed import get_worker
 
         return "timeout", get_worker().address, leftovers, seconds
@@ -143,14 +146,18 @@ class _RenderThread:
     """
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         threading.Thread(target=self._serve, name="derivo-render", daemon=True).start()
 
     def _serve(self) -> None:
-        while True:
-            job, answer, done = self._jobs.get()
+        while (item := self._jobs.get()) is not None:
+            job, answer, done = item
             answer.append(job())
             done.set()
+
+    def retire(self) -> None:
+        """End the thread once the jobs already given are done (they are not waited for)."""
+        self._jobs.put(None)
 
     def run(self, job: Callable[[], tuple[str, Any]], timeout: float) -> tuple[str, Any] | None:
         """``job()``'s answer, or None if it has not returned within ``timeout`` seconds."""
