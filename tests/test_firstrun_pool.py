@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from derivo import RenderTask, TaskTimeout, WorkerCrashed, WorkerPool
+from derivo.executors import pool as pool_module
 from derivo.executors.pool import AHEAD
 from tests.gates import DEADLINE, POLL, Gate
 from tests.workers import scripted
@@ -52,15 +53,20 @@ def test_a_busy_worker_is_sent_its_next_task_while_more_wait(tmp_path: Path) -> 
 def test_no_task_is_sent_ahead_while_every_waiting_one_finds_a_free_worker(
     tmp_path: Path,
 ) -> None:
-    gate = Gate.make(tmp_path / "gate")
+    first, second = Gate.make(tmp_path / "first"), Gate.make(tmp_path / "second")
     with one_worker() as pool:
-        held = pool.submit(task(f"gate:{gate.folder}"))
-        gate.wait_for(1)
+        held = pool.submit(task(f"gate:{first.folder}"))
+        first.wait_for(1)
+        ahead = pool.submit(task(f"gate:{second.folder}"))
         queued = pool.submit(task("ok"))
-        assert pool.stats().in_flight == 1 and not queued.running()
-        assert queued.cancel()  # still the pool's: cancelled outright
-        gate.open()
+        wait_in_flight(pool, AHEAD)  # two waited for one worker: one was sent ahead
+        first.open()
+        # settled only after the dispatch that followed its reply: one waits, none ahead
         assert held.result(timeout=60)
+        assert pool.stats().in_flight == 1 and ahead.running() and not queued.running()
+        assert queued.cancel()  # still the pool's: cancelled outright
+        second.open()
+        assert ahead.result(timeout=60)
 
 
 @pytest.mark.slow
@@ -82,27 +88,38 @@ def test_tasks_sent_ahead_of_a_crash_are_rendered_without_an_attempt_spent(
         assert pool.stats().restarts == 2
 
 
+class Clock:
+    """The pool's clock, moved on by the test: a time limit passes when the test says."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.skipped
+
+
 @pytest.mark.slow
 def test_a_task_sent_ahead_of_a_hung_one_is_rendered_by_the_next_worker(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ready = Gate.make(tmp_path / "ready")
-    with WorkerPool(
-        workers=1,
-        func=scripted,
-        initializer=ready.announcer(),  # type: ignore[arg-type]
-        task_timeout=0.5,
-        max_attempts=1,
-    ) as pool:
-        pool.start()
-        ready.wait_for(1)  # a time limit also counts a worker's start
-        hung = pool.submit(task("hang"))
+    clock = Clock()
+    monkeypatch.setattr(pool_module, "time", clock)
+    monkeypatch.setattr(pool_module, "_IDLE_WAIT", POLL)  # so it sees the clock move
+    gate = Gate.make(tmp_path / "gate")  # never opened: the render hangs
+    with one_worker(task_timeout=DEADLINE, max_attempts=1) as pool:
+        hung = pool.submit(task(f"gate:{gate.folder}"))
+        gate.wait_for(1)
         behind = [pool.submit(task("ok")) for _ in range(3)]
-        with pytest.raises(TaskTimeout, match=r"exceeded the 0.5 s time limit \(1 attempt\)"):
+        wait_in_flight(pool, AHEAD)
+        clock.skipped = DEADLINE
+        with pytest.raises(
+            TaskTimeout, match=rf"exceeded the {DEADLINE:g} s time limit \(1 attempt\)"
+        ):
             hung.result(timeout=60)
         results = [f.result(timeout=60) for f in behind]
     assert [f.attempts for f in behind] == [1, 1, 1]
-    assert len({r.width for r in results}) == 1  # all by the worker started after the kill
+    pids = {r.width for r in results}
+    assert len(pids) == 1 and gate.arrivals()[0] not in pids  # all by the worker started after
 
 
 @pytest.mark.slow
