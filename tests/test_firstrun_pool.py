@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from concurrent.futures import CancelledError
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,29 @@ def test_an_idle_worker_killed_is_replaced_and_the_pool_goes_on() -> None:
         pids = {f.result(timeout=60).width for f in results}
     assert first not in pids and len(pids) == 1
     assert [f.attempts for f in results] == [1] * 5
+
+
+@pytest.mark.slow
+def test_a_task_cancelled_while_sent_ahead_lets_the_render_before_it_finish(
+    tmp_path: Path,
+) -> None:
+    first, other, never = (Gate.make(tmp_path / name) for name in ("first", "other", "never"))
+    with WorkerPool(workers=2, func=scripted, initializer=None) as pool:  # type: ignore[arg-type]
+        held = pool.submit(task(f"gate:{first.folder}"))
+        first.wait_for(1)
+        busy = pool.submit(task(f"gate:{other.folder}"))  # on the other worker
+        other.wait_for(1)
+        ahead = pool.submit(task(f"gate:{never.folder}"))
+        rest = [pool.submit(task("ok")) for _ in range(2)]
+        wait_in_flight(pool, 3)  # ``ahead`` waits behind ``held``
+        assert not ahead.cancel()  # running: its worker's to stop
+        other.open()
+        # settled by a dispatcher round that saw the cancel
+        assert busy.result(timeout=60)
+        first.open()
+        assert held.result(timeout=60).width == first.arrivals()[0]
+        assert len(first.arrivals()) == 1  # rendered once, by the worker it was sent to
+        with pytest.raises(CancelledError):
+            ahead.result(timeout=60)
+        assert all(f.result(timeout=60) for f in rest)
+        assert held.attempts == 1 and pool.stats().restarts == 1

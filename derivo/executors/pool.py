@@ -18,7 +18,8 @@ Workers run at lower priority (``nice``) so the machine stays responsive; with
 A task's future is running from the moment a worker takes it. Cancelling it then
 stops that worker (``cancel()`` returns False, as for any running future) and the
 future raises :class:`~concurrent.futures.CancelledError` once the worker is gone,
-so nothing is still written for a render its caller has given up on.
+so nothing is still written for a render its caller has given up on. A task only
+sent ahead stops its worker when its turn comes, so the render before it finishes.
 
 Workers are forked from Python's fork server, which imports the renderer (libvips,
 numpy, simplejpeg) once: a new worker costs a fork, not a fresh interpreter and its
@@ -404,14 +405,17 @@ class WorkerPool:
                 else:
                     finished.append((worker.jobs.popleft(), ok, value))
                     worker.deadline = now + self.task_timeout  # the next one starts now
-                    continue
+                    if not (worker.jobs and worker.jobs[0].future in aborts):
+                        continue
             # a readable pipe with no reply in it means the worker is gone, or going
             died = worker.process.sentinel in ready or (
                 worker.conn in ready and not worker.process.is_alive()
             )
             timed_out = bool(worker.jobs) and now >= worker.deadline
             cancelled = [job for job in worker.jobs if job.future in aborts]
-            if died or timed_out or cancelled:
+            # a task only sent ahead is stopped when its turn comes, not with the one before it
+            stopped = bool(worker.jobs) and worker.jobs[0].future in aborts
+            if died or timed_out or stopped:
                 self._replace(index)
                 finished += [(job, False, CancelledError()) for job in cancelled]
                 jobs = [job for job in worker.jobs if job.future not in aborts]
