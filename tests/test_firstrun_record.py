@@ -82,8 +82,8 @@ def test_photos_put_together_are_inserted_and_updated_as_one_by_one(tmp_path: Pa
 def _gated_run(
     tmp_path: Path, cache: DerivativeCache, photos: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> list[list[Path]]:
-    """Render ``photos`` behind a gate, letting them through one at a time; the files
-    made durable by each recorder round."""
+    """Render ``photos`` behind a gate that holds each until all are submitted, then lets
+    them all through at once; the files made durable by each recorder round."""
     rounds: list[list[Path]] = []
     real = recorder_module.make_durable
 
