@@ -15,6 +15,7 @@ imagecodecs ships libjpeg-turbo but only decodes at full size (in a 26 MB wheel)
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import warnings
@@ -48,24 +49,36 @@ def read_header(data: bytes) -> Header | None:
     Pillow parses the markers in a fraction of what a libvips loader costs to set up
     (about 0.1 ms against 0.5-0.8 ms a photo). CMYK and YCCK, and anything Pillow
     cannot read, give None: libvips then decodes the file and gives the verdict.
-    The orientation is clipped to 1-8, as libvips does.
+    The orientation is clipped to 1-8, as libvips does. Pillow's warnings are
+    silenced once per worker (:func:`ignore_header_warnings`); where they are not,
+    and a filter makes one an error, the file is left to libvips too.
     """
     try:
-        with warnings.catch_warnings():
-            # size limits are derivo's own (checked by the caller); a bad EXIF block
-            # means no orientation, as for libvips
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
-                mode, (width, height) = image.mode, image.size
-                icc = image.info.get("icc_profile") or None
-                orientation = image.getexif().get(_ORIENTATION, 1)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+        with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
+            mode, (width, height) = image.mode, image.size
+            icc = image.info.get("icc_profile") or None
+            orientation = image.getexif().get(_ORIENTATION, 1)
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError, Warning):
         return None
     if mode not in ("RGB", "L") or not isinstance(icc, bytes | None):
         return None
     if not isinstance(orientation, int):
         orientation = 1
     return Header(width, height, mode == "L", min(max(orientation, 1), 8), icc)
+
+
+@functools.cache
+def ignore_header_warnings() -> None:
+    """Silence, for this process, the warnings Pillow gives while :func:`read_header` reads.
+
+    Size limits are derivo's own (checked by the caller), and a bad EXIF block means
+    no orientation, as for libvips. Set once, when a worker starts: a filter set and
+    restored around each read (``warnings.catch_warnings``) is process-wide state
+    that render threads side by side would restore out of order.
+    """
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    for module in ("Image", "JpegImagePlugin", "TiffImagePlugin"):
+        warnings.filterwarnings("ignore", category=UserWarning, module=rf"PIL\.{module}\Z")
 
 
 #: How much larger than the box the scaled decode stays. The scaled IDCT filters

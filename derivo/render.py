@@ -18,6 +18,7 @@ import blake3
 import pyvips
 from PIL import Image
 
+from derivo import jpeg
 from derivo.atomic import write_atomically
 from derivo.decode import classify_vips_error, decode
 from derivo.formats import FORMATS
@@ -117,7 +118,8 @@ def encode_jpeg(image: Any, spec: Spec) -> bytes:
 
 
 def init_worker() -> None:
-    """Per-process setup: one libvips thread, no operation cache, freed memory reused.
+    """Per-process setup: one libvips thread, no operation cache, freed memory reused,
+    Pillow's header warnings silenced.
 
     One thread keeps N workers at about N cores; the cache is off because it keys
     on file names, and a source may change between two tasks.
@@ -125,6 +127,7 @@ def init_worker() -> None:
     pyvips.concurrency_set(1)
     pyvips.cache_set_max(0)
     reuse_freed_memory()
+    jpeg.ignore_header_warnings()
 
 
 #: glibc ``mallopt`` parameters, and the values a render worker runs with.

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import base64
+import struct
+import subprocess
+import sys
+import threading
+import warnings
 from pathlib import Path
 
 import pytest
@@ -10,7 +15,7 @@ import pyvips
 import thumbhash
 from PIL import Image
 
-from derivo.jpeg import read_header
+from derivo.jpeg import ignore_header_warnings, read_header
 from derivo.placeholder import thumbhash_of, thumbhash_of_pixels
 from tests.conftest import BADINPUT, ORIENTATION, SAMPLES
 
@@ -58,6 +63,76 @@ def test_an_odd_file_is_read_as_libvips_reads_it_or_left_to_libvips(path: Path) 
         pytest.fail("a header libvips cannot read was read")
     assert (header.width, header.height, header.gray, header.orientation) == expected[:4]
     assert header.icc == expected[4]
+
+
+def _with_exif(tmp_path: Path, tiff: bytes) -> Path:
+    path = tmp_path / "exif.jpg"
+    Image.new("RGB", (16, 8)).save(path, "JPEG", exif=b"Exif\0\0" + tiff)
+    return path
+
+
+#: EXIF blocks Pillow warns about: five entries said and one there, a directory past the end.
+DAMAGED_EXIF = [
+    b"II*\0\x08\0\0\0\x05\0" + struct.pack("<HHII", 0x010F, 2, 4, 0),
+    b"II*\0\xff\xff\0\0",
+]
+
+
+@pytest.mark.parametrize("tiff", DAMAGED_EXIF, ids=["truncated", "out of range"])
+def test_in_a_worker_a_damaged_exif_block_means_no_orientation(tmp_path: Path, tiff: bytes) -> None:
+    data = _with_exif(tmp_path, tiff).read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_header(data) is None  # a warning made an error: libvips decides
+        ignore_header_warnings.__wrapped__()  # as a worker's setup does, once
+        header = read_header(data)
+    assert header is not None and (header.width, header.height, header.orientation) == (16, 8, 1)
+
+
+def test_a_worker_set_up_reads_a_damaged_exif_block_even_with_warnings_as_errors(
+    tmp_path: Path,
+) -> None:
+    path = _with_exif(tmp_path, DAMAGED_EXIF[0])
+    script = (
+        "import sys; from derivo.render import init_worker; from derivo.jpeg import read_header;"
+        "init_worker(); print(read_header(open(sys.argv[1], 'rb').read()))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert run.stdout.startswith("Header(width=16, height=8, gray=False, orientation=1,")
+
+
+def test_reading_a_header_sets_no_process_wide_warning_filter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Render threads read headers side by side: a filter one sets and restores around
+    its read would be restored out of order by another."""
+    data = _with_exif(tmp_path, DAMAGED_EXIF[0]).read_bytes()
+    reading, go_on = threading.Event(), threading.Event()
+    getexif = Image.Image.getexif
+
+    def held(image: Image.Image) -> Image.Exif:
+        reading.set()
+        go_on.wait(60)
+        return getexif(image)
+
+    monkeypatch.setattr(Image.Image, "getexif", held)
+    filters = list(warnings.filters)
+    headers: list[object] = []
+    reader = threading.Thread(target=lambda: headers.append(read_header(data)))
+    reader.start()
+    try:
+        assert reading.wait(60)
+        assert warnings.filters == filters
+    finally:
+        go_on.set()
+        reader.join(60)
+    assert len(headers) == 1
 
 
 def test_cmyk_is_left_to_libvips() -> None:
