@@ -20,7 +20,10 @@ import blake3
 from derivo.errors import SpecError
 from derivo.formats import FORMATS, OUTPUTS
 
-#: Bump whenever the renderer's output for an unchanged spec changes.
+#: Part of every fingerprint: bump it when the derivatives of an unchanged spec change in
+#: size or in visible pixels, and every cache re-renders each photo once. Changed bytes that
+#: keep sizes and looks (a file header, pixels about 45 dB PSNR or closer) keep the version
+#: and the derivatives already made.
 RENDERER_VERSION = "2"
 
 Fit = Literal["inside", "cover"]
