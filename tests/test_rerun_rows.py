@@ -4,6 +4,7 @@ a spec changed) and answers the rest with the derivatives the cache records."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import time
@@ -239,3 +240,30 @@ def test_a_recorded_row_holds_more_specs_than_sqlite_joins_tables(tmp_path: Path
         row = cache.recorded_state([photo], specs)[photo]
         assert row[:6] == (photo, photo, 1, 2, 3, "ab" * 32)
         assert cache.recorded_derivatives(row, specs) == {d.spec: d for d in made}
+
+
+def test_a_derivative_read_from_a_row_is_what_its_constructor_makes(tmp_path: Path) -> None:
+    # a row's derivatives are built without the constructor: a new field or slots would
+    # leave them short of what the constructor makes
+    with DerivativeCache(tmp_path / "derivo.db") as cache:
+        photo = str(tmp_path / "a.jpg")
+        stat = FileStat(size=1, mtime_ns=2, inode=3)
+        cache.put_photo(photo, source=photo, stat=stat, source_hash="cd" * 32)
+        values = {
+            "spec": "thumbnail",
+            "path": str(cache.root / "t.jpg"),
+            "width": 200,
+            "height": 150,
+            "bytes": 4321,
+            "format": "jpeg",
+            "thumbhash": "abc=",
+            "blake3": "ef" * 32,
+        }
+        cache.record("cd" * 32, (THUMBNAIL,), [Derivative(**values)])
+        row = cache.recorded_state([photo], (THUMBNAIL,))[photo]
+        made = cache.recorded_derivatives(row, (THUMBNAIL,))
+    assert made is not None
+    assert {f.name for f in dataclasses.fields(Derivative)} == set(values)
+    assert type(made["thumbnail"]) is Derivative
+    assert vars(made["thumbnail"]) == vars(Derivative(**values))
+    assert made["thumbnail"] == Derivative(**values)
