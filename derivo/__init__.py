@@ -112,9 +112,9 @@ class _Package(types.ModuleType):
 
 def __getattr__(name: str) -> typing.Any:
     if name == "DaskExecutor":  # imported when first asked for: the local pool does not need it
-        from derivo.executors.dask import DaskExecutor
+        from derivo import executors
 
-        return DaskExecutor
+        return executors.DaskExecutor
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -1,16 +1,13 @@
 """ThumbHash placeholders: ~25 bytes that a page paints while the thumbnail loads.
 
 A worker computes it from the pixels of the smallest derivative it made, shrunk
-to 32 px, so the placeholder shows what the page will show. A derivative already on
-disk (a captured one) is decoded with Pillow: for a 200 px JPEG its scaled decode
-plus ``thumbnail`` costs about 1 ms of CPU, half of what a libvips pipeline's set-up
-does. The encoder is the ``thumbhash`` crate's, through the ``thumbhash-rs`` bindings.
+to 32 px, so the placeholder shows what the page will show. The encoder is the
+``thumbhash`` crate's, through the ``thumbhash-rs`` bindings.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 from typing import Any
 
 import thumbhash
@@ -21,13 +18,6 @@ from PIL import Image
 #: on the bench corpus and the samples the placeholders decode to the same pixels
 #: within 3/255 on average (half of them identical).
 MAX_SIDE = 32
-
-
-def thumbhash_of(encoded: bytes) -> str:
-    """The ThumbHash (base64) of an encoded image, e.g. a JPEG thumbnail."""
-    with Image.open(io.BytesIO(encoded)) as image:
-        image.thumbnail((MAX_SIDE, MAX_SIDE))  # a scaled JPEG decode, then a small resize
-        return _thumbhash(image)
 
 
 def thumbhash_of_pixels(image: Any) -> str:

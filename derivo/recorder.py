@@ -33,7 +33,7 @@ _IDLE_SECONDS = 1.0  # a recorder with nothing to do for this long ends; the nex
 _RECENT = 4096  # hashes whose recording :meth:`Recorder.recorded_since` remembers
 #: Longest a round waits for more renders to land while others are in the air (seconds).
 GATHER = 0.05
-#: Renders a round records at most without waiting longer.
+#: Renders landed that are enough for a round to stop waiting; it records all that landed.
 BATCH = 128
 
 

@@ -7,6 +7,7 @@ touches and nothing else. The name is not part of it: it only names the file.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tomllib
@@ -20,7 +21,10 @@ import blake3
 from derivo.errors import SpecError
 from derivo.formats import FORMATS, OUTPUTS
 
-#: Bump whenever the renderer's output for an unchanged spec changes.
+#: Part of every fingerprint: bump it when the derivatives of an unchanged spec change in
+#: size or in visible pixels, and every cache re-renders each photo once. Changed bytes that
+#: keep sizes and looks (a file header, pixels about 45 dB PSNR or closer) keep the version
+#: and the derivatives already made.
 RENDERER_VERSION = "2"
 
 Fit = Literal["inside", "cover"]
@@ -91,7 +95,18 @@ class Spec:
     @property
     def filename(self) -> str:
         """File name of this derivative inside a source's content-addressed folder."""
-        return f"{self.name}-{self.fingerprint}.{self.extension}"
+        return f"{self.name}-{fingerprint_of(self)}.{self.extension}"
+
+
+def fingerprint_of(spec: Spec) -> str:
+    """``spec.fingerprint``, worked out once per spec and renderer version: it hashes the
+    spec, and is asked for with every derivative read, written or named."""
+    return _fingerprint(spec, RENDERER_VERSION)
+
+
+@functools.lru_cache(maxsize=1024)  # specs are few; a long-lived service may see many
+def _fingerprint(spec: Spec, version: str) -> str:  # the version keys the memo only
+    return spec.fingerprint
 
 
 THUMBNAIL = Spec(name="thumbnail", width=200, height=200, quality=80)

@@ -82,7 +82,7 @@ def discovering(found: Iterable[Found], progress: Progress, bar: TaskID) -> Iter
     progress.update(bar, total=count, description="photos")
 
 
-def peak_rss_kb() -> int:
+def own_peak_rss_kb() -> int:
     """This process's own peak resident memory, in KiB.
 
     Linux's ``ru_maxrss`` also counts the process that started this one (it carries
@@ -173,7 +173,7 @@ class Summary:
             if self.wall
             else None,
             "peak_worker_rss_mb": round(self.peak_rss_kb / 1024, 1),
-            "coordinator_peak_rss_mb": round(peak_rss_kb() / 1024, 1),
+            "coordinator_peak_rss_mb": round(own_peak_rss_kb() / 1024, 1),
             "failed_by_kind": dict(self.failed_by_kind.most_common()),
             "failures": [
                 failure_json(f.photo_id, f.source, f.error_kind, f.error) for f in self.failures

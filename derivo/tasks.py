@@ -9,13 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from derivo import specs as specs_module
 from derivo.hashing import content_path
 from derivo.limits import MB as MB  # Limits travel in tasks; both stay importable from here
 from derivo.limits import Limits as Limits
 from derivo.specs import Spec
-
-_FILENAMES: dict[tuple[Spec, str], str] = {}  # a spec's file name hashes the spec: work it out once
 
 
 def source_folder(out_dir: Path, source_hash: str) -> Path:
@@ -25,13 +22,7 @@ def source_folder(out_dir: Path, source_hash: str) -> Path:
 
 def derivative_path(out_dir: Path, source_hash: str, spec: Spec) -> Path:
     """Content-addressed home of one derivative: ``<out>/<hh>/<hash>/<spec>-<fp>.<ext>``."""
-    key = (spec, specs_module.RENDERER_VERSION)
-    name = _FILENAMES.get(key)
-    if name is None:
-        if len(_FILENAMES) > 1024:  # specs are few; a long-lived service may see many
-            _FILENAMES.clear()
-        name = _FILENAMES[key] = spec.filename
-    return source_folder(out_dir, source_hash) / name
+    return source_folder(out_dir, source_hash) / spec.filename
 
 
 @dataclass(frozen=True, kw_only=True)

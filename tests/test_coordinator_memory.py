@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from derivo.summary import peak_rss_kb
+from derivo.summary import own_peak_rss_kb
 from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.slow  # a real coordinator process
@@ -47,4 +47,4 @@ def test_a_coordinator_started_by_a_large_process_reports_its_own_peak(tmp_path:
 def test_the_peak_is_at_least_what_this_process_holds_now() -> None:
     with open("/proc/self/status", encoding="ascii") as status:
         now = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-    assert peak_rss_kb() >= now
+    assert own_peak_rss_kb() >= now

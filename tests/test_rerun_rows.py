@@ -4,6 +4,7 @@ a spec changed) and answers the rest with the derivatives the cache records."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import time
@@ -14,9 +15,11 @@ import pytest
 
 from derivo import DerivativeCache, PhotoResult, Pipeline, Spec, SpecSet
 from derivo import pipeline as pipeline_module
+from derivo.cache import FileStat
 from derivo.discover import scan
 from derivo.outcomes import printable
 from derivo.specs import PREVIEW, THUMBNAIL
+from derivo.tasks import Derivative
 from tests.conftest import SAMPLES, CountingExecutor
 
 NAMES = ("a.jpg", "b.jpg", "c.jpg")
@@ -208,3 +211,59 @@ def test_printable_keeps_names_and_escapes_only_undecodable_bytes() -> None:
     assert printable("/photos/été.jpg") == "/photos/été.jpg"
     assert printable(os.fsdecode(b"/photos/\xff.jpg")) == "/photos/\\xff.jpg"
     assert printable(Path("/photos/a.jpg")) == "/photos/a.jpg"
+
+
+def test_a_recorded_row_holds_more_specs_than_sqlite_joins_tables(tmp_path: Path) -> None:
+    specs = tuple(Spec(name=f"s{n}", width=10 + n, height=10 + n) for n in range(70))
+    with DerivativeCache(tmp_path / "derivo.db") as cache:
+        photo = str(tmp_path / "a.jpg")
+        cache.put_photo(
+            photo, source=photo, stat=FileStat(size=1, mtime_ns=2, inode=3), source_hash="ab" * 32
+        )
+        made = [
+            Derivative(
+                spec=s.name,
+                path=str(cache.root / f"{s.name}.jpg"),
+                width=s.width,
+                height=s.height,
+                bytes=n,
+                format="jpeg",
+                blake3=f"{n:064x}",
+            )
+            for n, s in enumerate(specs)
+        ]
+        cache.record("ab" * 32, specs, made[:-1])
+        rows = cache.recorded_state([photo, str(tmp_path / "other.jpg")], specs)
+        assert list(rows) == [photo]
+        assert cache.recorded_derivatives(rows[photo], specs) is None  # the last one is missing
+        cache.record("ab" * 32, specs, made[-1:])
+        row = cache.recorded_state([photo], specs)[photo]
+        assert row[:6] == (photo, photo, 1, 2, 3, "ab" * 32)
+        assert cache.recorded_derivatives(row, specs) == {d.spec: d for d in made}
+
+
+def test_a_derivative_read_from_a_row_is_what_its_constructor_makes(tmp_path: Path) -> None:
+    # a row's derivatives are built without the constructor: a new field or slots would
+    # leave them short of what the constructor makes
+    with DerivativeCache(tmp_path / "derivo.db") as cache:
+        photo = str(tmp_path / "a.jpg")
+        stat = FileStat(size=1, mtime_ns=2, inode=3)
+        cache.put_photo(photo, source=photo, stat=stat, source_hash="cd" * 32)
+        values = {
+            "spec": "thumbnail",
+            "path": str(cache.root / "t.jpg"),
+            "width": 200,
+            "height": 150,
+            "bytes": 4321,
+            "format": "jpeg",
+            "thumbhash": "abc=",
+            "blake3": "ef" * 32,
+        }
+        cache.record("cd" * 32, (THUMBNAIL,), [Derivative(**values)])
+        row = cache.recorded_state([photo], (THUMBNAIL,))[photo]
+        made = cache.recorded_derivatives(row, (THUMBNAIL,))
+    assert made is not None
+    assert {f.name for f in dataclasses.fields(Derivative)} == set(values)
+    assert type(made["thumbnail"]) is Derivative
+    assert vars(made["thumbnail"]) == vars(Derivative(**values))
+    assert made["thumbnail"] == Derivative(**values)

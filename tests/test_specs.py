@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from derivo import DEFAULT_SPECS, PREVIEW, THUMBNAIL, Spec, SpecError, SpecSet
-from derivo.specs import load_spec_file, parse_inline, resolve_specs
+from derivo import DEFAULT_SPECS, PREVIEW, THUMBNAIL, DerivativeCache, Spec, SpecError, SpecSet
+from derivo.specs import fingerprint_of, load_spec_file, parse_inline, resolve_specs
+from derivo.tasks import derivative_path
 
 
 def test_defaults_reproduce_the_original_requirement() -> None:
@@ -61,6 +62,19 @@ def test_renderer_version_is_part_of_the_fingerprint(monkeypatch: pytest.MonkeyP
     before = THUMBNAIL.fingerprint
     monkeypatch.setattr("derivo.specs.RENDERER_VERSION", "next")
     assert THUMBNAIL.fingerprint != before
+
+
+def test_a_remembered_fingerprint_follows_the_renderer_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = Spec(name="small", width=64, height=64)
+    before = fingerprint_of(spec)
+    assert before == spec.fingerprint and spec.filename == f"small-{before}.jpg"
+    monkeypatch.setattr("derivo.specs.RENDERER_VERSION", "next")
+    assert fingerprint_of(spec) == spec.fingerprint != before
+    assert derivative_path(tmp_path, "ab" * 32, spec).name == f"small-{spec.fingerprint}.jpg"
+    with DerivativeCache(tmp_path / "derivo.db") as cache:
+        assert cache._fingerprint(spec) == spec.fingerprint
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from derivo.cache.derivatives import Derivatives, damage
 from derivo.cache.photos import ORDER_COLUMNS, Photos
-from derivo.cache.records import STATUSES, FileStat, PhotoRecord, PhotoStatus, QuickState
+from derivo.cache.records import STATUSES, FileStat, PhotoRecord, PhotoStatus
 from derivo.cache.schema import _SCHEMA as _SCHEMA  # version 1, for tests that build old files
 from derivo.cache.schema import MIGRATIONS, SCHEMA_VERSION
 from derivo.cache.state import Recorded, State
@@ -33,7 +33,6 @@ __all__ = [
     "FileStat",
     "PhotoRecord",
     "PhotoStatus",
-    "QuickState",
     "Recorded",
     "damage",
     "recorded_root",

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import NamedTuple
 
 from derivo.capture import Captured
 
@@ -71,20 +70,6 @@ class PhotoRecord:
     updated_at: float
     name: str | None = None
     captured: Captured | None = None
-
-
-class QuickState(NamedTuple):
-    """The columns of a photo record the quick check reads (a tuple: cheap by the million)."""
-
-    source: str
-    size: int | None
-    mtime_ns: int | None
-    inode: int | None
-    hash: str | None
-    status: str
-    updated_at: float
-    width: int | None
-    height: int | None
 
 
 def photo_record(row: sqlite3.Row) -> PhotoRecord:

@@ -1,5 +1,6 @@
-"""A window of photos as the cache records them, in one query: what the quick check
-needs of each photo, with the derivatives recorded for its bytes, as one row per photo."""
+"""A window of photos as the cache records them, in one query (per 60 specs): what the
+quick check needs of each photo, with the derivatives recorded for its bytes, as one row
+per photo."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from derivo.specs import Spec
 from derivo.tasks import Derivative
 
 _IN_CHUNK = 500  # ids per ``IN (...)`` list, well under SQLite's limit on parameters
+_JOINS = 60  # derivative tables per query, with the photos' under SQLite's limit of 64
 
 #: A recorded photo as one plain row (see :meth:`State.recorded_state`): a tuple costs
 #: less than any object when a million of them are read.
@@ -40,6 +42,28 @@ class State(Store):
         with only the wanted derivatives: no grouping of rows in Python.
         """
         fingerprints = [self._fingerprint(spec) for spec in specs]
+        # SQLite joins at most 64 tables: past that, a query per group of specs, each
+        # row's derivatives appended to the photo's columns
+        groups = [fingerprints[at : at + _JOINS] for at in range(0, len(fingerprints), _JOINS)]
+        found: dict[str, Recorded] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            rows = self._joined(_PHOTO_COLUMNS, groups[0] if groups else [], chunk)
+            part = {row[ID]: row for row in rows}
+            for group in groups[1:]:
+                for row in self._joined("p.id", group, chunk):
+                    if row[0] in part:
+                        part[row[0]] += row[1:]
+            width = _FIRST + _STRIDE * len(fingerprints)
+            # a photo removed between the queries has no whole row: left out, as unrecorded
+            found.update((key, row) for key, row in part.items() if len(row) == width)
+        return found
+
+    def _joined(
+        self, photo_columns: str, fingerprints: Sequence[str], ids: Sequence[str]
+    ) -> list[Recorded]:
+        """``photo_columns`` of the photos among ``ids``, then the columns of the derivative
+        of each of ``fingerprints``: one left join each on the derivatives' primary key."""
         joins = "".join(
             f" LEFT JOIN derivatives AS d{i} ON d{i}.hash = p.hash AND d{i}.fingerprint = ?"
             for i in range(len(fingerprints))
@@ -47,16 +71,11 @@ class State(Store):
         columns = "".join(
             f", d{i}.{column}" for i in range(len(fingerprints)) for column in _DERIVATIVE_COLUMNS
         )
-        found: dict[str, Recorded] = {}
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start : start + _IN_CHUNK]
-            rows = self._tuples(
-                f"SELECT {_PHOTO_COLUMNS}{columns} FROM photos AS p{joins} "
-                f"WHERE p.id IN ({', '.join('?' * len(chunk))})",
-                [*fingerprints, *chunk],
-            )
-            found.update((row[ID], row) for row in rows)
-        return found
+        return self._tuples(
+            f"SELECT {photo_columns}{columns} FROM photos AS p{joins} "
+            f"WHERE p.id IN ({', '.join('?' * len(ids))})",
+            [*fingerprints, *ids],
+        )
 
     def recorded_derivatives(
         self, row: Recorded, specs: Sequence[Spec]
@@ -71,7 +90,8 @@ class State(Store):
             if path is None:
                 return None
             # the fields set directly, as the dataclass's own __init__ would: a frozen
-            # dataclass sets each through object.__setattr__, three times the cost
+            # dataclass sets each through object.__setattr__, three times the cost (a test
+            # compares the result with the constructor's, should the fields or slots change)
             derivative = _new(Derivative)
             derivative.__dict__.update(
                 spec=spec.name,

@@ -12,10 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from derivo import specs as specs_module
 from derivo.cache.schema import SCHEMA_VERSION, upgrade
 from derivo.errors import CacheError, CacheFull
-from derivo.specs import Spec
+from derivo.specs import Spec, fingerprint_of
 from derivo.tasks import Derivative
 
 
@@ -40,7 +39,6 @@ class Store:
                 root = Path(path_or_connection).parent
         self.root = Path(root).resolve()
         self._root_prefix = str(self.root).rstrip("/") + "/"
-        self._fingerprints: dict[tuple[Spec, str], str] = {}
         self._owns_connection = not isinstance(path_or_connection, sqlite3.Connection)
         self.name = _name(path_or_connection)
         self._lock = threading.RLock()
@@ -223,15 +221,10 @@ class Store:
         return [] if found == ["ok"] else found
 
     def _fingerprint(self, spec: Spec) -> str:
-        """``spec.fingerprint``, worked out once per spec and renderer version: it hashes
-        the spec, and is asked for with every derivative read or written."""
+        """``spec.fingerprint``, remembered by :func:`derivo.specs.fingerprint_of`."""
         if not isinstance(spec, Spec):  # anything with a fingerprint will do, unremembered
             return spec.fingerprint
-        key = (spec, specs_module.RENDERER_VERSION)
-        found = self._fingerprints.get(key)
-        if found is None:
-            found = self._fingerprints[key] = spec.fingerprint
-        return found
+        return fingerprint_of(spec)
 
     # Derivative locations: absolute for callers, relative to the root on disk
 
