@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-import queue
-import signal
-import subprocess
-import sys
-import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from derivo.watch import Settler
 from tests.conftest import ORIENTATION, SAMPLES
-
-DEADLINE = 180  # seconds; generous for a shared machine, reached only on failure
+from tests.watching import DEADLINE, watching
 
 
 def test_a_file_is_ready_once_it_stops_changing(tmp_path: Path) -> None:
@@ -40,70 +33,31 @@ def test_a_file_is_ready_once_it_stops_changing(tmp_path: Path) -> None:
     assert settler.ready(now=10.0) == [] and len(settler) == 0
 
 
-def _interruptible() -> None:
-    """Ctrl-C as in a terminal, even when the tests run with SIGINT ignored (nohup, CI)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def _lines(stream: Any, into: queue.Queue[str]) -> None:
-    for line in stream:
-        into.put(line)
-
-
 @pytest.mark.slow  # a real command-line process
 def test_watch_renders_existing_then_new_photos_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     lib, out = tmp_path / "lib", tmp_path / "out"
     lib.mkdir()
     (lib / "first.jpg").write_bytes((ORIENTATION / "landscape_1.jpg").read_bytes())
-    with subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "derivo",
-            "watch",
-            str(lib),
-            "--out",
-            str(out),
-            "--settle",
-            "0.5",
-            "--workers",
-            "1",
-            "--jsonl",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_interruptible,
-    ) as proc:
-        lines: queue.Queue[str] = queue.Queue()
-        reader = threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True)
-        reader.start()
-        try:
-            first = json.loads(lines.get(timeout=DEADLINE))
-            assert (Path(first["source"]).name, first["outcome"]) == ("first.jpg", "rendered")
+    with watching(lib, out) as watch:
+        first = json.loads(watch.lines.get(timeout=DEADLINE))
+        assert (Path(first["source"]).name, first["outcome"]) == ("first.jpg", "rendered")
 
-            (lib / "notes.txt").write_text("not a photo")
-            data = (SAMPLES / "jolla.jpg").read_bytes()
-            (lib / "2024").mkdir()
-            with open(lib / "2024" / "second.jpg", "wb") as f:  # copied in two parts
-                f.write(data[: len(data) // 2])
-                f.flush()
-                f.write(data[len(data) // 2 :])
-            # the text file came first: were it submitted, its line would be this one
-            second = json.loads(lines.get(timeout=DEADLINE))
-            assert second["source"] == str(lib / "2024" / "second.jpg")
-            assert second["outcome"] == "rendered"
-            assert {d["spec"] for d in second["derivatives"]} == {"thumbnail", "preview"}
-            assert all(Path(d["path"]).is_file() for d in second["derivatives"])
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=DEADLINE)
-            reader.join(timeout=DEADLINE)
-        assert proc.stderr is not None
-        stderr = proc.stderr.read()
-    assert proc.returncode == 0, stderr
-    assert stderr == (
+        (lib / "notes.txt").write_text("not a photo")
+        data = (SAMPLES / "jolla.jpg").read_bytes()
+        (lib / "2024").mkdir()
+        with open(lib / "2024" / "second.jpg", "wb") as f:  # copied in two parts
+            f.write(data[: len(data) // 2])
+            f.flush()
+            f.write(data[len(data) // 2 :])
+        # the text file came first: were it submitted, its line would be this one
+        second = json.loads(watch.lines.get(timeout=DEADLINE))
+        assert second["source"] == str(lib / "2024" / "second.jpg")
+        assert second["outcome"] == "rendered"
+        assert {d["spec"] for d in second["derivatives"]} == {"thumbnail", "preview"}
+        assert all(Path(d["path"]).is_file() for d in second["derivatives"])
+    assert watch.returncode == 0, watch.stderr
+    assert watch.stderr == (
         f"Watching {lib} (Ctrl-C stops)\n"
         "Stopped: photos not finished stay pending for the next run.\n"
     )
-    assert lines.empty()
+    assert watch.lines.empty()

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
-import signal
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -19,10 +14,9 @@ from click.testing import CliRunner
 from derivo.cli import main
 from derivo.mirror import mirrored_source
 from tests.conftest import ORIENTATION, SAMPLES
+from tests.watching import DEADLINE, watching
 
 pytestmark = pytest.mark.usefixtures("cli_renders_inline")
-
-DEADLINE = 180  # seconds; generous for a shared machine, reached only on failure
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -198,38 +192,16 @@ def test_an_emptied_mirror_folder_goes_too(lib: Path) -> None:
     assert Path("out/derivo.db").is_file()
 
 
-def _interruptible() -> None:
-    """Ctrl-C as in a terminal, even when the tests run with SIGINT ignored (nohup, CI)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.mark.slow  # a real command-line process
 def test_watch_keeps_mirror_names(tmp_path: Path) -> None:
     lib, out = tmp_path / "lib", tmp_path / "out"
     (lib / "2024").mkdir(parents=True)
     shutil.copy(ORIENTATION / "landscape_1.jpg", lib / "2024" / "IMG_1.jpg")
-    command = [sys.executable, "-m", "derivo", "watch", str(lib), "--out", str(out)]
-    command += ["--settle", "0.5", "--workers", "1", "--jsonl", "--layout", "mirror"]
-    with subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_interruptible,
-    ) as proc:
-        lines: queue.Queue[str] = queue.Queue()
-        assert proc.stdout is not None
-        reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True)
-        reader.start()
-        try:
-            results = [json.loads(lines.get(timeout=DEADLINE))]
-            shutil.copy(SAMPLES / "IMG_5195.HEIC", lib / "2024" / "IMG_1.heic")
-            results.append(json.loads(lines.get(timeout=DEADLINE)))
-        finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=DEADLINE)
-            reader.join(timeout=DEADLINE)
-    assert proc.returncode == 0
+    with watching(lib, out, "--layout", "mirror") as watch:
+        results = [json.loads(watch.lines.get(timeout=DEADLINE))]
+        shutil.copy(SAMPLES / "IMG_5195.HEIC", lib / "2024" / "IMG_1.heic")
+        results.append(json.loads(watch.lines.get(timeout=DEADLINE)))
+    assert watch.returncode == 0, watch.stderr
     for result in results:  # each photo's names are in place when its line is printed
         name = Path(result["source"]).name
         for d in result["derivatives"]:
