@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import itertools
 import json
 import os
@@ -18,16 +19,12 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 
 from derivo.cache import DB_NAME, DerivativeCache, PhotoStatus
-from derivo.cli.check import check_command
-from derivo.cli.clean import clean_command
-from derivo.cli.config import config_command
-from derivo.cli.ls import list_command
 from derivo.cli.options import (
     UsageFailure,
     layout_option,
@@ -35,11 +32,9 @@ from derivo.cli.options import (
     run_options,
     settings_from,
 )
-from derivo.cli.serve import serve_command
-from derivo.cli.watch import watch_command
 from derivo.discover import Found, find_photos, scan
 from derivo.errors import DerivoError, StorageFull
-from derivo.executors import make_executor
+from derivo.executors import WorkerPool, make_executor
 from derivo.executors.forkserver import stop_forkserver
 from derivo.formats import INPUTS, labels
 from derivo.limits import Limits
@@ -51,8 +46,35 @@ from derivo.preview import plan_process, planned_line
 from derivo.specs import SpecSet
 from derivo.summary import PROGRESS_STEP, Summary, discovering, progress_bar
 
+if TYPE_CHECKING:
+    from derivo.executors.dask import DaskExecutor
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _Commands(click.Group):
+    """The command group; the commands in their own modules are imported when first used,
+    so ``derivo process`` starts without them (about 50 ms of imports)."""
+
+    LAZY = {
+        "check": ("derivo.cli.check", "check_command"),
+        "clean": ("derivo.cli.clean", "clean_command"),
+        "config": ("derivo.cli.config", "config_command"),
+        "ls": ("derivo.cli.ls", "list_command"),
+        "serve": ("derivo.cli.serve", "serve_command"),
+        "watch": ("derivo.cli.watch", "watch_command"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            module, name = self.LAZY[cmd_name]
+            command = getattr(importlib.import_module(module), name)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="derivo")
 def main() -> None:
     """Turn photos into thumbnails and previews, in parallel, never twice."""
@@ -140,6 +162,7 @@ def process(
         return
     err = Console(stderr=True)
     summary = Summary()
+    local: WorkerPool | DaskExecutor | None = None
     # one JSON line per photo, not a list in memory; finish_spool says so if a write fails
     try:
         results = open_spool()
@@ -149,22 +172,31 @@ def process(
         summary.start()
         started = time.perf_counter()
         try:
+            if scheduler is None:
+                # the local pool first: its workers' fork server imports the renderer
+                # while this process takes the lock, opens the cache and walks
+                local = make_executor(
+                    workers=workers, cpu=cpu, queue_size=FEED, task_timeout=timeout
+                )
             found = iter(scan(paths, exclude=[out_dir]))
             first = next(found, None)  # a cluster checks it can read the sources
             if first is not None:
                 found = itertools.chain([first], found)
-            with (
-                FolderLock(out_dir, purpose="derivo process"),
-                DerivativeCache(db, root=out_dir) as cache,
-                make_executor(
+            executor = (
+                local
+                if local is not None
+                else make_executor(
                     scheduler=scheduler,
-                    workers=None if scheduler else workers,
-                    cpu=None if scheduler else cpu,
                     queue_size=FEED,
                     task_timeout=timeout,
                     out_dir=out_dir,
                     source=first.path if first else None,
-                ) as pool,
+                )
+            )
+            with (
+                FolderLock(out_dir, purpose="derivo process"),
+                DerivativeCache(db, root=out_dir) as cache,
+                executor as pool,
                 Pipeline(
                     cache=cache, executor=pool, out_dir=out_dir, specs=specs, limits=limits
                 ) as pipeline,
@@ -215,6 +247,8 @@ def process(
         # a spool write that failed was reported; closing retries it and fails again
         with contextlib.suppress(OSError):
             results.close()
+        if local is not None:  # closed already, unless the run stopped before it began
+            local.close(cancel=True)
         stop_forkserver()  # also when the run stopped early
 
 
@@ -305,16 +339,6 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     for photo in failed:
         click.echo(f"failed {photo.source}: {photo.error}")
 
-
-for _command in (
-    check_command,
-    clean_command,
-    config_command,
-    list_command,
-    serve_command,
-    watch_command,
-):
-    main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))
