@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
-from derivo.cache import DB_NAME, DerivativeCache, PhotoStatus
+from derivo.cache import DB_NAME
 from derivo.cli.options import (
     UsageFailure,
     layout_option,
@@ -32,22 +31,16 @@ from derivo.cli.options import (
     run_options,
     settings_from,
 )
-from derivo.discover import Found, find_photos, scan
 from derivo.errors import DerivoError, StorageFull
 from derivo.executors import WorkerPool, make_executor
 from derivo.executors.forkserver import stop_forkserver
 from derivo.formats import INPUTS, labels
-from derivo.limits import Limits
-from derivo.lock import FolderLock
-from derivo.mirror import mirror, relative_name
-from derivo.outputs import failure_json, finish_spool, open_spool, result_json, spool_json
-from derivo.pipeline import FEED, Pipeline
-from derivo.preview import plan_process, planned_line
-from derivo.specs import SpecSet
-from derivo.summary import PROGRESS_STEP, Summary, discovering, progress_bar
 
 if TYPE_CHECKING:
+    from derivo.discover import Found
     from derivo.executors.dask import DaskExecutor
+    from derivo.limits import Limits
+    from derivo.specs import SpecSet
 
 
 class _Commands(click.Group):
@@ -160,9 +153,65 @@ def process(
     if dry_run:
         _dry_run(paths, out_dir, db, specs, limits, force=force, as_json=as_json)
         return
+    from derivo.pipeline import FEED
+
+    local: WorkerPool | DaskExecutor | None = None
+    if scheduler is None:
+        # The local pool first: its workers' fork server imports the renderer while
+        # this process imports the rest of the run (in _run, not at the top, for that
+        # reason), takes the lock, opens the cache and walks.
+        local = make_executor(workers=workers, cpu=cpu, queue_size=FEED, task_timeout=timeout)
+    try:
+        _run(
+            local,
+            paths,
+            out_dir,
+            db,
+            specs,
+            limits,
+            scheduler=scheduler,
+            timeout=timeout,
+            force=force,
+            verify=verify,
+            as_json=as_json,
+            progress=progress,
+            layout=layout,
+        )
+    finally:
+        if local is not None:  # closed already, unless the run stopped before it began
+            local.close(cancel=True)
+        stop_forkserver()  # also when the run stopped early
+
+
+def _run(
+    local: WorkerPool | DaskExecutor | None,
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    db: Path,
+    specs: SpecSet,
+    limits: Limits,
+    *,
+    scheduler: str | None,
+    timeout: float,
+    force: bool,
+    verify: bool,
+    as_json: bool,
+    progress: str,
+    layout: str,
+) -> None:
+    """The run of ``derivo process``, on ``local`` or else on the cluster at ``scheduler``."""
+    from rich.console import Console
+
+    from derivo.cache import DerivativeCache
+    from derivo.discover import scan
+    from derivo.lock import FolderLock
+    from derivo.mirror import mirror
+    from derivo.outputs import finish_spool, open_spool, result_json, spool_json
+    from derivo.pipeline import FEED, Pipeline
+    from derivo.summary import PROGRESS_STEP, Summary, discovering, progress_bar
+
     err = Console(stderr=True)
     summary = Summary()
-    local: WorkerPool | DaskExecutor | None = None
     # one JSON line per photo, not a list in memory; finish_spool says so if a write fails
     try:
         results = open_spool()
@@ -172,12 +221,6 @@ def process(
         summary.start()
         started = time.perf_counter()
         try:
-            if scheduler is None:
-                # the local pool first: its workers' fork server imports the renderer
-                # while this process takes the lock, opens the cache and walks
-                local = make_executor(
-                    workers=workers, cpu=cpu, queue_size=FEED, task_timeout=timeout
-                )
             found = iter(scan(paths, exclude=[out_dir]))
             first = next(found, None)  # a cluster checks it can read the sources
             if first is not None:
@@ -247,9 +290,6 @@ def process(
         # a spool write that failed was reported; closing retries it and fails again
         with contextlib.suppress(OSError):
             results.close()
-        if local is not None:  # closed already, unless the run stopped before it began
-            local.close(cancel=True)
-        stop_forkserver()  # also when the run stopped early
 
 
 def _echo_summary_with_results(summary: dict[str, Any], results: IO[str]) -> None:
@@ -268,6 +308,8 @@ def _noting_names(
     found: Iterable[Found], roots: list[Path], names: dict[str, Path]
 ) -> Iterator[Found]:
     """Pass found photos on, noting each one's name under its root for the mirror layout."""
+    from derivo.mirror import relative_name
+
     for item in found:
         names[item.photo_id] = relative_name(item.path, roots)
         yield item
@@ -283,6 +325,9 @@ def _dry_run(
     force: bool,
     as_json: bool,
 ) -> None:
+    from derivo.discover import find_photos
+    from derivo.preview import plan_process, planned_line
+
     passed_over: list[Path] = []
     try:
         found = find_photos(paths, exclude=[out_dir], passed_over=passed_over.append)
@@ -313,6 +358,9 @@ process.help = (process.help or "").format(inputs=labels(INPUTS))
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     """Show how many photos are in each state, and why the failed ones failed."""
+    from derivo.cache import DerivativeCache, PhotoStatus
+    from derivo.outputs import failure_json
+
     db = db or out_dir / DB_NAME
     if not db.is_file():
         raise UsageFailure(f"no cache database at {db} (run 'derivo process' first, or pass --db)")
