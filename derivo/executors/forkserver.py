@@ -32,8 +32,9 @@ from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 from typing import Any
 
-#: What derivo adds to the fork server's preload list (``["__main__"]`` by default).
-PRELOAD = ("derivo.render",)
+#: What derivo adds to the fork server's preload list (``["__main__"]`` by default): the
+#: renderer, and the pool's worker loop, which each worker would otherwise import itself.
+PRELOAD = ("derivo.render", "derivo.executors.pool")
 
 _lock = threading.Lock()
 _started: int | None = None  # pid of the fork server derivo started, if it may still run
