@@ -157,10 +157,14 @@ def process(
 
     local: WorkerPool | DaskExecutor | None = None
     if scheduler is None:
-        # The local pool first: its workers' fork server imports the renderer while
-        # this process imports the rest of the run (in _run, not at the top, for that
-        # reason), takes the lock, opens the cache and walks.
         local = make_executor(workers=workers, cpu=cpu, queue_size=FEED, task_timeout=timeout)
+        if isinstance(local, WorkerPool) and (force or not db.exists()):
+            # Everything will render: the workers start now, so the fork server imports
+            # the renderer while this process imports the rest of the run (in _run, not
+            # at the top, for that reason), takes the lock, opens the cache and walks.
+            # Otherwise the first photo to render starts them, and a re-run with
+            # nothing to render starts no process.
+            local.start()
     try:
         _run(
             local,

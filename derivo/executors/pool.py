@@ -23,10 +23,8 @@ sent ahead stops its worker when its turn comes, so the render before it finishe
 
 Workers are forked from Python's fork server, which imports the renderer (libvips,
 numpy, simplejpeg) once: a new worker costs a fork, not a fresh interpreter and its
-imports (measured: 3 % less CPU for 100 photos on two workers). The server is started
-when the pool is made, so its imports overlap the caller's own set-up rather than
-delaying the first render. It is shared with the rest of the program
-(:mod:`derivo.executors.forkserver`).
+imports (measured: 3 % less CPU for 100 photos on two workers). The server is shared
+with the rest of the program (:mod:`derivo.executors.forkserver`).
 """
 
 from __future__ import annotations
@@ -197,9 +195,7 @@ class WorkerPool:
         self.task_timeout = task_timeout
         self.max_attempts = max_attempts
         self._target_args = (func, initializer, niceness, idle_priority)
-        # the fork server imports the renderer while the caller opens its cache and walks
-        with starting_worker(worker_context()) as ctx:
-            self._ctx = ctx
+        self._ctx = worker_context()
         self._queue: collections.deque[Job] = collections.deque()
         self._cond = threading.Condition()
         self._workers: list[_Worker] = []
