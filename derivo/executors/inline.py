@@ -26,10 +26,15 @@ from derivo.tasks import RenderResult, RenderTask
 def _default_render(task: RenderTask) -> RenderResult:
     import pyvips
 
+    from derivo import jpeg
     from derivo.render import render
 
     # libvips' operation cache keys on file names, and a source may change between renders
     pyvips.cache_set_max(0)
+    # the part of a worker's set-up that decides how a photo is read: without it a
+    # damaged EXIF block prints Pillow's warning here, or as an error sends the photo
+    # to libvips (the rest, one libvips thread and the allocator, is the caller's own)
+    jpeg.ignore_header_warnings()  # once per process: the filters are process-wide
     return render(task)
 
 
