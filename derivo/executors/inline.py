@@ -6,7 +6,9 @@ renders (:func:`derivo.thumbnail`) run here; it is also the way to step through
 :class:`~derivo.pipeline.Pipeline` without starting workers. It gives up what
 only processes give: parallelism, isolation from native crashes (a crash takes
 the caller with it), time limits and ``nice``. Batches belong in
-:class:`~derivo.executors.pool.WorkerPool`.
+:class:`~derivo.executors.pool.WorkerPool`. Like a worker, it silences Pillow's
+warnings about damaged headers (:func:`derivo.jpeg.ignore_header_warnings`): with
+filters set once, at the first render, for the caller's whole process.
 
 >>> with InlineExecutor() as executor:                   # doctest: +SKIP
 ...     Pipeline(cache=cache, executor=executor, out_dir=out).submit("a", path)
