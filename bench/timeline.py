@@ -80,7 +80,7 @@ def events(calls: list[tuple[int, float, str]], photo: str) -> list[tuple[float,
             note(when, "resource tracker started (a fresh interpreter)")
         elif call.startswith("execve(") and pid == server:
             note(when, "fork server started (a fresh interpreter importing the renderer)")
-        elif call.startswith("openat(") and "derivo.db\"" in call and pid == main:
+        elif call.startswith("openat(") and 'derivo.db"' in call and pid == main:
             note(when, "cache opened (CLI imported, lock taken)")
         elif call.startswith("openat(") and photo in call and pid not in workers:
             note(when, "photo read by the coordinator (sniff, hash)")
