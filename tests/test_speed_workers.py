@@ -117,7 +117,7 @@ def test_a_fresh_run_starts_its_workers_and_a_rerun_with_nothing_to_render_start
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 0, first.output
     assert json.loads(first.output)["rendered"] == 1
-    assert events[:2] == ["fork server", "lock"]  # the workers start before the run's set-up
+    assert events[0] == "fork server" and "lock" in events  # workers start before the set-up
     events.clear()
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0, again.output

@@ -229,7 +229,9 @@ def _run(
             first = next(found, None)  # a cluster checks it can read the sources
             if first is not None:
                 found = itertools.chain([first], found)
-            executor = (
+            with (
+                FolderLock(out_dir, purpose="derivo process"),
+                DerivativeCache(db, root=out_dir) as cache,
                 local
                 if local is not None
                 else make_executor(
@@ -238,12 +240,7 @@ def _run(
                     task_timeout=timeout,
                     out_dir=out_dir,
                     source=first.path if first else None,
-                )
-            )
-            with (
-                FolderLock(out_dir, purpose="derivo process"),
-                DerivativeCache(db, root=out_dir) as cache,
-                executor as pool,
+                ) as pool,
                 Pipeline(
                     cache=cache, executor=pool, out_dir=out_dir, specs=specs, limits=limits
                 ) as pipeline,
