@@ -315,12 +315,13 @@ class Pipeline:
         counted to it instead of having a result."""
         seen = self._recorder.generation  # before the query: what it may not show
         entries = [self._locate(item) for item in items]
-        if counted is not None and not (verify or force or source_hash):
+        quick = not (verify or force or source_hash)
+        if quick and counted is not None:
             answered_count, others = count_unchanged(self.cache, self.specs, entries)
             if answered_count:
                 counted(answered_count)
                 entries = [entries[index] for index in others]
-        elif not (verify or force or source_hash):
+        elif quick:
             answered, others = answer_unchanged(self.cache, self.specs, entries)
             if answered:
                 if settled is not None:
