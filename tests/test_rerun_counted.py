@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from bench import library as bench_library
 from derivo import DerivativeCache, PhotoResult, Pipeline, Spec, SpecSet
 from derivo import pipeline as pipeline_module
 from derivo.cli import main
@@ -203,3 +205,22 @@ def test_the_cli_counts_unchanged_photos_and_remakes_a_deleted_derivative(
     Path(made["a.jpg"]["derivatives"][1]["path"]).unlink()
     fourth = runner.invoke(main, command)
     assert "1 rendered, 2 cached, 0 failed" in fourth.output
+
+
+@pytest.mark.usefixtures("cli_renders_inline")
+def test_the_benchs_in_process_rerun_counts_an_unchanged_library(
+    library: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first = CliRunner().invoke(main, ["process", str(library), "--out", str(out), "--json"])
+    assert first.exit_code == 0, first.output
+    done = subprocess.run(
+        bench_library.in_process_command(library, out),
+        cwd=Path(bench_library.__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    summary = json.loads(done.stdout)
+    assert (summary["photos"], summary["cached"], summary["rendered"]) == (3, 3, 0)
+    assert summary["wall_seconds"] > 0 and summary["coordinator_peak_rss_mb"] > 0
