@@ -123,3 +123,18 @@ def test_a_fresh_run_starts_its_workers_and_a_rerun_with_nothing_to_render_start
     assert again.exit_code == 0, again.output
     assert json.loads(again.output)["cached"] == 1
     assert events == ["lock"]
+
+
+def test_the_command_script_entry_loads_no_command_line_until_run() -> None:
+    """The fork server imports the program's script; it must not pull in the CLI."""
+    code = "import sys, derivo.__main__\nprint('derivo.cli' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False"]
+    ran = subprocess.run(
+        [sys.executable, "-c", "from derivo.__main__ import run; run()", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0 and "version" in ran.stdout
