@@ -208,6 +208,8 @@ def compare(
         "ratio_per_pair_median": statistics.median(ratios),
         "cpu_ms_per_photo": cpu_ms,
         "render_core_s_per_photo": cpu_ms["pool"]["derivo_process"] / 1000,
+        # steadier than the wall ratio on a shared machine: other jobs take cores, not CPU
+        "cpu_ratio": sum(cpu_ms["dask"].values()) / sum(cpu_ms["pool"].values()),
     }
 
 
@@ -405,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
                         + ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
                         + ")"
                     )
+                print(f"  CPU per photo, Dask / pool: {r['cpu_ratio']:.3f}")
             if not args.skip_ceiling:
                 results["ceiling"] = ceiling(address, cores, args.feed, args.runs, work)
     if args.json:
