@@ -178,8 +178,19 @@ def process(
                     if layout == "mirror":
                         found = _noting_names(found, roots, names)
                     photos = discovering(found, bar_display, bar)
+
+                    def unchanged(count: int) -> None:
+                        summary.count_cached(count)
+                        bar_display.update(bar, completed=summary.seen)
+
+                    # only a result printed or mirrored needs making for an unchanged photo
+                    counts_only = not as_json and progress != "jsonl" and layout != "mirror"
                     for result in pipeline.run(
-                        photos, force=force, verify=verify, passed_over=summary.pass_over
+                        photos,
+                        force=force,
+                        verify=verify,
+                        passed_over=summary.pass_over,
+                        unchanged=unchanged if counts_only else None,
                     ):
                         if result.error_kind == StorageFull.kind:
                             # every later photo would meet the same full disk; stop, resume later
