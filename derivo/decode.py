@@ -40,7 +40,7 @@ _ROTATED = {5, 6, 7, 8}
 
 @dataclass(frozen=True)
 class Decoded:
-    """The sRGB, 8-bit, alpha-free pixels in memory, plus the source size (as shown).
+    """The sRGB (three bands), 8-bit, alpha-free pixels in memory, plus the source size (as shown).
 
     ``orientation`` is the EXIF orientation still to apply to ``image``: 1 (none)
     unless :func:`decode` was asked to leave it to the caller.
@@ -272,7 +272,7 @@ def _to_srgb(image: Any) -> Any:
 
 
 def _finish(image: Any) -> Any:
-    """8-bit sRGB, alpha flattened onto white, computed once into memory."""
+    """8-bit sRGB in three bands, alpha flattened onto white, computed once into memory."""
     image = _to_srgb(image)
     if image.interpretation not in ("srgb", "b-w") or image.format != "uchar":
         image = image.colourspace("srgb")
@@ -280,6 +280,8 @@ def _finish(image: Any) -> Any:
         image = image.flatten(background=[255.0])
     if image.bands < 3:
         image = image.colourspace("srgb")
+    if image.bands > 3:  # a multiband TIFF: flattening took only its last band
+        image = image.extract_band(0, n=3)
     if image.format != "uchar":
         image = image.cast("uchar")
     return image.copy_memory()

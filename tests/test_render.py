@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import pyvips
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -80,6 +81,33 @@ def test_alpha_is_flattened_onto_white(tmp_path: Path) -> None:
     # (0, 255, 52) is the colour key: transparent in the source, so white here.
     assert min(preview.getpoint(32, 32)) > 235
     assert preview.getpoint(0, 0)[0] > 240 and preview.getpoint(0, 0)[1] < 30
+
+
+#: A small WebP besides the default JPEGs: the placeholder then comes from a libvips encode.
+SMALL_WEBP = Spec(name="tiny", width=32, height=32, format="webp")
+
+
+@pytest.mark.parametrize(
+    ("values", "interpretation", "expected"),
+    [
+        ((100, 255), "b-w", (100, 100, 100)),  # grey and an opaque alpha
+        ((200, 30, 30, 0), "srgb", (255, 255, 255)),  # transparent RGBA: white
+        ((200, 30, 30, 90, 255), "multiband", (200, 30, 30)),  # the last band is alpha
+    ],
+    ids=["grey+alpha", "RGBA", "5 bands"],
+)
+def test_any_number_of_bands_comes_out_rgb(
+    values: tuple[int, ...], interpretation: str, expected: tuple[int, ...], tmp_path: Path
+) -> None:
+    source = tmp_path / "bands.tif"
+    image = (pyvips.Image.black(64, 48) + list(values)).cast("uchar")
+    image.copy(interpretation=interpretation).tiffsave(str(source))
+    made = run(source, tmp_path / "out", specs=(*DEFAULT_SPECS, SMALL_WEBP))
+    assert made["tiny"].thumbhash is not None
+    for derivative in made.values():
+        derivative_image = load(derivative.path)
+        assert derivative_image.bands == 3, derivative.spec
+        assert derivative_image.getpoint(8, 8) == pytest.approx(expected, abs=4), derivative.spec
 
 
 def test_first_page_of_a_multipage_tiff(tmp_path: Path) -> None:
