@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Literal
 
 from PIL import Image, UnidentifiedImageError
+
+from derivo.warning_filters import Ignored, keep_ignoring
 
 log = logging.getLogger("derivo")
 
@@ -94,21 +95,9 @@ def _offset_minutes(text: str) -> int | None:
     return sign * (int(hours) * 60 + int(minutes))
 
 
-#: The filter :func:`_ignore_bomb_warning` keeps, as :data:`warnings.filters` holds it.
-_IGNORE_BOMB = ("ignore", None, Image.DecompressionBombWarning, None, 0)
-
-
-def _ignore_bomb_warning() -> None:
-    """Silence Pillow's decompression-bomb warning: only the header is read here, so a
-    huge pixel count costs nothing.
-
-    A filter kept in the process's list, not one set and restored around each open
-    (``warnings.catch_warnings``): that list is process-wide, and threads reading side
-    by side would restore it out of order. It is looked for on each call, as whoever
-    restores the list (a caller's ``catch_warnings``, a test runner) drops it.
-    """
-    if _IGNORE_BOMB not in warnings.filters:
-        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+#: Pillow's decompression-bomb warning: only the header is read here, so a huge pixel
+#: count costs nothing (kept in the process's filters, see :mod:`derivo.warning_filters`).
+_HEADER_ONLY = Ignored(Image.DecompressionBombWarning)
 
 
 def read_capture_time(path: Path, fmt: str | None = None) -> Captured | None:
@@ -117,7 +106,7 @@ def read_capture_time(path: Path, fmt: str | None = None) -> Captured | None:
         import pillow_heif
 
         pillow_heif.register_heif_opener()
-    _ignore_bomb_warning()
+    keep_ignoring(_HEADER_ONLY)
     try:
         with Image.open(path) as image:
             exif = image.getexif().get_ifd(_EXIF_IFD)

@@ -15,10 +15,8 @@ imagecodecs ships libjpeg-turbo but only decodes at full size (in a 26 MB wheel)
 
 from __future__ import annotations
 
-import functools
 import io
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,10 +24,11 @@ import numpy.typing as npt
 import pyvips
 import simplejpeg
 from PIL import (
-    Image,
     JpegImagePlugin,
     TiffImagePlugin,  # noqa: F401  getexif() reads EXIF with it: loaded once, in the fork server
 )
+
+from derivo.warning_filters import Ignored, keep_ignoring
 
 Pixels = npt.NDArray[np.uint8]
 
@@ -54,8 +53,8 @@ def read_header(data: bytes) -> Header | None:
     (about 0.1 ms against 0.5-0.8 ms a photo). CMYK and YCCK, and anything Pillow
     cannot read, give None: libvips then decodes the file and gives the verdict.
     The orientation is clipped to 1-8, as libvips does. Pillow's warnings are
-    silenced once per worker (:func:`ignore_header_warnings`); where they are not,
-    and a filter makes one an error, the file is left to libvips too.
+    silenced in workers and in-process renders (:func:`ignore_header_warnings`); where
+    they are not, and a filter makes one an error, the file is left to libvips too.
     """
     try:
         # the JPEG reader itself, not Image.open: that would import Pillow's other
@@ -64,7 +63,7 @@ def read_header(data: bytes) -> Header | None:
             mode, (width, height) = image.mode, image.size
             icc = image.info.get("icc_profile") or None
             orientation = image.getexif().get(_ORIENTATION, 1)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError, Warning):
+    except (OSError, ValueError, SyntaxError, EOFError, Warning):
         return None
     if mode not in ("RGB", "L") or not isinstance(icc, bytes | None):
         return None
@@ -73,18 +72,22 @@ def read_header(data: bytes) -> Header | None:
     return Header(width, height, mode == "L", min(max(orientation, 1), 8), icc)
 
 
-@functools.cache
+#: Pillow's warnings about a damaged header: a bad EXIF block means no orientation, as
+#: for libvips. Pillow's decompression-bomb warning is not among them: it comes from
+#: ``Image.open``, which :func:`read_header` does not call (size limits are derivo's own).
+HEADER_WARNINGS = tuple(
+    Ignored(UserWarning, rf"PIL\.{module}\Z")
+    for module in ("Image", "JpegImagePlugin", "TiffImagePlugin")
+)
+
+
 def ignore_header_warnings() -> None:
     """Silence, for this process, the warnings Pillow gives while :func:`read_header` reads.
 
-    Size limits are derivo's own (checked by the caller), and a bad EXIF block means
-    no orientation, as for libvips. Set once, when a worker starts: a filter set and
-    restored around each read (``warnings.catch_warnings``) is process-wide state
-    that render threads side by side would restore out of order.
+    Called when a worker starts and before each in-process render: the filters are
+    added when missing (see :mod:`derivo.warning_filters`).
     """
-    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-    for module in ("Image", "JpegImagePlugin", "TiffImagePlugin"):
-        warnings.filterwarnings("ignore", category=UserWarning, module=rf"PIL\.{module}\Z")
+    keep_ignoring(*HEADER_WARNINGS)
 
 
 #: How much larger than the box the scaled decode stays. The scaled IDCT filters

@@ -14,9 +14,11 @@ from PIL import Image
 #: An EXIF block Pillow warns about: five entries said, one there.
 DAMAGED_EXIF = b"II*\0\x08\0\0\0\x05\0" + struct.pack("<HHII", 0x010F, 2, 4, 0)
 
-#: Two renders through the in-process executor (``derivo.thumbnail``) in a fresh
-#: interpreter, whose warning filters are the command line's alone; prints what
-#: decoded each photo and whether the second render changed the warning filters.
+#: Three renders through the in-process executor (``derivo.thumbnail``) in a fresh
+#: interpreter, whose warning filters are the command line's alone. The first runs
+#: inside a ``warnings.catch_warnings`` block, whose end drops any filter set within it,
+#: as a test runner does after each test. Prints what decoded each photo and whether
+#: the last render changed the warning filters.
 SCRIPT = """
 import importlib, json, sys, warnings
 import derivo
@@ -30,20 +32,23 @@ def noting(*args, **kwargs):
     return decoded
 renderer.decode = noting
 
-first = derivo.thumbnail(sys.argv[1], "32x32", out=sys.argv[3])
+*photos, out = sys.argv[1:]
+with warnings.catch_warnings():
+    made = [derivo.thumbnail(photos[0], "32x32", out=out)]
+made.append(derivo.thumbnail(photos[1], "32x32", out=out))
 filters = list(warnings.filters)
-second = derivo.thumbnail(sys.argv[2], "32x32", out=sys.argv[3])
+made.append(derivo.thumbnail(photos[2], "32x32", out=out))
 print(json.dumps({
-    "sizes": [[first.width, first.height], [second.width, second.height]],
+    "sizes": [[thumb.width, thumb.height] for thumb in made],
     "decoders": decoders,
     "filters_changed": warnings.filters != filters,
 }))
 """
 
 
-def _render_twice(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+def _render_three(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
     photos = []
-    for index, shade in enumerate((40, 200)):  # two photos: the second is no cache hit
+    for index, shade in enumerate((40, 120, 200)):  # a photo each: no cache hit
         path = tmp_path / f"damaged-exif-{index}.jpg"
         Image.new("RGB", (64, 48), (shade, shade, shade)).save(
             path, "JPEG", exif=b"Exif\0\0" + DAMAGED_EXIF
@@ -62,20 +67,21 @@ def _render_twice(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[
 def test_an_in_process_render_prints_no_pillow_warning_for_a_damaged_exif_block(
     tmp_path: Path,
 ) -> None:
-    run = _render_twice(tmp_path)
+    run = _render_three(tmp_path)
     assert "Warning" not in run.stderr, run.stderr
     report = json.loads(run.stdout)
-    assert report["sizes"] == [[32, 24], [32, 24]]
-    assert report["decoders"] == ["libjpeg-turbo", "libjpeg-turbo"]
+    assert report["sizes"] == [[32, 24]] * 3
+    assert report["decoders"] == ["libjpeg-turbo"] * 3
 
 
 @pytest.mark.slow
 def test_with_warnings_as_errors_a_damaged_exif_block_still_takes_the_scaled_path(
     tmp_path: Path,
 ) -> None:
-    """As in a worker: the header's warnings are silenced, not turned into a detour to libvips;
-    and only once, so later renders leave the process's warning filters as they are."""
-    report = json.loads(_render_twice(tmp_path, "-W", "error").stdout)
-    assert report["sizes"] == [[32, 24], [32, 24]]
-    assert report["decoders"] == ["libjpeg-turbo", "libjpeg-turbo"]
+    """As in a worker: the header's warnings are silenced, not turned into a detour to libvips,
+    also after the caller restored its filters; a render whose filters are in place leaves
+    the process's warning filters as they are."""
+    report = json.loads(_render_three(tmp_path, "-W", "error").stdout)
+    assert report["sizes"] == [[32, 24]] * 3
+    assert report["decoders"] == ["libjpeg-turbo"] * 3
     assert report["filters_changed"] is False

@@ -8,7 +8,8 @@ only processes give: parallelism, isolation from native crashes (a crash takes
 the caller with it), time limits and ``nice``. Batches belong in
 :class:`~derivo.executors.pool.WorkerPool`. Like a worker, it silences Pillow's
 warnings about damaged headers (:func:`derivo.jpeg.ignore_header_warnings`): with
-filters set once, at the first render, for the caller's whole process.
+filters kept in the caller's whole process, put back before a render if they were
+dropped (a ``warnings.catch_warnings`` block that ended, a test runner).
 
 >>> with InlineExecutor() as executor:                   # doctest: +SKIP
 ...     Pipeline(cache=cache, executor=executor, out_dir=out).submit("a", path)
@@ -36,7 +37,7 @@ def _default_render(task: RenderTask) -> RenderResult:
     # the part of a worker's set-up that decides how a photo is read: without it a
     # damaged EXIF block prints Pillow's warning here, or as an error sends the photo
     # to libvips (the rest, one libvips thread and the allocator, is the caller's own)
-    jpeg.ignore_header_warnings()  # once per process: the filters are process-wide
+    jpeg.ignore_header_warnings()  # each time: the caller may have restored its filters
     return render(task)
 
 
