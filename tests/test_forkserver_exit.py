@@ -1,10 +1,12 @@
-"""``derivo serve`` and ``derivo watch`` stop the fork server their workers came from.
+"""``derivo serve`` and ``derivo watch`` stop the fork server their workers came from,
+and leave none of those workers behind.
 
 Each command runs under a small parent that is a child subreaper (Linux
 ``PR_SET_CHILD_SUBREAPER``): every process the command leaves behind when it exits,
 still running or ended but not waited for, is handed to that parent instead of init,
 which reaps it and reports its pid. A fork server the command stopped was waited for
-by the command itself, so it is not among them.
+by the command itself, so it is not among them; nor are its workers, which it waited
+for in turn.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from derivo.cli.serve import _stopping_forkserver
+from derivo.executors import forkserver
 from tests.conftest import SAMPLES
 
 DEADLINE = 180  # seconds; generous for a shared machine, reached only on failure
@@ -54,6 +59,7 @@ class Exit:
     returncode: int
     left_behind: list[int]
     forkserver: int
+    workers: list[int]  # the fork server's children when the signal was sent
     stderr: str
 
 
@@ -88,6 +94,7 @@ def _run_until_workers_then(tmp_path: Path, sig: signal.Signals, *command: str) 
             derivo = _child(psutil.Process(reaper.pid), "derivo", command[0])
             server = _child(derivo, "multiprocessing.forkserver")
             _child(server, "")  # a worker: the pool is up
+            workers = [worker.pid for worker in server.children()]
             derivo.send_signal(sig)
             _, stderr = reaper.communicate(timeout=DEADLINE)
         finally:
@@ -95,7 +102,7 @@ def _run_until_workers_then(tmp_path: Path, sig: signal.Signals, *command: str) 
                 reaper.kill()
     assert reaper.returncode == 0, stderr
     reaped = json.loads(report.read_text())
-    return Exit(reaped["returncode"], reaped["adopted"], server.pid, stderr)
+    return Exit(reaped["returncode"], reaped["adopted"], server.pid, workers, stderr)
 
 
 def _library(tmp_path: Path) -> Path:
@@ -117,6 +124,7 @@ def test_watch_stops_its_fork_server_on_ctrl_c(tmp_path: Path) -> None:
     assert end.returncode == 0, end.stderr
     assert "Stopped: photos not finished stay pending" in end.stderr
     assert end.forkserver not in end.left_behind
+    assert end.workers and not set(end.workers) & set(end.left_behind)
 
 
 @pytest.mark.slow
@@ -135,3 +143,52 @@ def test_serve_stops_its_fork_server_when_it_exits(
     )
     assert end.returncode == returncode, end.stderr
     assert end.forkserver not in end.left_behind
+    assert end.workers and not set(end.workers) & set(end.left_behind)
+
+
+class _FailingLock:
+    """The fork server module's lock, but one that fails where the real one would deadlock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(timeout=DEADLINE):
+            raise AssertionError("the fork server's lock was taken twice: a deadlock")
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
+class _ServerSignalledWhileStopping:
+    """A fork server whose stop is interrupted, once, by a second SIGTERM."""
+
+    def __init__(self) -> None:
+        self.signalled = False
+
+    @property
+    def _forkserver_pid(self) -> int:  # read by stop_forkserver with the lock held
+        if not self.signalled:
+            self.signalled = True
+            signal.raise_signal(signal.SIGTERM)  # its Python handler runs before this returns
+        return -1  # not the one derivo started: nothing to stop
+
+
+def test_a_second_sigterm_while_serve_stops_its_fork_server_is_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In-process: SIGTERM's handler stops the fork server, during which a second SIGTERM
+    arrives; the stop completes once, and the first SIGTERM goes on to the handler found."""
+    server = _ServerSignalledWhileStopping()
+    monkeypatch.setattr(forkserver, "_lock", _FailingLock())
+    monkeypatch.setattr(forkserver, "_started", 12345)
+    monkeypatch.setattr(forkserver, "_server", lambda: server)
+    received: list[int] = []
+    found = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        with _stopping_forkserver():
+            signal.raise_signal(signal.SIGTERM)
+            assert server.signalled
+            assert received == [signal.SIGTERM]  # the second one was not passed on
+    finally:
+        signal.signal(signal.SIGTERM, found)

@@ -99,7 +99,9 @@ def _stopping_forkserver() -> Iterator[None]:
 
     uvicorn ends a graceful shutdown by raising the signal that asked for it again,
     under the handler it found: SIGTERM's default would end the process before any
-    ``finally``. So SIGTERM stops the fork server first, then meets that handler.
+    ``finally``. So SIGTERM stops the fork server first, then meets that handler. A
+    further SIGTERM meanwhile is ignored: the stop it would start again waits for the
+    lock the first one holds, on the same thread, forever.
     """
     main = threading.current_thread() is threading.main_thread()  # signals: main thread only
     previous = signal.getsignal(signal.SIGTERM) if main else None
@@ -107,6 +109,7 @@ def _stopping_forkserver() -> Iterator[None]:
         then = previous
 
         def terminate(signum: int, frame: FrameType | None) -> None:
+            signal.signal(signum, signal.SIG_IGN)
             stop_forkserver()
             signal.signal(signum, then)
             signal.raise_signal(signum)
