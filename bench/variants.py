@@ -36,8 +36,8 @@ import pyvips
 
 from bench import corpus as corpus_mod
 from derivo.decode import decode
-from derivo.placeholder import thumbhash_of_pixels
-from derivo.render import encode, fit, init_worker
+from derivo.placeholder import thumbhash_of_picture
+from derivo.render import encode, fit, init_worker, to_picture
 from derivo.service.variants import QUALITY
 from derivo.specs import DEFAULT_SPECS
 from derivo.tasks import Limits
@@ -76,7 +76,7 @@ def measure_formats(paths: list[Path], formats: tuple[str, ...]) -> dict[str, An
                     runs = []
                     for _ in range(5):
                         started = time.process_time()
-                        thumbhash_of_pixels(image)
+                        thumbhash_of_picture(to_picture(image))
                         runs.append(time.process_time() - started)
                     placeholder_ms.append(min(runs) * 1000)
     report: dict[str, Any] = {"photos": len(paths), "thumbhash_ms_median": 0.0, "derivatives": {}}

@@ -35,7 +35,8 @@ from derivo.formats import sniff_file
 from derivo.specs import Spec
 from derivo.tasks import MB, Limits
 
-_ROTATED = {5, 6, 7, 8}
+#: EXIF orientations that swap width and height.
+TRANSPOSED = frozenset({5, 6, 7, 8})
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def _decode_jpeg(
         return None
     width, height = header.width, header.height
     _check_pixels(width, height, limits)
-    rotated = header.orientation in _ROTATED
+    rotated = header.orientation in TRANSPOSED
     if rotated:
         width, height = height, width
     out_w, out_h = fitted_size(width, height, *target_box(width, height, specs))
@@ -189,7 +190,7 @@ def _decode_vips(path: Path, fmt: str, specs: tuple[Spec, ...], limits: Limits) 
         header = pyvips.Image.new_from_source(source, "", access="sequential")
         width, height = header.width, header.height
         _check_pixels(width, height, limits)
-        if header.get_typeof("orientation") and header.get("orientation") in _ROTATED:
+        if header.get_typeof("orientation") and header.get("orientation") in TRANSPOSED:
             width, height = height, width
         box_w, box_h = target_box(width, height, specs)
         del header

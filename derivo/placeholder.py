@@ -8,7 +8,6 @@ to 32 px, so the placeholder shows what the page will show. The encoder is the
 from __future__ import annotations
 
 import base64
-from typing import Any
 
 import thumbhash
 from PIL import Image
@@ -18,17 +17,6 @@ from PIL import Image
 #: on the bench corpus and the samples the placeholders decode to the same pixels
 #: within 3/255 on average (half of them identical).
 MAX_SIDE = 32
-
-
-def thumbhash_of_pixels(image: Any) -> str:
-    """The ThumbHash (base64) of a libvips image of 8-bit sRGB pixels (e.g. a thumbnail).
-
-    A worker has the thumbnail's pixels before it encodes them: reading those costs a
-    third of decoding the encoded bytes again.
-    """
-    return thumbhash_of_picture(
-        Image.frombuffer("RGB", (image.width, image.height), image.write_to_memory())
-    )
 
 
 def thumbhash_of_picture(picture: Image.Image) -> str:

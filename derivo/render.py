@@ -20,7 +20,7 @@ from PIL import Image
 
 from derivo import jpeg
 from derivo.atomic import write_atomically
-from derivo.decode import classify_vips_error, decode
+from derivo.decode import TRANSPOSED, classify_vips_error, decode
 from derivo.formats import FORMATS
 from derivo.placeholder import thumbhash_of_picture
 from derivo.specs import Spec
@@ -56,15 +56,9 @@ def render(task: RenderTask) -> RenderResult:
             images[smallest] = images[smallest].copy_memory()
         for index, (spec, image, turn) in enumerate(zip(task.specs, images, turns, strict=True)):
             placeholder = None
-            if _by_pillow(image, spec):
-                picture = to_picture(image, turn)
-                data = save_jpeg(picture, spec)
-                if index == smallest:
-                    placeholder = thumbhash_of_picture(picture)
-            else:
-                data = encode(image, spec, turn)
-                if index == smallest:
-                    placeholder = thumbhash_of_picture(to_picture(image, turn))
+            data, picture = _encode(image, spec, turn)
+            if index == smallest:
+                placeholder = thumbhash_of_picture(picture or to_picture(image, turn))
             width, height = _shown_size(image, turn)
             path = derivative_path(out_dir, task.source_hash, spec)
             files[path.name] = data
@@ -93,8 +87,6 @@ def render(task: RenderTask) -> RenderResult:
     )
 
 
-#: EXIF orientations that swap width and height.
-_TRANSPOSED = {5, 6, 7, 8}
 #: Pillow's turn for each EXIF orientation (as ``ImageOps.exif_transpose`` does it).
 _TURNS = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -113,7 +105,7 @@ def fit(image: Any, spec: Spec, orientation: int = 1) -> Any:
     ``image`` is shown turned by the EXIF ``orientation``: a quarter turn swaps the box.
     """
     box_w, box_h = spec.width, spec.height
-    if orientation in _TRANSPOSED:
+    if orientation in TRANSPOSED:
         box_w, box_h = box_h, box_w
     if spec.fit == "cover":
         return image.thumbnail_image(box_w, height=box_h, size="down", crop="centre")
@@ -132,7 +124,7 @@ def _turned(image: Any, orientation: int) -> Any:
 
 
 def _shown_size(image: Any, orientation: int) -> tuple[int, int]:
-    if orientation in _TRANSPOSED:
+    if orientation in TRANSPOSED:
         return image.height, image.width
     return image.width, image.height
 
@@ -140,13 +132,19 @@ def _shown_size(image: Any, orientation: int) -> tuple[int, int]:
 def encode(image: Any, spec: Spec, orientation: int = 1) -> bytes:
     """Encode to the spec's format (its encoder and options in the format table), no
     metadata, turned by the EXIF ``orientation``."""
+    return _encode(image, spec, orientation)[0]
+
+
+def _encode(image: Any, spec: Spec, orientation: int) -> tuple[bytes, Image.Image | None]:
+    """:func:`encode`, and the Pillow image it encoded when it went through Pillow."""
     if _by_pillow(image, spec):
-        return save_jpeg(to_picture(image, orientation), spec)
+        picture = to_picture(image, orientation)
+        return save_jpeg(picture, spec), picture
     image = _turned(image, orientation)
     fmt = FORMATS[spec.format]
     assert fmt.encoder is not None, f"{fmt.name} is not an output format"
     save = getattr(image, fmt.encoder)
-    return bytes(save(**fmt.options(spec.quality, spec.progressive), keep="none"))
+    return bytes(save(**fmt.options(spec.quality, spec.progressive), keep="none")), None
 
 
 _PILLOW_MODES = {1: "L", 3: "RGB"}
@@ -169,11 +167,6 @@ def to_picture(image: Any, orientation: int = 1) -> Image.Image:
     picture = Image.frombuffer(mode, (image.width, image.height), pixels, "raw", mode, 0, 1)
     turn = _TURNS.get(orientation)
     return picture if turn is None else picture.transpose(turn)
-
-
-def encode_jpeg(image: Any, spec: Spec) -> bytes:
-    """A libvips image (8-bit, grey or RGB) as JPEG through Pillow (:func:`save_jpeg`)."""
-    return save_jpeg(to_picture(image), spec)
 
 
 def save_jpeg(picture: Image.Image, spec: Spec) -> bytes:

@@ -13,7 +13,8 @@ import thumbhash
 from derivo import DerivativeCache
 from derivo.cache import _SCHEMA, SCHEMA_VERSION
 from derivo.capture import Captured, parse_exif_time, read_capture_time
-from derivo.placeholder import thumbhash_of_pixels
+from derivo.placeholder import thumbhash_of_picture
+from derivo.render import to_picture
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -61,7 +62,7 @@ def test_thumbhash_follows_the_pixels() -> None:
     red = pyvips.Image.black(200, 100).new_from_image([220, 30, 30])
     tall = pyvips.Image.black(80, 200).new_from_image([20, 40, 200])
     for image, colour, ratio in ((red, (220, 30, 30), 2.0), (tall, (20, 40, 200), 0.4)):
-        placeholder = base64.b64decode(thumbhash_of_pixels(image))
+        placeholder = base64.b64decode(thumbhash_of_picture(to_picture(image)))
         r, g, b, a = thumbhash.thumb_hash_to_average_rgba(placeholder)
         assert [r * 255, g * 255, b * 255] == pytest.approx(list(colour), abs=12)
         assert a == 1

@@ -12,7 +12,7 @@ from PIL import Image, JpegImagePlugin
 
 from derivo.decode import decode
 from derivo.limits import Limits
-from derivo.render import encode, encode_jpeg, fit
+from derivo.render import encode, fit
 from derivo.specs import DEFAULT_SPECS, Spec, parse_inline
 
 SAMPLES = sorted((Path(__file__).parent.parent / "samples").glob("*.jpg"))
@@ -48,7 +48,7 @@ def test_same_pixels_and_sizes_as_jpegsave(sample: Path, spec: Spec) -> None:
 def test_chroma_subsampling_follows_quality_as_in_jpegsave(quality: int, sampling: int) -> None:
     image = pyvips.Image.new_from_file(str(SAMPLES[0])).thumbnail_image(120)
     spec = parse_inline(f"t=120x120,quality={quality}")
-    data = encode_jpeg(image, spec)
+    data = encode(image, spec)
     assert JpegImagePlugin.get_sampling(Image.open(io.BytesIO(data))) == sampling
     assert np.array_equal(_pixels(data), _pixels(_vips_jpeg(image, spec)))
 

@@ -15,8 +15,8 @@ import thumbhash
 
 from derivo import Limits, RenderTask, Spec, render
 from derivo.decode import decode
-from derivo.placeholder import thumbhash_of_pixels
-from derivo.render import encode, fit, init_worker
+from derivo.placeholder import thumbhash_of_picture
+from derivo.render import encode, fit, init_worker, to_picture
 from derivo.specs import DEFAULT_SPECS
 from tests.conftest import ORIENTATION
 
@@ -74,7 +74,9 @@ def test_the_placeholder_is_of_the_turned_pixels(orientation: int, tmp_path: Pat
     upright = fit(decode(path, DEFAULT_SPECS, Limits()).image, DEFAULT_SPECS[0]).copy_memory()
     made_hash = base64.b64decode(made["thumbnail"].thumbhash)
     width, height, rgba = thumbhash.thumb_hash_to_rgba(made_hash)
-    expected = thumbhash.thumb_hash_to_rgba(base64.b64decode(thumbhash_of_pixels(upright)))
+    expected = thumbhash.thumb_hash_to_rgba(
+        base64.b64decode(thumbhash_of_picture(to_picture(upright)))
+    )
     assert (width, height) == expected[:2]
     assert sum(abs(a - b) for a, b in zip(rgba, expected[2], strict=True)) / len(rgba) < 3
     assert thumbhash.thumb_hash_to_approximate_aspect_ratio(made_hash) > 1  # landscape, turned

@@ -16,7 +16,8 @@ import thumbhash
 from PIL import Image
 
 from derivo.jpeg import ignore_header_warnings, read_header
-from derivo.placeholder import thumbhash_of_pixels
+from derivo.placeholder import thumbhash_of_picture
+from derivo.render import to_picture
 from tests.conftest import BADINPUT, ORIENTATION, SAMPLES
 
 JPEGS = sorted(SAMPLES.glob("*.jpg")) + sorted(ORIENTATION.glob("*.jpg"))
@@ -149,9 +150,9 @@ def test_not_a_jpeg_is_left_to_libvips() -> None:
 def test_the_placeholder_of_pixels_is_that_of_the_encoded_thumbnail() -> None:
     image = pyvips.Image.new_from_file(str(SAMPLES / "jolla.jpg")).thumbnail_image(200)
     image = image.copy_memory()
-    from_pixels = base64.b64decode(thumbhash_of_pixels(image))
+    from_pixels = base64.b64decode(thumbhash_of_picture(to_picture(image)))
     decoded = pyvips.Image.new_from_buffer(image.jpegsave_buffer(Q=80), "")
-    from_file = base64.b64decode(thumbhash_of_pixels(decoded))
+    from_file = base64.b64decode(thumbhash_of_picture(to_picture(decoded)))
     *rgb, alpha = thumbhash.thumb_hash_to_average_rgba(from_pixels)
     assert alpha == 1
     assert rgb == pytest.approx([image[band].avg() / 255 for band in range(3)], abs=0.03)
@@ -164,7 +165,7 @@ def test_the_placeholder_follows_the_pixels() -> None:
     red = (pyvips.Image.black(200, 100) + [230, 20, 20]).cast("uchar").copy(interpretation="srgb")
     blue = (pyvips.Image.black(100, 200) + [20, 20, 230]).cast("uchar").copy(interpretation="srgb")
     for image, strongest in ((red, 0), (blue, 2)):
-        placeholder = base64.b64decode(thumbhash_of_pixels(image.copy_memory()))
+        placeholder = base64.b64decode(thumbhash_of_picture(to_picture(image.copy_memory())))
         rgb = thumbhash.thumb_hash_to_average_rgba(placeholder)[:3]
         assert max(range(3), key=lambda band: rgb[band]) == strongest
         ratio = thumbhash.thumb_hash_to_approximate_aspect_ratio(placeholder)
