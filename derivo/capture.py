@@ -94,18 +94,33 @@ def _offset_minutes(text: str) -> int | None:
     return sign * (int(hours) * 60 + int(minutes))
 
 
+#: The filter :func:`_ignore_bomb_warning` keeps, as :data:`warnings.filters` holds it.
+_IGNORE_BOMB = ("ignore", None, Image.DecompressionBombWarning, None, 0)
+
+
+def _ignore_bomb_warning() -> None:
+    """Silence Pillow's decompression-bomb warning: only the header is read here, so a
+    huge pixel count costs nothing.
+
+    A filter kept in the process's list, not one set and restored around each open
+    (``warnings.catch_warnings``): that list is process-wide, and threads reading side
+    by side would restore it out of order. It is looked for on each call, as whoever
+    restores the list (a caller's ``catch_warnings``, a test runner) drops it.
+    """
+    if _IGNORE_BOMB not in warnings.filters:
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
 def read_capture_time(path: Path, fmt: str | None = None) -> Captured | None:
     """The capture time recorded in ``path``'s EXIF, or None if it has none or is unreadable."""
     if fmt == "heif":
         import pillow_heif
 
         pillow_heif.register_heif_opener()
+    _ignore_bomb_warning()
     try:
-        with warnings.catch_warnings():
-            # only the header is read: a huge pixel count costs nothing here
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                exif = image.getexif().get_ifd(_EXIF_IFD)
+        with Image.open(path) as image:
+            exif = image.getexif().get_ifd(_EXIF_IFD)
     except Image.DecompressionBombError:
         return None
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):

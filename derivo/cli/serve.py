@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
 
 from derivo.cli.options import UsageFailure, pixel_count, spec_option, specs_given
 from derivo.errors import DerivoError
+from derivo.executors.forkserver import stop_forkserver
 from derivo.service.settings import ENVIRONMENT, EnvVar, option_range
 
 
@@ -82,9 +87,37 @@ def serve_command(spec_args: tuple[str, ...], **options: Any) -> None:
     except ValueError as exc:
         raise UsageFailure(str(exc)) from None
     try:
-        run(resolved.settings)
+        with _stopping_forkserver():
+            run(resolved.settings)
     except DerivoError as exc:
         raise UsageFailure(str(exc)) from None
+
+
+@contextmanager
+def _stopping_forkserver() -> Iterator[None]:
+    """Stop the workers' fork server once the server has shut down, as ``process`` does.
+
+    uvicorn ends a graceful shutdown by raising the signal that asked for it again,
+    under the handler it found: SIGTERM's default would end the process before any
+    ``finally``. So SIGTERM stops the fork server first, then meets that handler.
+    """
+    main = threading.current_thread() is threading.main_thread()  # signals: main thread only
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    if previous is not None:  # None also for a handler set outside Python: left alone
+        then = previous
+
+        def terminate(signum: int, frame: FrameType | None) -> None:
+            stop_forkserver()
+            signal.signal(signum, then)
+            signal.raise_signal(signum)
+
+        signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        stop_forkserver()
 
 
 def serve_options(spec_args: tuple[str, ...], options: dict[str, Any]) -> dict[str, Any]:

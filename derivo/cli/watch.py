@@ -19,6 +19,7 @@ from derivo.cli.options import (
 )
 from derivo.errors import DerivoError
 from derivo.executors import make_executor
+from derivo.executors.forkserver import stop_forkserver
 from derivo.lock import FolderLock
 from derivo.outputs import result_json, shown
 from derivo.pipeline import FEED, PhotoResult, Pipeline
@@ -112,3 +113,5 @@ def watch_command(
         err.print("Stopped: photos not finished stay pending for the next run.")
     except DerivoError as exc:
         raise UsageFailure(str(exc)) from None
+    finally:
+        stop_forkserver()  # the pool is closed: reap the workers' parent, so its CPU counts

@@ -6,7 +6,9 @@ renders (:func:`derivo.thumbnail`) run here; it is also the way to step through
 :class:`~derivo.pipeline.Pipeline` without starting workers. It gives up what
 only processes give: parallelism, isolation from native crashes (a crash takes
 the caller with it), time limits and ``nice``. Batches belong in
-:class:`~derivo.executors.pool.WorkerPool`.
+:class:`~derivo.executors.pool.WorkerPool`. Like a worker, it silences Pillow's
+warnings about damaged headers (:func:`derivo.jpeg.ignore_header_warnings`): with
+filters set once, at the first render, for the caller's whole process.
 
 >>> with InlineExecutor() as executor:                   # doctest: +SKIP
 ...     Pipeline(cache=cache, executor=executor, out_dir=out).submit("a", path)
@@ -26,10 +28,15 @@ from derivo.tasks import RenderResult, RenderTask
 def _default_render(task: RenderTask) -> RenderResult:
     import pyvips
 
+    from derivo import jpeg
     from derivo.render import render
 
     # libvips' operation cache keys on file names, and a source may change between renders
     pyvips.cache_set_max(0)
+    # the part of a worker's set-up that decides how a photo is read: without it a
+    # damaged EXIF block prints Pillow's warning here, or as an error sends the photo
+    # to libvips (the rest, one libvips thread and the allocator, is the caller's own)
+    jpeg.ignore_header_warnings()  # once per process: the filters are process-wide
     return render(task)
 
 
