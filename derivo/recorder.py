@@ -7,11 +7,9 @@ them in one transaction, and only then tells the photos waiting for them.
 
 While other renders are still in the air, a round waits a little (:data:`GATHER`)
 for more to land: small photos land every few milliseconds, and each round costs a
-sync of the file system (which writes again every folder, bitmap and inode table
-block dirtied since the last one) and a transaction that writes every index page it
-touches (content hashes are random, so each photo touches its own), whether it
-records one render or a hundred. A photo's result waits that much longer; workers
-never wait for the recorder.
+sync of the file system and a transaction that writes every index page it touches
+(content hashes are random, so each photo touches its own), whether it records one
+render or fifty.
 """
 
 from __future__ import annotations
@@ -33,11 +31,10 @@ from derivo.tasks import Derivative, RenderResult, source_folder
 
 _IDLE_SECONDS = 1.0  # a recorder with nothing to do for this long ends; the next landing starts one
 _RECENT = 4096  # hashes whose recording :meth:`Recorder.recorded_since` remembers
-#: Longest a round waits for more renders to land while others are in the air (seconds):
-#: at a few hundred small photos a second, a round records about a hundred.
-GATHER = 0.25
+#: Longest a round waits for more renders to land while others are in the air (seconds).
+GATHER = 0.05
 #: Renders landed that are enough for a round to stop waiting; it records all that landed.
-BATCH = 512
+BATCH = 128
 
 
 Deliver = Callable[[PhotoResult], None]
