@@ -71,11 +71,18 @@ RENDER_CLUSTER_CONFIG = {
 }
 
 
+#: Workers run below the coordinator and the scheduler, as docs/scale-out.md starts them
+#: and as the local pool runs its own.
+WORKER_NICE = 10
+
+
 @contextlib.contextmanager
-def local_cluster(workers: int, logs: Path, *, stock: bool = False) -> Iterator[LocalCluster]:
-    """A scheduler and ``workers`` single-threaded workers, each its own process, as on
-    a real cluster (the scheduler does not share this process's interpreter); with the
-    recommended settings, or Dask's own with ``stock``."""
+def local_cluster(
+    workers: int, logs: Path, *, stock: bool = False, nice: int = WORKER_NICE
+) -> Iterator[LocalCluster]:
+    """A scheduler and ``workers`` single-threaded workers at ``nice``, each its own
+    process, as on a real cluster (the scheduler does not share this process's
+    interpreter); with the recommended settings, or Dask's own with ``stock``."""
     from distributed import Client
 
     with socket.socket() as s:
@@ -88,7 +95,8 @@ def local_cluster(workers: int, logs: Path, *, stock: bool = False) -> Iterator[
         env |= RENDER_CLUSTER_CONFIG
     commands = [
         [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port)],
-        [dask, "worker", address, "--nworkers", str(workers), "--nthreads", "1"],
+        ["nice", "-n", str(nice), dask, "worker", address, "--nworkers", str(workers)]
+        + ["--nthreads", "1"],
     ]
     processes = []
     try:
@@ -200,6 +208,8 @@ def compare(
         "ratio_per_pair_median": statistics.median(ratios),
         "cpu_ms_per_photo": cpu_ms,
         "render_core_s_per_photo": cpu_ms["pool"]["derivo_process"] / 1000,
+        # steadier than the wall ratio on a shared machine: other jobs take cores, not CPU
+        "cpu_ratio": sum(cpu_ms["dask"].values()) / sum(cpu_ms["pool"].values()),
     }
 
 
@@ -250,6 +260,49 @@ def dask_only(executor: Any, n: int, out: Path) -> float:
     for future in futures:
         future.result()
     return n / (time.perf_counter() - started)
+
+
+#: Times each step of a coordinator's start on a cluster, in a fresh process.
+_START = """
+import json, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+import derivo.cli
+t1 = time.perf_counter()
+import distributed
+t2 = time.perf_counter()
+from derivo import DaskExecutor
+executor = DaskExecutor(sys.argv[1])
+t3 = time.perf_counter()
+executor.check(out_dir=Path(sys.argv[2]))
+t4 = time.perf_counter()
+executor.close()
+steps = ("import_derivo", "import_distributed", "connect", "check")
+print(json.dumps(dict(zip(steps, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)))))
+"""
+
+
+def starts(address: str, work: Path, n: int) -> dict[str, float]:
+    """Median seconds of each step before a coordinator can send its first render to a
+    cluster: what ``derivo process --scheduler`` spends beyond the local pool's start."""
+    out = work / "start-out"
+    runs = []
+    for _ in range(n):
+        done = subprocess.run(
+            [sys.executable, "-c", _START, address, str(out)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(json.loads(done.stdout))
+    medians = {k: statistics.median(run[k] for run in runs) for k in runs[0]}
+    print(
+        f"coordinator start, median of {n} fresh processes: "
+        + ", ".join(f"{k.replace('_', ' ')} {1000 * v:.0f} ms" for k, v in medians.items()),
+        flush=True,
+    )
+    return medians
 
 
 def ceiling(address: str, cores: int, n: int, runs: int, work: Path) -> dict[str, Any]:
@@ -308,6 +361,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="start the cluster with Dask's default settings, not the recommended ones",
     )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=WORKER_NICE,
+        help=f"niceness of the Dask workers (default {WORKER_NICE}, as the docs and the pool)",
+    )
+    parser.add_argument(
+        "--starts", type=int, default=5, help="fresh client starts to time (default 5)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -317,10 +379,15 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"cores": cores, "feed_photos": args.feed}
     with tempfile.TemporaryDirectory(prefix="derivo-bench-dask-") as tmp:
         work = Path(tmp)
-        with local_cluster(cores, work, stock=args.stock_config) as cluster:
+        with local_cluster(cores, work, stock=args.stock_config, nice=args.worker_nice) as cluster:
             address = cluster.address
             settings = "Dask's default" if args.stock_config else "recommended"
-            print(f"Dask cluster at {address}: {cores} workers x 1 thread, {settings} settings")
+            print(
+                f"Dask cluster at {address}: {cores} workers x 1 thread at nice "
+                f"{args.worker_nice}, {settings} settings"
+            )
+            if args.starts:
+                results["start"] = starts(address, work, args.starts)
             if not args.skip_corpus:
                 corpus = corpus_mod.ensure(args.n, args.seed)
                 print(f"corpus: {corpus_mod.describe(corpus)}")
@@ -340,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
                         + ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
                         + ")"
                     )
+                print(f"  CPU per photo, Dask / pool: {r['cpu_ratio']:.3f}")
             if not args.skip_ceiling:
                 results["ceiling"] = ceiling(address, cores, args.feed, args.runs, work)
     if args.json:

@@ -14,10 +14,13 @@ photo and its derivative files as for a library of distinct photos (those files 
 fewer, so the kernel's caches hold them more easily).
 
 Per derivo checkout (``--repo``, alternated A B A B when several are given), from a
-fresh output folder: the first run, a re-run over unchanged files, and a re-run after
-the modification time of 1 % of the files changed; each timed as a whole process
-(``wall``) and from derivo's own summary (``inner``: discovery to last result, no
-interpreter start-up), with CPU use of 2 cores and the coordinator's peak RSS.
+fresh output folder: the first run, a re-run over unchanged files (``--json``, every
+photo's result printed), the same re-run in one process through :class:`Pipeline`
+with unchanged photos only counted (as ``derivo process`` without ``--json`` does),
+and a re-run after the modification time of 1 % of the files changed; each timed as
+a whole process (``wall``) and from derivo's own summary (``inner``: discovery to
+last result, no interpreter start-up), with CPU use of 2 cores and the coordinator's
+peak RSS.
 ``--original`` adds the original design (see :mod:`bench.contenders`), walking the same tree.
 """
 
@@ -41,7 +44,33 @@ DEFAULT_ROOT = Path(__file__).resolve().parent / ".library"
 GENERATOR_VERSION = 1
 PER_FOLDER = 100
 BASES = 16
-STEPS = ("first", "unchanged", "touched 1 %")
+STEPS = ("first", "unchanged", "unchanged, no --json", "touched 1 %")
+#: A re-run in one process, as a program using derivo would make it, without the CLI: the
+#: unchanged photos only counted where the checkout can (``Pipeline.run(unchanged=...)``).
+IN_PROCESS = """
+import inspect, json, sys
+from pathlib import Path
+from derivo.cache import DerivativeCache
+from derivo.discover import scan
+from derivo.executors.pool import WorkerPool
+from derivo.pipeline import Pipeline
+from derivo.summary import Summary
+library, out = Path(sys.argv[1]), Path(sys.argv[2])
+summary = Summary()
+summary.start()
+with (
+    DerivativeCache(out / "derivo.db", root=out) as cache,
+    WorkerPool() as pool,
+    Pipeline(cache=cache, executor=pool, out_dir=out) as pipeline,
+):
+    counted = {}
+    if "unchanged" in inspect.signature(pipeline.run).parameters:
+        counted["unchanged"] = summary.count_cached
+    for result in pipeline.run(scan([library], exclude=[out]), **counted):
+        summary.add(result)
+summary.finish()
+print(json.dumps(summary.as_dict()))
+"""
 
 
 def photo_path(root: Path, index: int) -> Path:
@@ -119,6 +148,10 @@ def derivo_command(library: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "derivo", "process", str(library), "--out", str(out), "--json"]
 
 
+def in_process_command(library: Path, out: Path) -> list[str]:
+    return [sys.executable, "-c", IN_PROCESS, str(library), str(out)]
+
+
 def original_command(library: Path, out: Path) -> list[str]:
     code = (
         "import sys; from pathlib import Path; import bench.contenders as c; "
@@ -133,6 +166,7 @@ def figures(run: measure.Run, cores: int) -> dict[str, Any]:
     return {
         "wall": round(run.wall, 3),
         "inner": run.inner_wall,
+        "inner_cpu": summary.get("cpu_seconds"),
         "cpu": round(run.utilisation(cores), 3),
         "coordinator_mb": summary.get("coordinator_peak_rss_mb"),
         "max_rss_mb": round(run.max_rss_mb, 1),
@@ -156,11 +190,17 @@ def one_round(
     for step in STEPS:
         if step == "touched 1 %":
             touch(library, photos, 0.01, seed)
-        run = measure.run(name, command(library, out), cwd=repo)
+        elif step == "unchanged, no --json":
+            if original:
+                continue
+            command_now = in_process_command
+        else:
+            command_now = command
+        run = measure.run(name, command_now(library, out), cwd=repo)
         results[step] = figures(run, cores)
         if not run.ok and run.summary.get("failed") is None:
             print(f"{name} {step} failed:\n{run.stderr_tail}", file=sys.stderr)
-        print(f"  {name:>12} {step:<12} {json.dumps(results[step])}", flush=True)
+        print(f"  {name:>12} {step:<20} {json.dumps(results[step])}", flush=True)
     shutil.rmtree(out, ignore_errors=True)
     return results
 
@@ -203,17 +243,24 @@ def main(argv: list[str] | None = None) -> int:
             )
     contents = f", {args.distinct} distinct contents" if args.distinct else ""
     print(f"\n{args.photos} photos{contents}, medians of {args.runs} round(s):")
-    print(f"{'checkout':<40} {'step':<12} {'wall s':>8} {'inner s':>8} {'CPU':>5} {'coord MB':>9}")
+    print(
+        f"{'checkout':<40} {'step':<20} {'wall s':>8} {'inner s':>8} {'inner CPU s':>11} "
+        f"{'CPU':>5} {'coord MB':>9}"
+    )
     for name, rounds in collected.items():
         for step in STEPS:
-            rows = [r[step] for r in rounds]
+            rows = [r[step] for r in rounds if step in r]
+            if not rows:
+                continue
             wall = statistics.median(r["wall"] for r in rows)
             inner = [r["inner"] for r in rows if r["inner"] is not None]
             mem = [r["coordinator_mb"] for r in rows if r["coordinator_mb"] is not None]
             cpu = statistics.median(r["cpu"] for r in rows)
+            spent = [r["inner_cpu"] for r in rows if r.get("inner_cpu") is not None]
             print(
-                f"{name[-40:]:<40} {step:<12} {wall:>8.2f} "
-                f"{statistics.median(inner) if inner else float('nan'):>8.2f} {cpu:>5.0%} "
+                f"{name[-40:]:<40} {step:<20} {wall:>8.2f} "
+                f"{statistics.median(inner) if inner else float('nan'):>8.2f} "
+                f"{statistics.median(spent) if spent else float('nan'):>11.2f} {cpu:>5.0%} "
                 f"{statistics.median(mem) if mem else float('nan'):>9.1f}"
             )
     return 0

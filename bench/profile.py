@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     from derivo.decode import decode
     from derivo.hashing import hash_file
     from derivo.jpeg import read_header
-    from derivo.placeholder import thumbhash_of_pixels
-    from derivo.render import encode, fit, init_worker, render
+    from derivo.placeholder import thumbhash_of_picture
+    from derivo.render import encode, fit, init_worker, render, to_picture
     from derivo.specs import DEFAULT_SPECS, SpecSet
     from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
 
@@ -73,19 +73,20 @@ def main(argv: list[str] | None = None) -> int:
                 read_header(data)
             with clock("worker: libvips decode (the previous path)"):
                 decode(path, DEFAULT_SPECS, Limits(), scaled_jpeg=False)
-            with clock("worker: decode (header, scaled decode, resize, orient, sRGB)"):
-                decoded = decode(path, DEFAULT_SPECS, Limits())
+            with clock("worker: decode (header, scaled decode, resize, sRGB)"):
+                decoded = decode(path, DEFAULT_SPECS, Limits(), leave_orientation=True)
+            turn = decoded.orientation
             files = {}
             made = []
             for spec in sorted(DEFAULT_SPECS, key=lambda s: -s.width):
                 with clock(f"worker: resize to {spec.name}"):
-                    image = fit(decoded.image, spec).copy_memory()
-                with clock(f"worker: encode {spec.name}"):
-                    data = encode(image, spec)
+                    image = fit(decoded.image, spec, turn).copy_memory()
+                with clock(f"worker: turn upright (EXIF orientation) and encode {spec.name}"):
+                    data = encode(image, spec, turn)
                 files[spec.filename] = data
                 if spec.name == "thumbnail":
                     with clock("worker: ThumbHash of the thumbnail's pixels"):
-                        thumbhash_of_pixels(image)
+                        thumbhash_of_picture(to_picture(image, turn))
                 made.append(
                     Derivative(
                         spec=spec.name,

@@ -1,14 +1,16 @@
 """derivo: photo derivatives (thumbnails, previews) fast, in parallel, and never twice.
 
 ``import derivo`` does not start libvips: :func:`render` loads it on first use, so
-``derivo status`` and ``--help`` stay quick.
+``derivo status`` and ``--help`` stay quick. The cache, the executors and the
+pipeline are imported when first asked for too: a render worker imports this
+package before :mod:`derivo.render`, and needs none of them.
 """
 
+import importlib
 import sys
 import types
 import typing
 
-from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
 from derivo.errors import (
     CacheError,
     CacheFull,
@@ -30,24 +32,46 @@ from derivo.errors import (
     UploadStalled,
     WorkerCrashed,
 )
-from derivo.executors import (
-    Executor,
-    InlineExecutor,
-    PoolStats,
-    RenderFuture,
-    WorkerPool,
-    make_executor,
-    workers_for,
-)
-from derivo.oneshot import thumbnail
-from derivo.pipeline import PhotoResult, Pipeline
 from derivo.specs import DEFAULT_SPECS, PREVIEW, THUMBNAIL, Spec, SpecSet
 from derivo.tasks import Derivative, Limits, RenderResult, RenderTask
 
 if typing.TYPE_CHECKING:
     from collections.abc import Callable
 
+    from derivo.cache import DerivativeCache, FileStat, PhotoRecord, PhotoStatus
+    from derivo.executors import (
+        Executor,
+        InlineExecutor,
+        PoolStats,
+        RenderFuture,
+        WorkerPool,
+        make_executor,
+        workers_for,
+    )
     from derivo.executors.dask import DaskExecutor
+    from derivo.oneshot import thumbnail
+    from derivo.pipeline import PhotoResult, Pipeline
+
+#: Public names imported when first asked for, and the module each comes from.
+_LAZY = {
+    **dict.fromkeys(("DerivativeCache", "FileStat", "PhotoRecord", "PhotoStatus"), "cache"),
+    **dict.fromkeys(
+        (
+            "DaskExecutor",
+            "Executor",
+            "InlineExecutor",
+            "PoolStats",
+            "RenderFuture",
+            "WorkerPool",
+            "make_executor",
+            "workers_for",
+        ),
+        "executors",
+    ),
+    "thumbnail": "oneshot",
+    "PhotoResult": "pipeline",
+    "Pipeline": "pipeline",
+}
 
 __all__ = [
     "DEFAULT_SPECS",
@@ -111,15 +135,16 @@ class _Package(types.ModuleType):
 
 
 def __getattr__(name: str) -> typing.Any:
-    if name == "DaskExecutor":  # imported when first asked for: the local pool does not need it
-        from derivo import executors
-
-        return executors.DaskExecutor
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"derivo.{module}"), name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), "render", "DaskExecutor"})
+    return sorted({*globals(), *_LAZY, "render"})
 
 
 sys.modules[__name__].__class__ = _Package

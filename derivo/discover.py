@@ -156,14 +156,15 @@ def _walk(root: str, skip: list[str]) -> Iterator[Found]:
             except OSError as exc:
                 yield Found(entry.path, error=f"cannot read source: {exc.strerror}", walked=True)
                 continue
-            if stat_module.S_ISLNK(st.st_mode):
+            if _is_file(st.st_mode):  # the common case first: a walk may see a million
+                yield Found(entry.path, stat=st, walked=True)
+            elif stat_module.S_ISLNK(st.st_mode):
                 if not os.path.isdir(entry.path):  # a folder link is not followed
                     yield Found(entry.path, walked=True)
-            elif stat_module.S_ISREG(st.st_mode):
-                yield Found(entry.path, stat=st, walked=True)
             else:  # a pipe, socket or device is never opened: not a photo
                 yield Found(entry.path, stat=st, walked=True, format=None)
         stack.extend(reversed(folders))
 
 
 _name = operator.attrgetter("name")
+_is_file = stat_module.S_ISREG

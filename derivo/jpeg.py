@@ -25,7 +25,11 @@ import numpy as np
 import numpy.typing as npt
 import pyvips
 import simplejpeg
-from PIL import Image
+from PIL import (
+    Image,
+    JpegImagePlugin,
+    TiffImagePlugin,  # noqa: F401  getexif() reads EXIF with it: loaded once, in the fork server
+)
 
 Pixels = npt.NDArray[np.uint8]
 
@@ -54,7 +58,9 @@ def read_header(data: bytes) -> Header | None:
     and a filter makes one an error, the file is left to libvips too.
     """
     try:
-        with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
+        # the JPEG reader itself, not Image.open: that would import Pillow's other
+        # readers in every worker (about 40 ms each) where this module loaded once
+        with JpegImagePlugin.JpegImageFile(io.BytesIO(data)) as image:
             mode, (width, height) = image.mode, image.size
             icc = image.info.get("icc_profile") or None
             orientation = image.getexif().get(_ORIENTATION, 1)

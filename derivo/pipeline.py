@@ -39,7 +39,7 @@ from derivo.executors.base import Executor
 from derivo.executors.pool import WorkerPool
 from derivo.hashing import hash_file
 from derivo.outcomes import Outcome, PhotoResult, printable
-from derivo.quickcheck import Entry, answer_unchanged, vouches
+from derivo.quickcheck import Entry, answer_unchanged, count_unchanged, vouches
 from derivo.recorder import Deliver, Flight, Landing, Recorder, Waiter
 from derivo.specs import Spec, SpecSet
 from derivo.tasks import Derivative, Limits, RenderTask
@@ -78,6 +78,13 @@ class _Photo:
     error_kind: str = RenderFailed.kind
     source_hash: str | None = None
     trusted: bool = False  # the quick check vouched for the recorded hash
+
+
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    """How many photos of a window the quick check answered, counted, not yielded."""
+
+    photos: int
 
 
 class _Window:
@@ -203,6 +210,7 @@ class Pipeline:
         verify: bool = False,
         force: bool = False,
         passed_over: PassedOver | None = None,
+        unchanged: Callable[[int], None] | None = None,
     ) -> Iterator[PhotoResult]:
         """Submit ``(photo_id, path)`` pairs (or files :func:`~derivo.discover.scan` found)
         and yield results as they complete.
@@ -212,11 +220,15 @@ class Pipeline:
         still being found and queued, and memory stays flat however many there are.
         Photos the quick check finds unchanged, with every derivative in place, are
         answered a window at a time without a write. A file found in a folder that
-        is not an image yields no result: ``passed_over`` is told of it.
+        is not an image yields no result: ``passed_over`` is told of it. With
+        ``unchanged``, those unchanged photos yield no result either: it is told how many
+        there were, a window at a time, so a caller that only counts them (as a re-run
+        without ``--json`` does) has no object made for them.
         """
-        results: queue.SimpleQueue[PhotoResult | list[PhotoResult] | BaseException | int] = (
-            queue.SimpleQueue()
-        )
+        results: queue.SimpleQueue[
+            PhotoResult | list[PhotoResult] | _Counted | BaseException | int
+        ] = queue.SimpleQueue()
+        counted = None if unchanged is None else (lambda n: results.put(_Counted(n)))
         window = _Window(_AHEAD)
 
         def not_photo(found: Found) -> None:
@@ -237,6 +249,7 @@ class Pipeline:
                         force=force,
                         settled=results.put,
                         passed_over=not_photo,
+                        counted=counted,
                     )
             except BaseException as exc:  # handed to the consuming thread, re-raised there
                 results.put(exc)
@@ -257,6 +270,11 @@ class Pipeline:
                     expected = item
                 elif isinstance(item, BaseException):
                     raise item
+                elif isinstance(item, _Counted):
+                    received += item.photos
+                    window.give(item.photos)
+                    assert unchanged is not None  # only then are photos counted
+                    unchanged(item.photos)
                 elif isinstance(item, list):
                     received += len(item)
                     window.give(len(item))
@@ -290,12 +308,20 @@ class Pipeline:
         source_hash: str | None = None,
         settled: Callable[[list[PhotoResult]], None] | None = None,
         passed_over: PassedOver | None = None,
+        counted: Callable[[int], None] | None = None,
     ) -> int:
         """Take a window of photos to their results; returns how many photos it had (files
-        passed over are not photos)."""
+        passed over are not photos). With ``counted``, photos the quick check answers are
+        counted to it instead of having a result."""
         seen = self._recorder.generation  # before the query: what it may not show
         entries = [self._locate(item) for item in items]
-        if not (verify or force or source_hash):
+        quick = not (verify or force or source_hash)
+        if quick and counted is not None:
+            answered_count, others = count_unchanged(self.cache, self.specs, entries)
+            if answered_count:
+                counted(answered_count)
+                entries = [entries[index] for index in others]
+        elif quick:
             answered, others = answer_unchanged(self.cache, self.specs, entries)
             if answered:
                 if settled is not None:

@@ -3,17 +3,17 @@
 Like git's index: size, mtime and inode unchanged, same path, and the mtime clearly
 older than the record, since an edit within one timestamp tick of the last hash
 (2 s on FAT) would otherwise go unseen. A re-run of an unchanged library is answered
-a window at a time (:func:`answer_unchanged`): one query for the photos' recorded
-state and derivatives (a plain row per photo), a stat per derivative file, and no
-write at all.
+a window at a time (:func:`answer_unchanged`, or :func:`count_unchanged` for a caller
+that needs no result for them): one query for the photos' recorded state and
+derivatives (a plain row per photo), a stat per derivative file, and no write at all.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-from derivo.cache import DerivativeCache, PhotoStatus
+from derivo.cache import DerivativeCache, PhotoStatus, Recorded
 from derivo.cache.state import (
     HASH,
     HEIGHT,
@@ -27,8 +27,7 @@ from derivo.cache.state import (
 )
 from derivo.discover import Found
 from derivo.outcomes import PhotoResult
-from derivo.specs import SpecSet
-from derivo.tasks import Derivative
+from derivo.specs import Spec, SpecSet
 
 RACY_SECONDS = 2.0
 
@@ -64,9 +63,41 @@ def answer_unchanged(
     again by the next run, as the cache promises, for one ``stat`` per file.
     """
     wanted = specs.specs
-    recorded = cache.recorded_state([entry[0] for entry in entries], wanted)
+    unchanged, others = _unchanged(cache, wanted, entries, brief=False)
+    derivatives = cache.recorded_derivatives
+    results = []
+    for photo_id, source, row in unchanged:
+        made = derivatives(row, wanted)
+        assert made is not None  # its files were found recorded and in place
+        results.append(
+            PhotoResult.unchanged(photo_id, source, row[HASH], made, (row[WIDTH], row[HEIGHT]))
+        )
+    return results, others
+
+
+def count_unchanged(
+    cache: DerivativeCache, specs: SpecSet, entries: Sequence[Entry]
+) -> tuple[int, list[int]]:
+    """Like :func:`answer_unchanged`, for a caller that only counts the photos that need
+    nothing: how many there are, and the indexes of the others.
+
+    The same checks, from brief rows, and no result made for a photo that needs none:
+    what a re-run of a large unchanged library can least do.
+    """
+    unchanged, others = _unchanged(cache, specs.specs, entries, brief=True)
+    return len(unchanged), others
+
+
+def _unchanged(
+    cache: DerivativeCache, wanted: Sequence[Spec], entries: Sequence[Entry], *, brief: bool
+) -> tuple[list[tuple[str, str, Recorded]], list[int]]:
+    """``(id, source, row)`` of the photos among ``entries`` that need nothing, and the
+    indexes of the others."""
+    recorded = cache.recorded_state([entry[0] for entry in entries], wanted, brief=brief)
+    in_place = cache.files_in_place
+    count = len(wanted)
     done = PhotoStatus.DONE.value
-    results: list[PhotoResult] = []
+    unchanged: list[tuple[str, str, Recorded]] = []
     others: list[int] = []
     for index, (photo_id, source, st, _) in enumerate(entries):
         row = recorded.get(photo_id)
@@ -83,25 +114,9 @@ def answer_unchanged(
                 source,
                 (st.st_size, st.st_mtime_ns, st.st_ino),
             )
+            or not in_place(row, count, brief=brief)
         ):
             others.append(index)
-            continue
-        made = cache.recorded_derivatives(row, wanted)
-        if made is None or not _on_disk(made.values()):
-            others.append(index)
-            continue
-        results.append(
-            PhotoResult.unchanged(photo_id, source, row[HASH], made, (row[WIDTH], row[HEIGHT]))
-        )
-    return results, others
-
-
-def _on_disk(derivatives: Iterable[Derivative]) -> bool:
-    """Every file present at its recorded size (one stat each)."""
-    try:
-        for derivative in derivatives:
-            if os.stat(derivative.path).st_size != derivative.bytes:
-                return False
-    except OSError:
-        return False
-    return True
+        else:
+            unchanged.append((photo_id, source, row))
+    return unchanged, others

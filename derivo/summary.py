@@ -137,6 +137,10 @@ class Summary:
                 self.failures.append(result)
         self.peak_rss_kb = max(self.peak_rss_kb, result.peak_rss_kb)
 
+    def count_cached(self, photos: int) -> None:
+        """Count photos found unchanged, with no result made for them."""
+        self.cached += photos
+
     def pass_over(self, path: object) -> None:
         """Count a file found in a folder that is not an image."""
         self.not_images += 1

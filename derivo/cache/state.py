@@ -4,6 +4,8 @@ per photo."""
 
 from __future__ import annotations
 
+import operator
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,24 +25,33 @@ ID, SOURCE, SIZE, MTIME_NS, INODE, HASH, STATUS, UPDATED_AT, WIDTH, HEIGHT = ran
 _PHOTO_COLUMNS = "p.id, p.source, p.size, p.mtime_ns, p.inode, p.hash, p.status, p.updated_at, "
 _PHOTO_COLUMNS += "p.width, p.height"
 _DERIVATIVE_COLUMNS = ("path", "bytes", "width", "height", "format", "thumbhash", "blake3")
+#: A brief row's derivative columns: what checking the files needs, no more (a photo that
+#: is only counted has no :class:`Derivative` made, so a million rows stay cheap to read).
+_FILE_COLUMNS = _DERIVATIVE_COLUMNS[:2]
 _FIRST = 10  # the first derivative column
 _STRIDE = len(_DERIVATIVE_COLUMNS)
 _new = object.__new__
+_first = operator.itemgetter(ID)
+_stat = os.stat
 
 
 class State(Store):
     """Bulk reads for re-runs of large libraries: plain rows, one per photo, one query."""
 
-    def recorded_state(self, ids: Sequence[str], specs: Sequence[Spec]) -> dict[str, Recorded]:
+    def recorded_state(
+        self, ids: Sequence[str], specs: Sequence[Spec], *, brief: bool = False
+    ) -> dict[str, Recorded]:
         """Each recorded photo among ``ids``, by id, as one row: its ``id, source, size,
         mtime_ns, inode, hash, status, updated_at, width, height`` (indexes :data:`ID` to
         :data:`HEIGHT`), then for each of ``specs`` in order the derivative of its bytes
         recorded for that spec (NULLs when there is none); read them with
-        :meth:`recorded_derivatives`.
+        :meth:`recorded_derivatives`. A ``brief`` row holds only each derivative's path and
+        size, enough for :meth:`files_in_place`.
 
         One left join per spec on the derivatives' primary key gives one row per photo
         with only the wanted derivatives: no grouping of rows in Python.
         """
+        wanted = _FILE_COLUMNS if brief else _DERIVATIVE_COLUMNS
         fingerprints = [self._fingerprint(spec) for spec in specs]
         # SQLite joins at most 64 tables: past that, a query per group of specs, each
         # row's derivatives appended to the photo's columns
@@ -48,19 +59,26 @@ class State(Store):
         found: dict[str, Recorded] = {}
         for start in range(0, len(ids), _IN_CHUNK):
             chunk = ids[start : start + _IN_CHUNK]
-            rows = self._joined(_PHOTO_COLUMNS, groups[0] if groups else [], chunk)
+            rows = self._joined(_PHOTO_COLUMNS, groups[0] if groups else [], chunk, wanted)
+            if len(groups) < 2:
+                found.update(zip(map(_first, rows), rows, strict=True))
+                continue
             part = {row[ID]: row for row in rows}
             for group in groups[1:]:
-                for row in self._joined("p.id", group, chunk):
+                for row in self._joined("p.id", group, chunk, wanted):
                     if row[0] in part:
                         part[row[0]] += row[1:]
-            width = _FIRST + _STRIDE * len(fingerprints)
+            width = _FIRST + len(wanted) * len(fingerprints)
             # a photo removed between the queries has no whole row: left out, as unrecorded
             found.update((key, row) for key, row in part.items() if len(row) == width)
         return found
 
     def _joined(
-        self, photo_columns: str, fingerprints: Sequence[str], ids: Sequence[str]
+        self,
+        photo_columns: str,
+        fingerprints: Sequence[str],
+        ids: Sequence[str],
+        wanted: Sequence[str],
     ) -> list[Recorded]:
         """``photo_columns`` of the photos among ``ids``, then the columns of the derivative
         of each of ``fingerprints``: one left join each on the derivatives' primary key."""
@@ -68,14 +86,27 @@ class State(Store):
             f" LEFT JOIN derivatives AS d{i} ON d{i}.hash = p.hash AND d{i}.fingerprint = ?"
             for i in range(len(fingerprints))
         )
-        columns = "".join(
-            f", d{i}.{column}" for i in range(len(fingerprints)) for column in _DERIVATIVE_COLUMNS
-        )
+        columns = "".join(f", d{i}.{column}" for i in range(len(fingerprints)) for column in wanted)
         return self._tuples(
             f"SELECT {photo_columns}{columns} FROM photos AS p{joins} "
             f"WHERE p.id IN ({', '.join('?' * len(ids))})",
             [*fingerprints, *ids],
         )
+
+    def files_in_place(self, row: Recorded, specs: int, *, brief: bool = False) -> bool:
+        """Whether each of the ``specs`` derivatives in a row :meth:`recorded_state` read is
+        recorded, and on disk at its recorded size (one ``stat`` each): a file deleted or
+        cut short by hand is then made again, as the cache promises."""
+        prefix = self._root_prefix
+        stride = len(_FILE_COLUMNS) if brief else _STRIDE
+        try:
+            for at in range(_FIRST, _FIRST + stride * specs, stride):
+                path = row[at]
+                if path is None or _stat(prefix + path).st_size != row[at + 1]:
+                    return False
+        except OSError:
+            return False
+        return True
 
     def recorded_derivatives(
         self, row: Recorded, specs: Sequence[Spec]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import itertools
 import json
 import os
@@ -18,16 +19,11 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
-from derivo.cache import DB_NAME, DerivativeCache, PhotoStatus
-from derivo.cli.check import check_command
-from derivo.cli.clean import clean_command
-from derivo.cli.config import config_command
-from derivo.cli.ls import list_command
+from derivo.cache import DB_NAME
 from derivo.cli.options import (
     UsageFailure,
     layout_option,
@@ -35,24 +31,43 @@ from derivo.cli.options import (
     run_options,
     settings_from,
 )
-from derivo.cli.serve import serve_command
-from derivo.cli.watch import watch_command
-from derivo.discover import Found, find_photos, scan
 from derivo.errors import DerivoError, StorageFull
-from derivo.executors import make_executor
+from derivo.executors import WorkerPool, make_executor
 from derivo.executors.forkserver import stop_forkserver
 from derivo.formats import INPUTS, labels
-from derivo.limits import Limits
-from derivo.lock import FolderLock
-from derivo.mirror import mirror, relative_name
-from derivo.outputs import failure_json, finish_spool, open_spool, result_json, spool_json
-from derivo.pipeline import FEED, Pipeline
-from derivo.preview import plan_process, planned_line
-from derivo.specs import SpecSet
-from derivo.summary import PROGRESS_STEP, Summary, discovering, progress_bar
+
+if TYPE_CHECKING:
+    from derivo.discover import Found
+    from derivo.executors.dask import DaskExecutor
+    from derivo.limits import Limits
+    from derivo.specs import SpecSet
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; the commands in their own modules are imported when first used,
+    so ``derivo process`` starts without them (about 50 ms of imports)."""
+
+    LAZY = {
+        "check": ("derivo.cli.check", "check_command"),
+        "clean": ("derivo.cli.clean", "clean_command"),
+        "config": ("derivo.cli.config", "config_command"),
+        "ls": ("derivo.cli.ls", "list_command"),
+        "serve": ("derivo.cli.serve", "serve_command"),
+        "watch": ("derivo.cli.watch", "watch_command"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            module, name = self.LAZY[cmd_name]
+            command = getattr(importlib.import_module(module), name)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="derivo")
 def main() -> None:
     """Turn photos into thumbnails and previews, in parallel, never twice."""
@@ -138,6 +153,67 @@ def process(
     if dry_run:
         _dry_run(paths, out_dir, db, specs, limits, force=force, as_json=as_json)
         return
+    from derivo.pipeline import FEED
+
+    local: WorkerPool | DaskExecutor | None = None
+    if scheduler is None:
+        local = make_executor(workers=workers, cpu=cpu, queue_size=FEED, task_timeout=timeout)
+        if isinstance(local, WorkerPool) and (force or not db.exists()):
+            # Everything will render: the workers start now, so the fork server imports
+            # the renderer while this process imports the rest of the run (in _run, not
+            # at the top, for that reason), takes the lock, opens the cache and walks.
+            # Otherwise the first photo to render starts them, and a re-run with
+            # nothing to render starts no process.
+            local.start()
+    try:
+        _run(
+            local,
+            paths,
+            out_dir,
+            db,
+            specs,
+            limits,
+            scheduler=scheduler,
+            timeout=timeout,
+            force=force,
+            verify=verify,
+            as_json=as_json,
+            progress=progress,
+            layout=layout,
+        )
+    finally:
+        if local is not None:  # closed already, unless the run stopped before it began
+            local.close(cancel=True)
+        stop_forkserver()  # also when the run stopped early
+
+
+def _run(
+    local: WorkerPool | DaskExecutor | None,
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    db: Path,
+    specs: SpecSet,
+    limits: Limits,
+    *,
+    scheduler: str | None,
+    timeout: float,
+    force: bool,
+    verify: bool,
+    as_json: bool,
+    progress: str,
+    layout: str,
+) -> None:
+    """The run of ``derivo process``, on ``local`` or else on the cluster at ``scheduler``."""
+    from rich.console import Console
+
+    from derivo.cache import DerivativeCache
+    from derivo.discover import scan
+    from derivo.lock import FolderLock
+    from derivo.mirror import mirror
+    from derivo.outputs import finish_spool, open_spool, result_json, spool_json
+    from derivo.pipeline import FEED, Pipeline
+    from derivo.summary import PROGRESS_STEP, Summary, discovering, progress_bar
+
     err = Console(stderr=True)
     summary = Summary()
     # one JSON line per photo, not a list in memory; finish_spool says so if a write fails
@@ -156,10 +232,10 @@ def process(
             with (
                 FolderLock(out_dir, purpose="derivo process"),
                 DerivativeCache(db, root=out_dir) as cache,
-                make_executor(
+                local
+                if local is not None
+                else make_executor(
                     scheduler=scheduler,
-                    workers=None if scheduler else workers,
-                    cpu=None if scheduler else cpu,
                     queue_size=FEED,
                     task_timeout=timeout,
                     out_dir=out_dir,
@@ -178,8 +254,19 @@ def process(
                     if layout == "mirror":
                         found = _noting_names(found, roots, names)
                     photos = discovering(found, bar_display, bar)
+
+                    def unchanged(count: int) -> None:
+                        summary.count_cached(count)
+                        bar_display.update(bar, completed=summary.seen)
+
+                    # only a result printed or mirrored needs making for an unchanged photo
+                    counts_only = not as_json and progress != "jsonl" and layout != "mirror"
                     for result in pipeline.run(
-                        photos, force=force, verify=verify, passed_over=summary.pass_over
+                        photos,
+                        force=force,
+                        verify=verify,
+                        passed_over=summary.pass_over,
+                        unchanged=unchanged if counts_only else None,
                     ):
                         if result.error_kind == StorageFull.kind:
                             # every later photo would meet the same full disk; stop, resume later
@@ -215,7 +302,6 @@ def process(
         # a spool write that failed was reported; closing retries it and fails again
         with contextlib.suppress(OSError):
             results.close()
-        stop_forkserver()  # also when the run stopped early
 
 
 def _echo_summary_with_results(summary: dict[str, Any], results: IO[str]) -> None:
@@ -234,6 +320,8 @@ def _noting_names(
     found: Iterable[Found], roots: list[Path], names: dict[str, Path]
 ) -> Iterator[Found]:
     """Pass found photos on, noting each one's name under its root for the mirror layout."""
+    from derivo.mirror import relative_name
+
     for item in found:
         names[item.photo_id] = relative_name(item.path, roots)
         yield item
@@ -249,6 +337,9 @@ def _dry_run(
     force: bool,
     as_json: bool,
 ) -> None:
+    from derivo.discover import find_photos
+    from derivo.preview import plan_process, planned_line
+
     passed_over: list[Path] = []
     try:
         found = find_photos(paths, exclude=[out_dir], passed_over=passed_over.append)
@@ -279,6 +370,9 @@ process.help = (process.help or "").format(inputs=labels(INPUTS))
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     """Show how many photos are in each state, and why the failed ones failed."""
+    from derivo.cache import DerivativeCache, PhotoStatus
+    from derivo.outputs import failure_json
+
     db = db or out_dir / DB_NAME
     if not db.is_file():
         raise UsageFailure(f"no cache database at {db} (run 'derivo process' first, or pass --db)")
@@ -305,16 +399,6 @@ def status(out_dir: Path, db: Path | None, as_json: bool) -> None:
     for photo in failed:
         click.echo(f"failed {photo.source}: {photo.error}")
 
-
-for _command in (
-    check_command,
-    clean_command,
-    config_command,
-    list_command,
-    serve_command,
-    watch_command,
-):
-    main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name=os.path.basename(sys.argv[0]))

@@ -229,7 +229,16 @@ class WorkerPool:
         return future
 
     def start(self) -> None:
-        """Start the workers now rather than on the first submit (saves the first task ~1 s)."""
+        """Start the workers now rather than on the first submit (saves the first task ~1 s).
+
+        The fork server is running when this returns; the workers are forked from it
+        in the background.
+        """
+        with self._cond:
+            started = self._thread is not None
+        if not started:
+            with starting_worker(self._ctx):
+                pass
         with self._cond:
             if self._closing:
                 raise RenderFailed(self._broken or "the worker pool is shut down")
