@@ -44,7 +44,7 @@ DEFAULT_ROOT = Path(__file__).resolve().parent / ".library"
 GENERATOR_VERSION = 1
 PER_FOLDER = 100
 BASES = 16
-STEPS = ("first", "unchanged", "unchanged, no --json", "touched 1 %")
+STEPS = ("first", "unchanged", "unchanged, counted in-process", "touched 1 %")
 #: A re-run in one process, as a program using derivo would make it, without the CLI: the
 #: unchanged photos only counted where the checkout can (``Pipeline.run(unchanged=...)``).
 IN_PROCESS = """
@@ -190,7 +190,7 @@ def one_round(
     for step in STEPS:
         if step == "touched 1 %":
             touch(library, photos, 0.01, seed)
-        elif step == "unchanged, no --json":
+        elif step == "unchanged, counted in-process":
             if original:
                 continue
             command_now = in_process_command
@@ -200,7 +200,7 @@ def one_round(
         results[step] = figures(run, cores)
         if not run.ok and run.summary.get("failed") is None:
             print(f"{name} {step} failed:\n{run.stderr_tail}", file=sys.stderr)
-        print(f"  {name:>12} {step:<20} {json.dumps(results[step])}", flush=True)
+        print(f"  {name:>12} {step:<29} {json.dumps(results[step])}", flush=True)
     shutil.rmtree(out, ignore_errors=True)
     return results
 
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     contents = f", {args.distinct} distinct contents" if args.distinct else ""
     print(f"\n{args.photos} photos{contents}, medians of {args.runs} round(s):")
     print(
-        f"{'checkout':<40} {'step':<20} {'wall s':>8} {'inner s':>8} {'inner CPU s':>11} "
+        f"{'checkout':<40} {'step':<29} {'wall s':>8} {'inner s':>8} {'inner CPU s':>11} "
         f"{'CPU':>5} {'coord MB':>9}"
     )
     for name, rounds in collected.items():
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu = statistics.median(r["cpu"] for r in rows)
             spent = [r["inner_cpu"] for r in rows if r.get("inner_cpu") is not None]
             print(
-                f"{name[-40:]:<40} {step:<20} {wall:>8.2f} "
+                f"{name[-40:]:<40} {step:<29} {wall:>8.2f} "
                 f"{statistics.median(inner) if inner else float('nan'):>8.2f} "
                 f"{statistics.median(spent) if spent else float('nan'):>11.2f} {cpu:>5.0%} "
                 f"{statistics.median(mem) if mem else float('nan'):>9.1f}"

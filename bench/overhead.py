@@ -3,7 +3,8 @@
 A first run over a folder of photos (``python -m bench.library --photos 5000`` makes one
 under ``bench/.library``), in this process, from a fresh output folder: the
 coordinator's CPU is this process's own (discover, stat, hash, SQLite, dispatch,
-record), the workers' is that of the processes it reaped. ``--bare`` renders with
+record), also split by thread (``main`` is what no other thread took), the workers'
+is that of the processes it reaped. ``--bare`` renders with
 :func:`bare_render`, which writes the derivatives' files as a render would but makes
 no pixels, so what is left is the cost around each photo.
 
@@ -20,7 +21,10 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +53,27 @@ def bare_render(task: Any) -> Any:
     return RenderResult(width=64, height=48, derivatives=tuple(made), seconds=0.0)
 
 
+@contextmanager
+def thread_cpu() -> Iterator[dict[str, float]]:
+    """CPU seconds of each thread started inside the block, by name, counted as it ends."""
+    seconds: dict[str, float] = {}
+    lock = threading.Lock()
+    run = threading.Thread.run
+
+    def timed(thread: threading.Thread) -> None:
+        try:
+            run(thread)
+        finally:
+            with lock:
+                seconds[thread.name] = seconds.get(thread.name, 0.0) + time.thread_time()
+
+    threading.Thread.run = timed  # type: ignore[assignment,method-assign]
+    try:
+        yield seconds
+    finally:
+        threading.Thread.run = run  # type: ignore[method-assign]
+
+
 def cpu(who: int) -> tuple[float, float]:
     usage = resource.getrusage(who)
     return usage.ru_utime, usage.ru_stime
@@ -64,19 +89,24 @@ def first_run(library: Path, out: Path, *, bare: bool, workers: int) -> dict[str
     options: dict[str, Any] = {"func": bare_render} if bare else {}
     started, before = time.perf_counter(), cpu(resource.RUSAGE_SELF)
     outcomes: dict[str, int] = {}
-    with (
-        DerivativeCache(out / "derivo.db", root=out) as cache,
-        WorkerPool(workers=workers, queue_size=FEED, **options) as pool,
-        Pipeline(cache=cache, executor=pool, out_dir=out) as pipeline,
-    ):
-        for result in pipeline.run(scan([library], exclude=[out])):
-            outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+    with thread_cpu() as by_thread:
+        with (
+            DerivativeCache(out / "derivo.db", root=out) as cache,
+            WorkerPool(workers=workers, queue_size=FEED, **options) as pool,
+            Pipeline(cache=cache, executor=pool, out_dir=out) as pipeline,
+        ):
+            for result in pipeline.run(scan([library], exclude=[out])):
+                outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+        for thread in threading.enumerate():  # the recorder ends once idle a moment
+            if thread is not threading.current_thread() and thread.name.startswith("derivo-"):
+                thread.join()
     stop_forkserver()  # reaps the workers' parent: their CPU counts as ours
     wall = time.perf_counter() - started
     user, system = (a - b for a, b in zip(cpu(resource.RUSAGE_SELF), before, strict=True))
     worker_user, worker_system = cpu(resource.RUSAGE_CHILDREN)
     photos = sum(outcomes.values())
     total = user + system + worker_user + worker_system
+    threads = {"main": user + system - sum(by_thread.values()), **by_thread}
     return {
         "derivo": str(Path(derivo.__file__).parent.parent),
         "render": "bare" if bare else "real",
@@ -86,6 +116,9 @@ def first_run(library: Path, out: Path, *, bare: bool, workers: int) -> dict[str
         "cpu_busy": round(total / wall / workers, 3),
         "coordinator_ms_per_photo": round((user + system) / photos * 1e3, 3),
         "coordinator_sys_ms_per_photo": round(system / photos * 1e3, 3),
+        "coordinator_ms_per_photo_by_thread": {
+            name: round(seconds / photos * 1e3, 3) for name, seconds in threads.items()
+        },
         "workers_ms_per_photo": round((worker_user + worker_system) / photos * 1e3, 3),
         "workers_sys_ms_per_photo": round(worker_system / photos * 1e3, 3),
     }

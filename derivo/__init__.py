@@ -52,7 +52,9 @@ if typing.TYPE_CHECKING:
     from derivo.oneshot import thumbnail
     from derivo.pipeline import PhotoResult, Pipeline
 
-#: Public names imported when first asked for, and the module each comes from.
+#: Public names imported when first asked for, and the module each comes from. Type
+#: checkers read the TYPE_CHECKING imports above instead, which they need spelled out;
+#: a test keeps the two naming the same.
 _LAZY = {
     **dict.fromkeys(("DerivativeCache", "FileStat", "PhotoRecord", "PhotoStatus"), "cache"),
     **dict.fromkeys(

@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,14 +29,22 @@ PRIVATE_MODE = 0o600
 
 def create_temp(directory: Path, name: str, *, private: bool = False) -> tuple[BinaryIO, Path]:
     """A new, empty temp file for ``name`` in ``directory``, open for writing."""
-    mode = PRIVATE_MODE if private else PUBLIC_MODE
+    fd, path = open_temp(os.fspath(directory), name, PRIVATE_MODE if private else PUBLIC_MODE)
+    return os.fdopen(fd, "wb"), Path(path)
+
+
+def open_temp(folder: str, name: str, mode: int) -> tuple[int, str]:
+    """A new, empty temp file for ``name`` in ``folder``: its descriptor and path.
+
+    Every temp file derivo writes is born here. A descriptor, not a file object:
+    making one costs three more system calls, per file, on a path taken per photo.
+    """
     while True:
-        path = directory / f".{name}.{secrets.token_hex(6)}.tmp"
+        path = f"{folder}/.{name}.{secrets.token_hex(6)}.tmp"
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode), path
         except FileExistsError:
             continue
-        return os.fdopen(fd, "wb"), path
 
 
 def write_atomically(
@@ -50,22 +58,45 @@ def write_atomically(
     files at once (:func:`make_durable`). A full device raises
     :class:`~derivo.errors.StorageFull` naming the folder, and leaves no temp file.
     """
+    mode = PRIVATE_MODE if private else PUBLIC_MODE
+    folder = os.fspath(directory)
     with full_device(directory):
-        directory.mkdir(parents=True, exist_ok=True)
+        _make_folder(folder)
         for name, data in files.items():
-            f, tmp = create_temp(directory, name, private=private)
+            fd, tmp = open_temp(folder, name, mode)
             try:
-                with f:
-                    f.write(data)
+                try:
+                    _write_all(fd, data)
                     if sync:
-                        f.flush()
-                        os.fsync(f.fileno())
-                os.replace(tmp, directory / name)
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(tmp, f"{folder}/{name}")
             except BaseException:
-                tmp.unlink(missing_ok=True)
+                with suppress(FileNotFoundError):
+                    os.unlink(tmp)
                 raise
         if sync:
             fsync_directory(directory)
+
+
+def _make_folder(folder: str) -> None:
+    """``mkdir -p`` (following the umask), in one system call when only the last level is
+    missing, as for a new source's folder."""
+    try:
+        os.mkdir(folder)
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+    except FileExistsError:
+        if not os.path.isdir(folder):
+            raise
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` at the descriptor's position (``write`` may take only part)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def make_durable(files: Iterable[str | Path]) -> None:

@@ -95,7 +95,6 @@ def _unchanged(
     indexes of the others."""
     recorded = cache.recorded_state([entry[0] for entry in entries], wanted, brief=brief)
     in_place = cache.files_in_place
-    count = len(wanted)
     done = PhotoStatus.DONE.value
     unchanged: list[tuple[str, str, Recorded]] = []
     others: list[int] = []
@@ -114,7 +113,7 @@ def _unchanged(
                 source,
                 (st.st_size, st.st_mtime_ns, st.st_ino),
             )
-            or not in_place(row, count, brief=brief)
+            or not in_place(row, wanted)
         ):
             others.append(index)
         else:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from hypothesis import settings
 
 import derivo.cli
 from derivo import DerivativeCache, InlineExecutor, Pipeline, RenderFuture, RenderTask, SpecSet
+from derivo import pipeline as pipeline_module
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -62,6 +65,39 @@ def photos(tmp_path: Path) -> Path:
     for name in ("jolla.jpg", "canon_hdr_NO.jpg", "Reconyx_HC500_Hyperfire.jpg"):
         shutil.copy(SAMPLES / name, folder / name)
     return folder
+
+
+def old(path: Path, age: float = 86_400) -> None:
+    """Date ``path`` ``age`` seconds back: older than any record of it, by default."""
+    then = time.time() - age
+    os.utime(path, (then, then))
+
+
+@pytest.fixture
+def nested_library(tmp_path: Path) -> Path:
+    """Three photos, ``a.jpg``, ``x/b.jpg`` and ``x/y/c.jpg``, older than any record of them."""
+    root = tmp_path / "lib"
+    (root / "x" / "y").mkdir(parents=True)
+    sources = ("jolla.jpg", "canon_hdr_NO.jpg", "Reconyx_HC500_Hyperfire.jpg")
+    folders = (root, root / "x", root / "x" / "y")
+    for name, sample, folder in zip(("a.jpg", "b.jpg", "c.jpg"), sources, folders, strict=True):
+        shutil.copy(SAMPLES / sample, folder / name)
+        old(folder / name)
+    return root
+
+
+@pytest.fixture
+def hashed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the sources the pipeline reads to hash (those the quick check did not vouch for)."""
+    read: list[str] = []
+    real = pipeline_module.hash_file
+
+    def counted(path: Path) -> str:
+        read.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(pipeline_module, "hash_file", counted)
+    return read
 
 
 @pytest.fixture

@@ -1,192 +1,62 @@
-"""Re-runs that only count unchanged photos (``Pipeline.run(unchanged=...)``, the CLI
-without ``--json``): no result is made for a photo that needs nothing, and the shortcut
-still re-renders exactly what it must."""
+"""Re-runs that only count unchanged photos, beyond what they share with re-runs that make
+a result for each (``test_rerun_rows``): the brief rows they read, the CLI without
+``--json``, and the bench's in-process re-run."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from bench import library as bench_library
-from derivo import DerivativeCache, PhotoResult, Pipeline, Spec, SpecSet
-from derivo import pipeline as pipeline_module
+from derivo import DerivativeCache, Pipeline
 from derivo.cli import main
 from derivo.discover import scan
 from derivo.specs import PREVIEW, THUMBNAIL
-from tests.conftest import SAMPLES, CountingExecutor
-
-NAMES = ("a.jpg", "b.jpg", "c.jpg")
-
-
-def old(path: Path, age: float = 86_400) -> None:
-    then = time.time() - age
-    os.utime(path, (then, then))
-
-
-@pytest.fixture
-def library(tmp_path: Path) -> Path:
-    """Three photos in nested folders, older than any record of them."""
-    root = tmp_path / "lib"
-    (root / "x" / "y").mkdir(parents=True)
-    sources = ("jolla.jpg", "canon_hdr_NO.jpg", "Reconyx_HC500_Hyperfire.jpg")
-    folders = (root, root / "x", root / "x" / "y")
-    for name, sample, folder in zip(NAMES, sources, folders, strict=True):
-        shutil.copy(SAMPLES / sample, folder / name)
-        old(folder / name)
-    return root
-
-
-@pytest.fixture
-def hashed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Names of the sources the pipeline reads to hash (those the quick check did not vouch for)."""
-    read: list[str] = []
-    real = pipeline_module.hash_file
-
-    def counted(path: Path) -> str:
-        read.append(path.name)
-        return real(path)
-
-    monkeypatch.setattr(pipeline_module, "hash_file", counted)
-    yield read
-
-
-def counted_run(
-    cache: DerivativeCache,
-    executor: CountingExecutor,
-    library: Path,
-    out: Path,
-    specs: SpecSet | None = None,
-) -> tuple[dict[str, PhotoResult], list[int]]:
-    """The results a counting run yields, by file name, and the counts it was told."""
-    counts: list[int] = []
-    with Pipeline(cache=cache, executor=executor, out_dir=out, specs=specs) as pipeline:
-        results = {
-            Path(r.photo_id).name: r for r in pipeline.run(scan([library]), unchanged=counts.append)
-        }
-    return results, counts
-
-
-def test_an_unchanged_library_is_counted_with_no_result_made(
-    library: Path, tmp_path: Path, executor: CountingExecutor, hashed: list[str]
-) -> None:
-    out = tmp_path / "out"
-    with DerivativeCache(out / "derivo.db") as cache:
-        first, first_counts = counted_run(cache, executor, library, out)
-        hashed.clear()
-        again, counts = counted_run(cache, executor, library, out)
-    assert {r.outcome for r in first.values()} == {"rendered"} and first_counts == []
-    assert again == {}
-    assert sum(counts) == 3 and all(count > 0 for count in counts)
-    assert hashed == []
-    assert executor.submitted == 3
-
-
-@pytest.mark.parametrize("damage", ["deleted", "cut short", "replaced by another size"])
-def test_a_damaged_derivative_is_made_again_while_the_rest_are_counted(
-    library: Path, tmp_path: Path, executor: CountingExecutor, hashed: list[str], damage: str
-) -> None:
-    out = tmp_path / "out"
-    with DerivativeCache(out / "derivo.db") as cache:
-        first, _ = counted_run(cache, executor, library, out)
-        target = Path(first["b.jpg"].derivatives["thumbnail"].path)
-        size = target.stat().st_size
-        if damage == "deleted":
-            target.unlink()
-        elif damage == "cut short":
-            os.truncate(target, size // 2)
-        else:
-            replacement = target.with_suffix(".new")
-            replacement.write_bytes(target.read_bytes() + b"\0")
-            os.replace(replacement, target)
-        hashed.clear()
-        again, counts = counted_run(cache, executor, library, out)
-    assert {n: r.outcome for n, r in again.items()} == {"b.jpg": "rendered"}
-    assert sum(counts) == 2
-    assert target.stat().st_size == again["b.jpg"].derivatives["thumbnail"].bytes
-    assert hashed == []  # the source is unchanged: its recorded hash still holds
-    assert executor.submitted == 4
-
-
-def test_a_touched_and_a_changed_source_are_not_counted(
-    library: Path, tmp_path: Path, executor: CountingExecutor, hashed: list[str]
-) -> None:
-    out = tmp_path / "out"
-    touched, changed = library / "x" / "b.jpg", library / "x" / "y" / "c.jpg"
-    with DerivativeCache(out / "derivo.db") as cache:
-        first, _ = counted_run(cache, executor, library, out)
-        old(touched, age=3600)
-        shutil.copy(SAMPLES / "orientation" / "landscape_3.jpg", changed)
-        old(changed)
-        hashed.clear()
-        again, counts = counted_run(cache, executor, library, out)
-    assert {n: r.outcome for n, r in again.items()} == {"b.jpg": "cached", "c.jpg": "rendered"}
-    assert again["b.jpg"].derivatives == first["b.jpg"].derivatives
-    assert sum(counts) == 1
-    assert sorted(hashed) == ["b.jpg", "c.jpg"]
-
-
-def test_a_source_no_older_than_its_record_is_hashed_not_counted(
-    library: Path, tmp_path: Path, executor: CountingExecutor, hashed: list[str]
-) -> None:
-    out = tmp_path / "out"
-    # an mtime not clearly older than the record: an edit in the same tick could go unseen
-    old(library / "a.jpg", age=-86_400)
-    with DerivativeCache(out / "derivo.db") as cache:
-        counted_run(cache, executor, library, out)
-        hashed.clear()
-        again, counts = counted_run(cache, executor, library, out)
-    assert {n: r.outcome for n, r in again.items()} == {"a.jpg": "cached"}
-    assert sum(counts) == 2 and hashed == ["a.jpg"]
-
-
-def test_a_changed_spec_is_rendered_for_every_photo_and_none_counted(
-    library: Path, tmp_path: Path, executor: CountingExecutor
-) -> None:
-    out = tmp_path / "out"
-    sharper = Spec(name="thumbnail", width=200, height=200, quality=90)
-    with DerivativeCache(out / "derivo.db") as cache:
-        counted_run(cache, executor, library, out)
-        again, counts = counted_run(cache, executor, library, out, SpecSet((sharper, PREVIEW)))
-    assert {r.outcome for r in again.values()} == {"rendered"} and len(again) == 3
-    assert counts == []
+from tests.conftest import CountingExecutor
 
 
 def test_a_brief_row_holds_each_derivative_path_and_size_only(
-    library: Path, tmp_path: Path, executor: CountingExecutor
+    nested_library: Path, tmp_path: Path, executor: CountingExecutor
 ) -> None:
     out = tmp_path / "out"
+    specs = (THUMBNAIL, PREVIEW)
     with DerivativeCache(out / "derivo.db") as cache:
-        first, _ = counted_run(cache, executor, library, out)
-        photo = str(library / "a.jpg")
-        full = cache.recorded_state([photo], (THUMBNAIL, PREVIEW))[photo]
-        brief = cache.recorded_state([photo], (THUMBNAIL, PREVIEW), brief=True)[photo]
+        with Pipeline(cache=cache, executor=executor, out_dir=out) as pipeline:
+            first = {Path(r.photo_id).name: r for r in pipeline.run(scan([nested_library]))}
+        photo = str(nested_library / "a.jpg")
+        full = cache.recorded_state([photo], specs)[photo]
+        brief = cache.recorded_state([photo], specs, brief=True)[photo]
         made = first["a.jpg"].derivatives
         assert brief[:10] == full[:10]
         root = str(cache.root) + "/"
         assert [root + p for p in brief[10::2]] == [made[s].path for s in ("thumbnail", "preview")]
         assert list(brief[11::2]) == [made[s].bytes for s in ("thumbnail", "preview")]
-        assert cache.files_in_place(brief, 2, brief=True)
-        assert cache.files_in_place(full, 2)
+        assert cache.files_in_place(brief, specs)
+        assert cache.files_in_place(full, specs)
+        # a row read for other specs, or a brief row read as a full one, is refused, not misread
+        with pytest.raises(ValueError, match="row of 14 columns was not read for 1 specs"):
+            cache.files_in_place(brief, specs[:1])
+        with pytest.raises(ValueError, match="row of 24 columns was not read for 3 specs"):
+            cache.files_in_place(full, (*specs, THUMBNAIL))
+        with pytest.raises(ValueError, match="row of 14 columns is no full row for 2 specs"):
+            cache.recorded_derivatives(brief, specs)
         os.truncate(made["preview"].path, 10)
-        assert not cache.files_in_place(brief, 2, brief=True)
-        assert not cache.files_in_place(full, 2)
+        assert not cache.files_in_place(brief, specs)
+        assert not cache.files_in_place(full, specs)
 
 
 @pytest.mark.usefixtures("cli_renders_inline")
 def test_the_cli_counts_unchanged_photos_and_remakes_a_deleted_derivative(
-    library: Path, tmp_path: Path
+    nested_library: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     runner = CliRunner()
-    command = ["process", str(library), "--out", str(out), "--progress", "none"]
+    command = ["process", str(nested_library), "--out", str(out), "--progress", "none"]
     first = runner.invoke(main, [*command, "--json"])
     assert first.exit_code == 0, first.output
     made = {Path(r["id"]).name: r for r in json.loads(first.output)["results"]}
@@ -209,13 +79,13 @@ def test_the_cli_counts_unchanged_photos_and_remakes_a_deleted_derivative(
 
 @pytest.mark.usefixtures("cli_renders_inline")
 def test_the_benchs_in_process_rerun_counts_an_unchanged_library(
-    library: Path, tmp_path: Path
+    nested_library: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    first = CliRunner().invoke(main, ["process", str(library), "--out", str(out), "--json"])
+    first = CliRunner().invoke(main, ["process", str(nested_library), "--out", str(out), "--json"])
     assert first.exit_code == 0, first.output
     done = subprocess.run(
-        bench_library.in_process_command(library, out),
+        bench_library.in_process_command(nested_library, out),
         cwd=Path(bench_library.__file__).parent.parent,
         capture_output=True,
         text=True,

@@ -1,60 +1,31 @@
-"""Re-runs answered from one plain row per photo: the shortcut still re-renders exactly
-what it must (a derivative deleted, cut short or replaced, a source touched or changed,
-a spec changed) and answers the rest with the derivatives the cache records."""
+"""Re-runs answered from one plain row per photo, in both forms: with a result for every
+photo, or with the photos that need nothing only counted (``Pipeline.run(unchanged=...)``,
+the CLI without ``--json``). The shortcut still re-renders exactly what it must (a
+derivative deleted, cut short or replaced, a source touched or changed, a spec changed)
+and answers the rest with the derivatives the cache records."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 import shutil
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from derivo import DerivativeCache, PhotoResult, Pipeline, Spec, SpecSet
-from derivo import pipeline as pipeline_module
 from derivo.cache import FileStat
 from derivo.discover import scan
 from derivo.outcomes import printable
 from derivo.specs import PREVIEW, THUMBNAIL
 from derivo.tasks import Derivative
-from tests.conftest import SAMPLES, CountingExecutor
-
-NAMES = ("a.jpg", "b.jpg", "c.jpg")
+from tests.conftest import SAMPLES, CountingExecutor, old
 
 
-def old(path: Path, age: float = 86_400) -> None:
-    then = time.time() - age
-    os.utime(path, (then, then))
-
-
-@pytest.fixture
-def library(tmp_path: Path) -> Path:
-    """Three photos in a nested folder, older than any record of them."""
-    root = tmp_path / "lib"
-    (root / "x" / "y").mkdir(parents=True)
-    sources = ("jolla.jpg", "canon_hdr_NO.jpg", "Reconyx_HC500_Hyperfire.jpg")
-    folders = (root, root / "x", root / "x" / "y")
-    for name, sample, folder in zip(NAMES, sources, folders, strict=True):
-        shutil.copy(SAMPLES / sample, folder / name)
-        old(folder / name)
-    return root
-
-
-@pytest.fixture
-def hashed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Names of the sources the pipeline reads to hash (those the quick check did not vouch for)."""
-    read: list[str] = []
-    real = pipeline_module.hash_file
-
-    def counted(path: Path) -> str:
-        read.append(path.name)
-        return real(path)
-
-    monkeypatch.setattr(pipeline_module, "hash_file", counted)
-    yield read
+@pytest.fixture(params=[False, True], ids=["results", "counted"])
+def counting(request: pytest.FixtureRequest) -> bool:
+    """The re-run's form: a result for every photo, or the photos that need nothing counted."""
+    return bool(request.param)
 
 
 def run(
@@ -63,26 +34,51 @@ def run(
     library: Path,
     out: Path,
     specs: SpecSet | None = None,
-) -> dict[str, PhotoResult]:
-    pipeline = Pipeline(cache=cache, executor=executor, out_dir=out, specs=specs)
-    with pipeline:
-        return {Path(r.photo_id).name: r for r in pipeline.run(scan([library]))}
+    *,
+    counting: bool = False,
+) -> tuple[dict[str, PhotoResult], list[int]]:
+    """The results a run yields, by file name, and the counts it was told (with ``counting``)."""
+    counts: list[int] = []
+    unchanged = counts.append if counting else None
+    with Pipeline(cache=cache, executor=executor, out_dir=out, specs=specs) as pipeline:
+        found = pipeline.run(scan([library]), unchanged=unchanged)
+        return {Path(r.photo_id).name: r for r in found}, counts
 
 
-def derivative_of(results: dict[str, PhotoResult], name: str) -> Path:
-    return Path(results[name].derivatives["preview"].path)
+def assert_answered(
+    again: dict[str, PhotoResult],
+    counts: list[int],
+    counting: bool,
+    *,
+    unchanged: set[str],
+    others: dict[str, str],
+) -> None:
+    """The re-run answered ``unchanged`` with no work (counted, or each a cached result) and
+    ``others`` with these outcomes."""
+    outcomes = {name: result.outcome for name, result in again.items()}
+    if counting:
+        assert outcomes == others
+        assert sum(counts) == len(unchanged) and all(count > 0 for count in counts)
+    else:
+        assert outcomes == {**dict.fromkeys(unchanged, "cached"), **others}
+        assert counts == []
 
 
-def test_an_unchanged_rerun_answers_with_exactly_the_recorded_derivatives(
-    library: Path, tmp_path: Path, executor: CountingExecutor, hashed: list[str]
+def test_an_unchanged_rerun_needs_nothing_and_answers_with_the_recorded_derivatives(
+    nested_library: Path,
+    tmp_path: Path,
+    executor: CountingExecutor,
+    hashed: list[str],
+    counting: bool,
 ) -> None:
     out = tmp_path / "out"
     with DerivativeCache(out / "derivo.db") as cache:
-        first = run(cache, executor, library, out)
+        first, first_counts = run(cache, executor, nested_library, out, counting=counting)
         hashed.clear()
-        again = run(cache, executor, library, out)
+        again, counts = run(cache, executor, nested_library, out, counting=counting)
+        assert {r.outcome for r in first.values()} == {"rendered"} and first_counts == []
+        assert_answered(again, counts, counting, unchanged={"a.jpg", "b.jpg", "c.jpg"}, others={})
         for name, result in again.items():
-            assert result.outcome == "cached"
             assert result.source_hash == first[name].source_hash
             assert (result.width, result.height) == (first[name].width, first[name].height)
             recorded = cache.derivatives_of([result.source_hash or ""], SpecSet())
@@ -92,14 +88,23 @@ def test_an_unchanged_rerun_answers_with_exactly_the_recorded_derivatives(
     assert executor.submitted == 3
 
 
-@pytest.mark.parametrize("damage", ["deleted", "cut short", "replaced by another size"])
+@pytest.mark.parametrize(
+    ("damage", "spec"),
+    [("deleted", "preview"), ("cut short", "thumbnail"), ("replaced by another size", "preview")],
+)
 def test_a_damaged_derivative_is_made_again_and_only_its_photo(
-    library: Path, tmp_path: Path, executor: CountingExecutor, hashed: list[str], damage: str
+    nested_library: Path,
+    tmp_path: Path,
+    executor: CountingExecutor,
+    hashed: list[str],
+    counting: bool,
+    damage: str,
+    spec: str,
 ) -> None:
     out = tmp_path / "out"
     with DerivativeCache(out / "derivo.db") as cache:
-        first = run(cache, executor, library, out)
-        target = derivative_of(first, "b.jpg")
+        first, _ = run(cache, executor, nested_library, out, counting=counting)
+        target = Path(first["b.jpg"].derivatives[spec].path)
         recorded_size = target.stat().st_size
         if damage == "deleted":
             target.unlink()
@@ -107,66 +112,79 @@ def test_a_damaged_derivative_is_made_again_and_only_its_photo(
             os.truncate(target, recorded_size // 2)
         else:
             replacement = target.with_suffix(".new")
-            replacement.write_bytes(target.read_bytes() + b"\0" * 10)
+            replacement.write_bytes(target.read_bytes() + b"\0")
             os.replace(replacement, target)
         hashed.clear()
-        again = run(cache, executor, library, out)
-    assert {n: r.outcome for n, r in again.items()} == {
-        "a.jpg": "cached",
-        "b.jpg": "rendered",
-        "c.jpg": "cached",
-    }
-    assert target.stat().st_size == again["b.jpg"].derivatives["preview"].bytes
+        again, counts = run(cache, executor, nested_library, out, counting=counting)
+    remade = {"b.jpg": "rendered"}
+    assert_answered(again, counts, counting, unchanged={"a.jpg", "c.jpg"}, others=remade)
+    assert target.stat().st_size == again["b.jpg"].derivatives[spec].bytes
     assert hashed == []  # the source is unchanged: its recorded hash still holds
     assert executor.submitted == 4
 
 
-def test_a_touched_source_is_hashed_again_and_recorded_without_a_render(
-    library: Path, tmp_path: Path, executor: CountingExecutor, hashed: list[str]
+def test_a_touched_source_is_hashed_again_without_a_render_and_a_changed_one_rendered(
+    nested_library: Path,
+    tmp_path: Path,
+    executor: CountingExecutor,
+    hashed: list[str],
+    counting: bool,
 ) -> None:
     out = tmp_path / "out"
-    touched = library / "x" / "b.jpg"
+    touched, changed = nested_library / "x" / "b.jpg", nested_library / "x" / "y" / "c.jpg"
     with DerivativeCache(out / "derivo.db") as cache:
-        run(cache, executor, library, out)
+        first, _ = run(cache, executor, nested_library, out, counting=counting)
         old(touched, age=3600)
-        hashed.clear()
-        again = run(cache, executor, library, out)
-        record = cache.photo(str(touched))
-    assert {r.outcome for r in again.values()} == {"cached"}
-    assert hashed == ["b.jpg"]
-    assert record is not None and record.stat is not None
-    assert record.stat.mtime_ns == touched.stat().st_mtime_ns
-    assert executor.submitted == 3
-
-
-def test_a_changed_source_is_rendered_again(
-    library: Path, tmp_path: Path, executor: CountingExecutor
-) -> None:
-    out = tmp_path / "out"
-    changed = library / "x" / "y" / "c.jpg"
-    with DerivativeCache(out / "derivo.db") as cache:
-        first = run(cache, executor, library, out)
         shutil.copy(SAMPLES / "orientation" / "landscape_3.jpg", changed)
         old(changed)
-        again = run(cache, executor, library, out)
-    assert {n: r.outcome for n, r in again.items()} == {
-        "a.jpg": "cached",
-        "b.jpg": "cached",
-        "c.jpg": "rendered",
-    }
+        hashed.clear()
+        again, counts = run(cache, executor, nested_library, out, counting=counting)
+        record = cache.photo(str(touched))
+    others = {"b.jpg": "cached", "c.jpg": "rendered"}
+    assert_answered(again, counts, counting, unchanged={"a.jpg"}, others=others)
+    assert again["b.jpg"].derivatives == first["b.jpg"].derivatives
     assert again["c.jpg"].source_hash != first["c.jpg"].source_hash
+    assert sorted(hashed) == ["b.jpg", "c.jpg"]
+    assert record is not None and record.stat is not None
+    assert record.stat.mtime_ns == touched.stat().st_mtime_ns
+    assert executor.submitted == 4  # the changed photo only
+
+
+def test_a_source_no_older_than_its_record_is_hashed_not_answered_unread(
+    nested_library: Path,
+    tmp_path: Path,
+    executor: CountingExecutor,
+    hashed: list[str],
+    counting: bool,
+) -> None:
+    out = tmp_path / "out"
+    # an mtime not clearly older than the record: an edit in the same tick could go unseen
+    old(nested_library / "a.jpg", age=-86_400)
+    with DerivativeCache(out / "derivo.db") as cache:
+        run(cache, executor, nested_library, out, counting=counting)
+        hashed.clear()
+        again, counts = run(cache, executor, nested_library, out, counting=counting)
+    rehashed = {"a.jpg": "cached"}
+    assert_answered(again, counts, counting, unchanged={"b.jpg", "c.jpg"}, others=rehashed)
+    assert hashed == ["a.jpg"]
 
 
 def test_a_changed_spec_renders_that_spec_for_every_photo(
-    library: Path, tmp_path: Path, executor: CountingExecutor, hashed: list[str]
+    nested_library: Path,
+    tmp_path: Path,
+    executor: CountingExecutor,
+    hashed: list[str],
+    counting: bool,
 ) -> None:
     out = tmp_path / "out"
     sharper = Spec(name="thumbnail", width=200, height=200, quality=90)
     with DerivativeCache(out / "derivo.db") as cache:
-        first = run(cache, executor, library, out)
+        first, _ = run(cache, executor, nested_library, out, counting=counting)
         hashed.clear()
-        again = run(cache, executor, library, out, SpecSet((sharper, PREVIEW)))
-    assert {r.outcome for r in again.values()} == {"rendered"}
+        specs = SpecSet((sharper, PREVIEW))
+        again, counts = run(cache, executor, nested_library, out, specs, counting=counting)
+    everything = dict.fromkeys(("a.jpg", "b.jpg", "c.jpg"), "rendered")
+    assert_answered(again, counts, counting, unchanged=set(), others=everything)
     assert hashed == []
     for name, result in again.items():
         assert result.derivatives["preview"] == first[name].derivatives["preview"]
@@ -175,16 +193,16 @@ def test_a_changed_spec_renders_that_spec_for_every_photo(
 
 
 def test_a_recorded_row_holds_each_wanted_derivative_or_none(
-    library: Path, tmp_path: Path, executor: CountingExecutor
+    nested_library: Path, tmp_path: Path, executor: CountingExecutor
 ) -> None:
     out = tmp_path / "out"
     wider = Spec(name="wide", width=400, height=400)
-    twin = library / "twin.jpg"
-    shutil.copy(library / "a.jpg", twin)
+    twin = nested_library / "twin.jpg"
+    shutil.copy(nested_library / "a.jpg", twin)
     old(twin)
     with DerivativeCache(out / "derivo.db") as cache:
-        run(cache, executor, library, out)
-        ids = [str(library / "a.jpg"), str(twin), str(library / "unknown.jpg")]
+        run(cache, executor, nested_library, out)
+        ids = [str(nested_library / "a.jpg"), str(twin), str(nested_library / "unknown.jpg")]
         rows = cache.recorded_state(ids, (THUMBNAIL, PREVIEW))
         assert sorted(rows) == sorted(ids[:2])  # one row each, an unknown photo none
         for photo_id, row in rows.items():

@@ -30,6 +30,7 @@ _DERIVATIVE_COLUMNS = ("path", "bytes", "width", "height", "format", "thumbhash"
 _FILE_COLUMNS = _DERIVATIVE_COLUMNS[:2]
 _FIRST = 10  # the first derivative column
 _STRIDE = len(_DERIVATIVE_COLUMNS)
+_STRIDES = (_STRIDE, len(_FILE_COLUMNS))  # a full row's, a brief row's
 _new = object.__new__
 _first = operator.itemgetter(ID)
 _stat = os.stat
@@ -93,14 +94,15 @@ class State(Store):
             [*fingerprints, *ids],
         )
 
-    def files_in_place(self, row: Recorded, specs: int, *, brief: bool = False) -> bool:
-        """Whether each of the ``specs`` derivatives in a row :meth:`recorded_state` read is
-        recorded, and on disk at its recorded size (one ``stat`` each): a file deleted or
-        cut short by hand is then made again, as the cache promises."""
+    def files_in_place(self, row: Recorded, specs: Sequence[Spec]) -> bool:
+        """Whether each of ``specs``' derivatives in a row :meth:`recorded_state` read for
+        them (full or brief: the row's length tells) is recorded, and on disk at its
+        recorded size (one ``stat`` each): a file deleted or cut short by hand is then made
+        again, as the cache promises."""
         prefix = self._root_prefix
-        stride = len(_FILE_COLUMNS) if brief else _STRIDE
+        stride = _stride(row, len(specs))
         try:
-            for at in range(_FIRST, _FIRST + stride * specs, stride):
+            for at in range(_FIRST, len(row), stride):
                 path = row[at]
                 if path is None or _stat(prefix + path).st_size != row[at + 1]:
                     return False
@@ -113,6 +115,8 @@ class State(Store):
     ) -> dict[str, Derivative] | None:
         """The derivatives in a row :meth:`recorded_state` read for ``specs`` (the same
         specs, in the same order), by spec name; None unless every one is recorded."""
+        if len(row) != _FIRST + _STRIDE * len(specs):
+            raise ValueError(f"a row of {len(row)} columns is no full row for {len(specs)} specs")
         made = {}
         prefix = self._root_prefix
         at = _FIRST
@@ -137,3 +141,13 @@ class State(Store):
             made[spec.name] = derivative
             at += _STRIDE
         return made
+
+
+def _stride(row: Recorded, specs: int) -> int:
+    """Columns per derivative in a row read for ``specs`` specs, full or brief, from its
+    length: a row read for other specs raises rather than having its columns misread."""
+    columns = len(row) - _FIRST
+    stride, extra = divmod(columns, specs) if specs else (_STRIDE, columns)
+    if extra or stride not in _STRIDES:
+        raise ValueError(f"a row of {len(row)} columns was not read for {specs} specs")
+    return stride

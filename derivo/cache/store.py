@@ -81,6 +81,9 @@ class Store:
         self._db.execute("PRAGMA busy_timeout = 10000")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute(f"PRAGMA synchronous = {synchronous}")
+        # a write inside a batch keeps a statement journal (the photo-count triggers): in
+        # memory, not a temporary file taking two write calls per page it touches
+        self._db.execute("PRAGMA temp_store = MEMORY")
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise CacheError(

@@ -163,7 +163,10 @@ def process(
             # the renderer while this process imports the rest of the run (in _run, not
             # at the top, for that reason), takes the lock, opens the cache and walks.
             # Otherwise the first photo to render starts them, and a re-run with
-            # nothing to render starts no process.
+            # nothing to render starts no process. A run that then finds the folder
+            # locked, or nothing to render in it, forks the workers only to stop them
+            # (they leave nothing behind): a rare case, paid so the common one, a
+            # first run with photos to render, starts rendering sooner.
             local.start()
     try:
         _run(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 
@@ -34,16 +33,14 @@ def test_a_variant_swept_mid_write_is_not_recorded_and_is_made_next_time(
         webp = variant_spec(thumbnail, "webp")
         jpegs = cache.derivatives(record.hash, pipeline.specs)
         variants = Variants(cache=cache, executor=InlineExecutor(), out_dir=out, limits=Limits())
-        create_temp = atomic.create_temp
+        open_temp = atomic.open_temp
 
-        def swept_after_creation(
-            directory: Path, name: str, *, private: bool = False
-        ) -> tuple[BinaryIO, Path]:
-            made = create_temp(directory, name, private=private)
-            remove_leftovers(directory)  # what the recorder does after a retried render
+        def swept_after_creation(folder: str, name: str, mode: int) -> tuple[int, str]:
+            made = open_temp(folder, name, mode)
+            remove_leftovers(Path(folder))  # what the recorder does after a retried render
             return made
 
-        monkeypatch.setattr(atomic, "create_temp", swept_after_creation)
+        monkeypatch.setattr(atomic, "open_temp", swept_after_creation)
         assert asyncio.run(variants.find_or_make(record, thumbnail, "webp")) is None  # JPEG served
         folder = Path(jpegs["thumbnail"].path).parent
         assert cache.derivatives(record.hash, [webp]) == {}, "nothing recorded"
