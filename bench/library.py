@@ -179,10 +179,9 @@ def figures(run: measure.Run, cores: int) -> dict[str, Any]:
 
 
 def one_round(
-    name: str, repo: Path, library: Path, photos: int, work: Path, original: bool, seed: int
+    name: str, repo: Path, library: Path, photos: int, out: Path, original: bool, seed: int
 ) -> dict[str, dict[str, Any]]:
     cores = len(os.sched_getaffinity(0))
-    out = work / name.replace("/", "_")
     shutil.rmtree(out, ignore_errors=True)
     command = original_command if original else derivo_command
     results = {}
@@ -236,11 +235,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.original:
         contenders.append(("original", REPO, True))
     collected: dict[str, list[dict[str, dict[str, Any]]]] = {name: [] for name, _, _ in contenders}
-    for _ in range(args.runs):
-        for name, repo, original in contenders:
-            collected[name].append(
-                one_round(name, repo, library, args.photos, args.work, original, args.seed)
-            )
+    # Each round writes into a folder of its own, and all are removed at the end: a first
+    # run right after tens of thousands of files were deleted is slower on ext4 without
+    # a journal (its inode allocator passes over recently freed inodes), which is not the
+    # state a library's first run meets.
+    outs = []
+    try:
+        for round_no in range(args.runs):
+            for name, repo, original in contenders:
+                outs.append(args.work / f"{name.replace('/', '_')}-{round_no}")
+                collected[name].append(
+                    one_round(name, repo, library, args.photos, outs[-1], original, args.seed)
+                )
+    finally:
+        for out in outs:
+            shutil.rmtree(out, ignore_errors=True)
     contents = f", {args.distinct} distinct contents" if args.distinct else ""
     print(f"\n{args.photos} photos{contents}, medians of {args.runs} round(s):")
     print(
