@@ -15,6 +15,7 @@ from hypothesis import settings
 import derivo.cli
 from derivo import DerivativeCache, InlineExecutor, Pipeline, RenderFuture, RenderTask, SpecSet
 from derivo import pipeline as pipeline_module
+from tests.smallfs import SmallFs
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -154,3 +155,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     a test needs walks all of it again.
     """
     gc.freeze()
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Iterator[Path]:
+    """A small real file system mounted for the test, to fill to its last page."""
+    mounts = SmallFs()
+    try:
+        yield mounts.mount(tmp_path / "small")
+    finally:
+        mounts.unmount_all()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from derivo import atomic
 from derivo.atomic import TEMP_PATTERN, write_atomically
 from derivo.errors import StorageFull
-from tests.smallfs import SmallFs, fill
+from tests.smallfs import fill
 
 HASH = "ab" * 32
 
@@ -100,15 +99,6 @@ def test_the_temp_file_is_closed_whether_the_write_succeeds_or_fails(
         write_atomically(tmp_path, {"b.jpg": "not bytes"}, sync=False)  # type: ignore[dict-item]
     assert len(opened) == 2 and closed == opened
     assert files_under(tmp_path) == ["a.jpg"]
-
-
-@pytest.fixture
-def small(tmp_path: Path) -> Iterator[Path]:
-    mounts = SmallFs()
-    try:
-        yield mounts.mount(tmp_path / "small")
-    finally:
-        mounts.unmount_all()
 
 
 def test_a_full_device_is_one_clear_error_and_leaves_no_temp_file(small: Path) -> None:

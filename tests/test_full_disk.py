@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,18 +19,9 @@ from click.testing import CliRunner
 from derivo import DerivativeCache, PhotoStatus
 from derivo.cli import main
 from tests.conftest import SAMPLES
-from tests.smallfs import SmallFs, fill, free
+from tests.smallfs import fill, free
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]  # real servers, processes or a browser
-
-
-@pytest.fixture
-def small(tmp_path: Path) -> Iterator[Path]:
-    mounts = SmallFs()
-    try:
-        yield mounts.mount(tmp_path / "small")
-    finally:
-        mounts.unmount_all()
 
 
 @pytest.fixture
