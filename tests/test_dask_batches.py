@@ -1,17 +1,21 @@
-"""Cheap renders share Dask tasks; a worker lost with a shared task loses only its killer.
+"""Renders share Dask tasks; a worker lost with a shared task loses only its killer.
 
 Sharing is what lets one coordinator feed a cluster far faster than the scheduler's
-cost per task allows; these tests check it keeps the pool's promises.
+cost per task allows, and keeps that cost off each render; these tests check it
+keeps the pool's promises, and that a backlog waits at the coordinator.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from derivo import DaskExecutor, RenderTask, WorkerCrashed
+from derivo.executors.dask import MAX_SHARE, TASKS_AHEAD
 from tests.dask_cluster import DEADLINE, cluster
+from tests.gates import Gate
 from tests.workers import scripted
 
 pytestmark = pytest.mark.slow
@@ -48,3 +52,34 @@ def test_cheap_renders_share_tasks_and_a_crash_fails_only_its_render(tmp_path: P
         assert shared < 301 / 2, shared
         stats = dask.stats()
         assert (stats.completed, stats.failed, stats.in_flight) == (304, 1, 0)
+
+
+def test_a_backlog_waits_at_the_coordinator_and_shares_tasks(tmp_path: Path) -> None:
+    gate = Gate.make(tmp_path / "gate")
+
+    def task(i: int) -> RenderTask:
+        source = f"gate:{gate.folder}"
+        return RenderTask(source=source, source_hash=f"{i:064x}", specs=(), out_dir=str(tmp_path))
+
+    with (
+        cluster(tmp_path / "logs") as running,
+        DaskExecutor(running.address, func=scripted) as dask,
+    ):
+        threads = 2
+        try:
+            with dask._cond:  # queued at once, as a pipeline feeding a window does
+                futures = [dask.submit(task(i)) for i in range(60)]
+            gate.wait_for(threads)  # each worker holds a render of its first task
+            deadline = time.monotonic() + DEADLINE
+            while dask.dask_tasks < TASKS_AHEAD * threads and time.monotonic() < deadline:
+                time.sleep(0.01)
+            # nothing lands while the gate is shut: what went is all that may go
+            assert dask.dask_tasks == TASKS_AHEAD * threads
+            stats = dask.stats()
+            assert stats.in_flight == TASKS_AHEAD * threads * MAX_SHARE
+            assert stats.queued == 60 - stats.in_flight
+        finally:
+            gate.open()
+        assert [f.result(timeout=DEADLINE).width > 0 for f in futures] == [True] * 60
+        assert dask.dask_tasks < 60 / 2
+        assert dask.stats().completed == 60

@@ -14,9 +14,11 @@
 * Input errors come back as results and are never retried.
 
 One render occupies one Dask worker thread and about one core (libvips runs one
-thread per render), so a cluster's parallelism is its total worker threads. Cheap
-renders travel several to a Dask task, so that the scheduler's cost per task (about
-a millisecond) does not bound how many photos per second one coordinator feeds.
+thread per render), so a cluster's parallelism is its total worker threads. Only
+:data:`TASKS_AHEAD` Dask tasks per thread are on the cluster at once; renders beyond
+wait here and then share tasks (:func:`plan_tasks`), so that Dask's cost per task
+weighs less on each render and does not bound how many photos per second one
+coordinator feeds.
 :meth:`DaskExecutor.check` refuses a cluster whose workers run another derivo or
 do not share the sources and the output folder.
 """
@@ -30,11 +32,11 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from derivo.errors import ClusterError, QueueFull, RenderFailed, TaskTimeout, WorkerCrashed
 from derivo.executors.base import RenderFuture, settle
@@ -49,13 +51,18 @@ from derivo.executors.dask_tasks import (
 from derivo.executors.pool import PoolStats
 from derivo.tasks import RenderResult, RenderTask
 
-__all__ = ["DaskExecutor", "derivo_version"]
+__all__ = ["DaskExecutor", "derivo_version", "plan_tasks"]
 
 _PROBE_PREFIX = ".derivo-probe-"
 #: Renders go several to a Dask task until a task holds about this much work.
 BATCH_SECONDS = 0.05
 #: The most renders in one Dask task.
 MAX_BATCH = 64
+#: Dask tasks kept on the cluster per worker thread (one running, one waiting on its
+#: worker, one at the scheduler); renders beyond them wait here, to share tasks.
+TASKS_AHEAD = 3
+#: The most renders a backlog puts in one task (cheap renders share more: MAX_BATCH).
+MAX_SHARE = 4
 
 
 def _default_render(task: RenderTask) -> RenderResult:
@@ -73,6 +80,8 @@ class _Entry:
     attempt: int = 1
     alone: bool = False  # in a Dask task of its own: its last batch died or stalled
 
+
+T = TypeVar("T")
 
 #: A render's answer: its entry, success, the result or error, attempts taken.
 _Settled = tuple[_Entry, bool, Any, int]
@@ -102,6 +111,28 @@ def _reachable(address: str, timeout: float) -> None:
 
 def _reason(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def plan_tasks(
+    alone: Sequence[T], together: Sequence[T], *, room: int, threads: int, cheap: int = 1
+) -> list[list[T]]:
+    """Group waiting renders into at most ``room`` Dask tasks, the first to send first.
+
+    Each Dask task costs about 8 ms of CPU in the scheduler, the worker's event loop
+    and the client, whatever it holds (measured on 100 camera photos), so renders
+    share tasks: ``cheap`` to a task (renders that take far less than a task's cost,
+    see :data:`BATCH_SECONDS`), and up to :data:`MAX_SHARE` while a backlog of more
+    than :data:`TASKS_AHEAD` tasks per thread waits. As the backlog runs out, tasks
+    shrink to one render, so that no thread is left waiting for a long task at the
+    end of a run. ``alone`` renders (retries of a task that died) go one to a task.
+    """
+    threads = max(1, threads)
+    alone = list(alone)[: max(0, room)]
+    # at least two tasks per worker thread, so no thread waits for a long batch
+    size = min(cheap, -(-len(together) // (2 * threads)))
+    size = max(1, size, min(MAX_SHARE, len(together) // (TASKS_AHEAD * threads)))
+    sent = together[: max(0, room - len(alone)) * size]
+    return [[e] for e in alone] + [list(sent[i : i + size]) for i in range(0, len(sent), size)]
 
 
 class DaskExecutor:
@@ -315,14 +346,14 @@ class DaskExecutor:
         while True:
             with self._cond:
                 self._cond.wait_for(
-                    lambda: self._outbox or self._closing,
+                    lambda: self._room() or self._closing,
                     timeout=max(0.0, next_look - time.monotonic()),
                 )
                 if self._closing:
                     return
-                entries, self._outbox = self._outbox, []
-            if entries:
-                self._send(entries)
+                batches = self._take()
+            if batches:
+                self._send(batches)
             if time.monotonic() >= next_look:
                 self._watch()
                 next_look = time.monotonic() + every
@@ -332,12 +363,24 @@ class DaskExecutor:
             return 1
         return max(1, min(MAX_BATCH, int(BATCH_SECONDS / max(self._render_seconds, 1e-6))))
 
-    def _send(self, entries: list[_Entry]) -> None:
-        together = [e for e in entries if not e.alone]
-        # at least two tasks per worker thread, so no thread waits for a long batch
-        size = min(self._batch_size(), -(-len(together) // max(2, 2 * self._threads)))
-        batches = [[e] for e in entries if e.alone]
-        batches += [together[i : i + size] for i in range(0, len(together), max(1, size))]
+    def _room(self) -> int:
+        """How many more Dask tasks may go to the cluster now (under the lock)."""
+        if not self._outbox:
+            return 0
+        return max(0, TASKS_AHEAD * max(1, self._threads) - len(self._in_flight))
+
+    def _take(self) -> list[list[_Entry]]:
+        """Take what to send now out of the outbox, grouped into Dask tasks (under the lock)."""
+        alone = [e for e in self._outbox if e.alone]
+        together = [e for e in self._outbox if not e.alone]
+        batches = plan_tasks(
+            alone, together, room=self._room(), threads=self._threads, cheap=self._batch_size()
+        )
+        taken = {id(e) for batch in batches for e in batch}
+        self._outbox = [e for e in self._outbox if id(e) not in taken]
+        return batches
+
+    def _send(self, batches: list[list[_Entry]]) -> None:
         try:
             dask_futures = self.client.map(
                 self._body,
@@ -347,7 +390,7 @@ class DaskExecutor:
             )
         except Exception as exc:  # the client is closed, or the scheduler gone
             error = RenderFailed(f"cannot send renders to the Dask scheduler: {_reason(exc)}")
-            self._finish([(e, False, error, e.attempt) for e in entries], [])
+            self._finish([(e, False, error, e.attempt) for b in batches for e in b], [])
             return
         with self._cond:
             self.dask_tasks += len(batches)
