@@ -1,4 +1,4 @@
-"""How waiting renders are grouped into Dask tasks: shared while a backlog waits, alone at the end."""
+"""How waiting renders go into Dask tasks: shared while a backlog waits, alone at the end."""
 
 from __future__ import annotations
 
