@@ -11,11 +11,12 @@ import importlib
 import threading
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from derivo import RenderResult, RenderTask
-from derivo.executors.dask_tasks import run_batch
+from derivo.executors.dask_tasks import Outcome, run_batch
 
 DEADLINE = 60.0
 
@@ -30,6 +31,12 @@ def _task(out: Path, i: int) -> RenderTask:
     return RenderTask(source=f"photo-{i}", source_hash=f"{i:064x}", specs=(), out_dir=str(out))
 
 
+def _rendered(render: Any, timeout: float, tasks: tuple[RenderTask, ...]) -> list[Outcome]:
+    """The outcomes of one Dask task's body run here."""
+    _worker, outcomes = run_batch(render, timeout, tasks)
+    return outcomes
+
+
 def _result() -> RenderResult:
     return RenderResult(width=1, height=1, derivatives=(), seconds=0.0)
 
@@ -41,8 +48,8 @@ def test_renders_of_one_dask_thread_share_one_render_thread(tmp_path: Path) -> N
         threads.append(threading.get_ident())
         return _result()
 
-    first = run_batch(render, DEADLINE, (_task(tmp_path, 1), _task(tmp_path, 2)))
-    second = run_batch(render, DEADLINE, (_task(tmp_path, 3),))
+    first = _rendered(render, DEADLINE, (_task(tmp_path, 1), _task(tmp_path, 2)))
+    second = _rendered(render, DEADLINE, (_task(tmp_path, 3),))
     assert [kind for kind, *_ in first + second] == ["ok", "ok", "ok"]
     assert len(set(threads)) == 1 and threads[0] != threading.get_ident()
 
@@ -56,7 +63,7 @@ def test_two_dask_threads_render_at_once(tmp_path: Path) -> None:
         return _result()
 
     def dask_thread(i: int) -> None:
-        kinds.extend(kind for kind, *_ in run_batch(render, DEADLINE, (_task(tmp_path, i),)))
+        kinds.extend(kind for kind, *_ in _rendered(render, DEADLINE, (_task(tmp_path, i),)))
 
     threads = [threading.Thread(target=dask_thread, args=(i,)) for i in range(2)]
     for thread in threads:
@@ -81,10 +88,10 @@ def test_a_render_that_overran_leaves_its_thread_behind(
         return _result()
 
     try:
-        stuck = run_batch(render, 0.2, (_task(tmp_path, 1), _task(tmp_path, 2)))
+        stuck = _rendered(render, 0.2, (_task(tmp_path, 1), _task(tmp_path, 2)))
         # the render not reached is left for the coordinator to send again
         assert [(kind, value) for kind, value, *_ in stuck] == [("timeout", worker.address)]
-        after = run_batch(render, DEADLINE, (_task(tmp_path, 3),))
+        after = _rendered(render, DEADLINE, (_task(tmp_path, 3),))
         assert [kind for kind, *_ in after] == ["ok"]
         assert len(set(threads)) == 2  # not queued behind the render that still runs
     finally:
@@ -106,7 +113,7 @@ def test_the_thread_of_a_render_that_overran_ends_with_that_render(
         return _result()
 
     try:
-        stuck = run_batch(render, 0.2, (_task(tmp_path, 1),))
+        stuck = _rendered(render, 0.2, (_task(tmp_path, 1),))
         assert [kind for kind, *_ in stuck] == ["timeout"]
         assert running[0].is_alive()
     finally:

@@ -38,12 +38,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from derivo.errors import ClusterError, QueueFull, RenderFailed, TaskTimeout, WorkerCrashed
+from derivo.errors import (
+    ClusterError,
+    DerivoError,
+    QueueFull,
+    RenderFailed,
+    TaskTimeout,
+    WorkerCrashed,
+)
 from derivo.executors.base import RenderFuture, settle
 from derivo.executors.dask_tasks import (
-    Outcome,
+    Answer,
     derivo_version,
     executing,
+    make_written_durable,
     probe,
     run_batch,
     warm,
@@ -79,6 +87,7 @@ class _Entry:
     future: RenderFuture
     attempt: int = 1
     alone: bool = False  # in a Dask task of its own: its last batch died or stalled
+    worker: str = ""  # the address of the worker that rendered it last
 
 
 T = TypeVar("T")
@@ -472,24 +481,74 @@ class DaskExecutor:
                 values = dict(zip(finished, self.client.gather(finished), strict=True))
             except Exception:  # e.g. a result lost with its worker: fetch them one by one
                 values = {}
+            settled: list[_Settled] = []
+            again: list[_Entry] = []
             for dask_future in ready:
-                self._landed(dask_future, values.get(dask_future))
+                landed, retried = self._landed(dask_future, values.get(dask_future))
+                settled += landed
+                again += retried
+            durable, lost = self._made_durable(settled)
+            self._finish(durable, again + lost)
             if None in batch:
                 return
 
-    def _landed(self, dask_future: Any, value: list[Outcome] | None) -> None:
+    def _landed(
+        self, dask_future: Any, value: Answer | None
+    ) -> tuple[list[_Settled], list[_Entry]]:
         with self._cond:
             entries = self._in_flight.pop(dask_future, None)
             if entries is not None and dask_future.status in ("pending", "lost"):
                 # its result was lost with a worker before we fetched it: Dask computes it again
                 self._in_flight[dask_future] = entries
                 self._helper(self._land_again, dask_future)
-                return
-        if entries is not None:  # else cancelled by the watchdog or by close
-            self._finish(*self._outcomes(dask_future, value, entries))
+                return [], []
+        if entries is None:  # cancelled by the watchdog or by close
+            return [], []
+        return self._outcomes(dask_future, value, entries)
+
+    def _made_durable(self, settled: list[_Settled]) -> tuple[list[_Settled], list[_Entry]]:
+        """``settled``, once the files of its renders survive a power loss; and the renders
+        to send again, as their worker was lost before it made their files durable.
+
+        Each worker that wrote files syncs them in a thread beside its next renders,
+        all workers in one round trip: renders wait for the sync, not the worker.
+        """
+        written: dict[str, list[str]] = {}
+        for entry, ok, result, _ in settled:
+            if ok and entry.task.sync and result.derivatives:
+                written.setdefault(entry.worker, []).extend(d.path for d in result.derivatives)
+        if not written:
+            return settled, []
+        try:
+            answers = self.client.run(
+                make_written_durable, written, workers=list(written), on_error="return"
+            )
+        except Exception as exc:  # the scheduler is gone
+            answers = dict.fromkeys(written, exc)
+        durable: list[_Settled] = []
+        again: list[_Entry] = []
+        for entry, ok, result, attempts in settled:
+            if entry.worker not in written or not (ok and entry.task.sync):
+                durable.append((entry, ok, result, attempts))
+                continue
+            answer = answers.get(entry.worker, ClusterError("no answer"))
+            if answer is None:
+                durable.append((entry, ok, result, attempts))
+            elif isinstance(answer, DerivoError):  # e.g. a full device
+                durable.append((entry, False, answer, attempts))
+            elif entry.attempt < self.max_attempts and not self._closing:
+                entry.attempt += 1  # its files may be lost with the worker: render again
+                again.append(entry)
+            else:
+                error = WorkerCrashed(
+                    f"Dask worker {entry.worker} was lost before it made the files durable "
+                    f"({entry.attempt} attempts)"
+                )
+                durable.append((entry, False, error, entry.attempt))
+        return durable, again
 
     def _outcomes(
-        self, dask_future: Any, value: list[Outcome] | None, entries: list[_Entry]
+        self, dask_future: Any, value: Answer | None, entries: list[_Entry]
     ) -> tuple[list[_Settled], list[_Entry]]:
         """What became of one Dask task's renders: settled ones, and ones to send again."""
         if dask_future.status == "finished":
@@ -513,17 +572,19 @@ class DaskExecutor:
         return [(entries[0], False, WorkerCrashed(f"Dask worker died on {n} attempts"), n)], []
 
     def _rendered(
-        self, entries: list[_Entry], value: list[Outcome]
+        self, entries: list[_Entry], value: Answer
     ) -> tuple[list[_Settled], list[_Entry]]:
+        worker, outcomes = value
         settled: list[_Settled] = []
         overran: list[_Entry] = []
-        again = entries[len(value) :]  # not reached: behind a render that overran
-        for entry, (kind, result, leftovers, seconds) in zip(entries, value, strict=False):
+        again = entries[len(outcomes) :]  # not reached: behind a render that overran
+        for entry, (kind, result, leftovers, seconds) in zip(entries, outcomes, strict=False):
             if kind == "timeout":
                 self._restart(result)
                 overran.append(entry)
                 continue
             self._timed(seconds)
+            entry.worker = worker
             attempts = max(entry.attempt, 2) if leftovers else entry.attempt
             settled.append((entry, kind == "ok", result, attempts))
         if overran:

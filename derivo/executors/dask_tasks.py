@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from derivo.atomic import make_durable
 from derivo.errors import DerivoError, RenderFailed
 from derivo.specs import RENDERER_VERSION
 from derivo.tasks import RenderResult, RenderTask, source_folder
@@ -24,6 +25,8 @@ from derivo.tasks import RenderResult, RenderTask, source_folder
 #: One render's outcome: ``(status, value, a try before left files, seconds)``;
 #: status ``ok`` (value: the result), ``error`` (the error) or ``timeout`` (the worker).
 Outcome = tuple[str, Any, bool, float]
+#: A Dask task's answer: the worker that ran it, and the outcome of each render it reached.
+Answer = tuple[str, list[Outcome]]
 
 
 def derivo_version() -> str:
@@ -47,14 +50,13 @@ def _import_renderer() -> None:
 
 def run_batch(
     func: Callable[[RenderTask], RenderResult], timeout: float, tasks: tuple[RenderTask, ...]
-) -> list[Outcome]:
+) -> Answer:
     """Body of one Dask task: render ``tasks`` in turn, each within ``timeout``.
 
     Stops after a render that overran: its thread still runs, so the coordinator
-    restarts this worker and sends the renders not reached again. What the tasks
-    ask to be durable is, before the answer leaves, with one ``syncfs`` for the
-    batch rather than an fsync per file and folder (about half the wait) where
-    :func:`~derivo.atomic.make_durable` can trust it.
+    restarts this worker and sends the renders not reached again. The files are not
+    made durable here, where the next task would wait for the sync: the coordinator
+    asks for that (:func:`make_written_durable`) before it takes a render as done.
     """
     from derivo.render import init_worker
 
@@ -64,34 +66,35 @@ def run_batch(
         outcomes.append(_run_one(func, replace(task, sync=False), timeout))
         if outcomes[-1][0] == "timeout":
             break
-    return _durable(tasks, outcomes)
+    return _this_worker(), outcomes
 
 
-def _durable(tasks: tuple[RenderTask, ...], outcomes: list[Outcome]) -> list[Outcome]:
-    """``outcomes``, once the files of the successful renders survive a power loss."""
-    from derivo.atomic import make_durable
+def _this_worker() -> str:
+    from distributed import get_worker
 
-    written = [
-        Path(made.path)
-        for task, (kind, result, _, _) in zip(tasks, outcomes, strict=False)
-        if kind == "ok" and task.sync
-        for made in result.derivatives
-    ]
-    if not written:
-        return outcomes
     try:
-        make_durable(written)
+        return str(get_worker().address)
+    except ValueError:  # not on a Dask worker
+        return ""
+
+
+async def make_written_durable(
+    written: dict[str, list[str]], dask_worker: Any = None
+) -> DerivoError | None:
+    """On each worker, at the coordinator's request: make the files it wrote durable.
+
+    ``written`` maps workers' addresses to the files each wrote. The sync runs in a
+    thread of its own, so the worker renders on meanwhile. Answers what went wrong
+    with the sync (a full device, say), or None.
+    """
+    paths = written.get(dask_worker.address, [])
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, make_durable, paths)
     except DerivoError as exc:
-        error: DerivoError = exc
+        return exc
     except OSError as exc:
-        error = RenderFailed(f"cannot make the derivatives durable: {exc}")
-    else:
-        return outcomes
-    return [
-        ("error", error, leftovers, seconds) if kind == "ok" and task.sync else outcome
-        for task, outcome in zip(tasks, outcomes, strict=False)
-        for kind, _, leftovers, seconds in [outcome]
-    ]
+        return RenderFailed(f"cannot make the derivatives durable: {exc}")
+    return None
 
 
 def _run_one(
