@@ -9,6 +9,9 @@ and one of:
 * ``DERIVO_TEST_STALL`` (a :class:`~tests.gates.Gate` folder): each render's task
   waits at the gate *before* the render's own time limit starts, as a task that
   a live worker never answers for; only the coordinator's watchdog ends it.
+* ``DERIVO_TEST_SYNC`` (a :class:`~tests.gates.Gate` folder): each sync of written
+  files the coordinator asks a worker for waits at the gate, then syncs; with a
+  file ``full`` in the folder it fails as on a full device instead.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from derivo.errors import StorageFull
 from derivo.executors import dask_tasks
 from derivo.tasks import RenderResult, RenderTask
 from tests.gates import wait_at
@@ -27,6 +31,7 @@ from tests.gates import wait_at
 _module = importlib.import_module("derivo.render")
 _render = _module.render
 _run_one = dask_tasks._run_one
+_make_durable = dask_tasks.make_durable
 
 
 def gated_render(task: RenderTask) -> RenderResult:
@@ -42,8 +47,18 @@ def stalled_run_one(func: Any, task: RenderTask, timeout: float) -> dask_tasks.O
     return _run_one(func, task, timeout)
 
 
+def gated_make_durable(files: Any) -> None:
+    gate = os.environ["DERIVO_TEST_SYNC"]
+    wait_at(gate)
+    if (Path(gate) / "full").exists():
+        raise StorageFull("no space left on device")
+    _make_durable(files)
+
+
 def dask_setup(worker: Any) -> None:
     if "DERIVO_TEST_GATE" in os.environ:
         _module.render = gated_render
     if "DERIVO_TEST_STALL" in os.environ:
         dask_tasks._run_one = stalled_run_one  # type: ignore[assignment]
+    if "DERIVO_TEST_SYNC" in os.environ:
+        dask_tasks.make_durable = gated_make_durable

@@ -1,0 +1,98 @@
+"""On a cluster, a render is done once its files are durable, and its worker renders on meanwhile.
+
+The worker that wrote a render's files syncs them when the coordinator asks, in a
+thread beside its next render; the render is settled only after. Each worker holds
+that sync at a gate (``tests.dask_gate``), so the tests act while it provably runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from derivo import DaskExecutor, RenderTask, StorageFull
+from derivo.specs import DEFAULT_SPECS
+from derivo.tasks import derivative_path
+from tests.conftest import SAMPLES
+from tests.dask_cluster import DEADLINE, cluster
+from tests.gates import Gate
+
+pytestmark = pytest.mark.slow
+
+PHOTOS = sorted(SAMPLES.glob("*.jpg"))
+
+
+def _task(out: Path, i: int) -> RenderTask:
+    return RenderTask(
+        source=str(PHOTOS[i]), source_hash=f"{i:064x}", specs=DEFAULT_SPECS, out_dir=str(out)
+    )
+
+
+def _syncs_at(gate: Gate) -> dict[str, str]:
+    return {
+        "DERIVO_TEST_SYNC": str(gate.folder),
+        "DASK_DISTRIBUTED__WORKER__PRELOAD": "tests.dask_gate",
+    }
+
+
+def test_a_worker_renders_on_while_it_makes_its_last_files_durable(tmp_path: Path) -> None:
+    gate, out = Gate.make(tmp_path / "gate"), tmp_path / "out"
+    with (
+        cluster(tmp_path / "logs", workers=1, env=_syncs_at(gate)) as running,
+        DaskExecutor(running.address) as dask,
+    ):
+        try:
+            first = dask.submit(_task(out, 0))
+            gate.wait_for(1)  # the worker holds the sync of the first render's files
+            second = dask.submit(_task(out, 1))
+            made = [derivative_path(out, f"{1:064x}", spec) for spec in DEFAULT_SPECS]
+            deadline = time.monotonic() + DEADLINE
+            while not all(path.exists() for path in made) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert all(path.exists() for path in made)  # rendered beside the held sync
+            assert not first.done()  # not done before its files are durable
+        finally:
+            gate.open()
+        for future in (first, second):
+            result = future.result(timeout=DEADLINE)
+            assert future.attempts == 1
+            assert all(Path(d.path).stat().st_size > 0 for d in result.derivatives)
+
+
+def test_a_render_whose_worker_is_lost_before_its_files_are_durable_is_rendered_again(
+    tmp_path: Path,
+) -> None:
+    gate, out = Gate.make(tmp_path / "gate"), tmp_path / "out"
+    with (
+        cluster(tmp_path / "logs", workers=2, env=_syncs_at(gate)) as running,
+        DaskExecutor(running.address) as dask,
+    ):
+        try:
+            future = dask.submit(_task(out, 0))
+            [worker_pid] = gate.wait_for(1)
+            os.kill(worker_pid, signal.SIGKILL)  # holding the sync of the render's files
+        finally:
+            gate.open()
+        result = future.result(timeout=DEADLINE)
+        assert future.attempts == 2
+        assert len(gate.arrivals()) == 2 and gate.arrivals()[1] != worker_pid
+        assert all(Path(d.path).stat().st_size > 0 for d in result.derivatives)
+
+
+def test_a_sync_that_fails_fails_its_renders_with_its_reason(tmp_path: Path) -> None:
+    gate, out = Gate.make(tmp_path / "gate"), tmp_path / "out"
+    (gate.folder / "full").touch()
+    gate.open()
+    with (
+        cluster(tmp_path / "logs", workers=1, env=_syncs_at(gate)) as running,
+        DaskExecutor(running.address) as dask,
+    ):
+        futures = [dask.submit(_task(out, i)) for i in range(2)]
+        for future in futures:
+            with pytest.raises(StorageFull, match="^no space left on device$"):
+                future.result(timeout=DEADLINE)
+        assert len(gate.arrivals()) >= 1
