@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from derivo import DaskExecutor, RenderTask, StorageFull
+from derivo import DaskExecutor, RenderTask, StorageFull, TaskTimeout
 from derivo.specs import DEFAULT_SPECS
 from derivo.tasks import derivative_path
 from tests.conftest import SAMPLES
 from tests.dask_cluster import DEADLINE, cluster
 from tests.gates import Gate
+from tests.workers import writes_a_file
 
 pytestmark = pytest.mark.slow
 
@@ -96,3 +97,21 @@ def test_a_sync_that_fails_fails_its_renders_with_its_reason(tmp_path: Path) -> 
             with pytest.raises(StorageFull, match="^no space left on device$"):
                 future.result(timeout=DEADLINE)
         assert len(gate.arrivals()) >= 1
+
+
+def test_a_sync_that_never_ends_is_given_up_and_its_worker_restarted(tmp_path: Path) -> None:
+    gate, out = Gate.make(tmp_path / "gate"), tmp_path / "out"
+    with (
+        cluster(tmp_path / "logs", workers=1, env=_syncs_at(gate)) as running,
+        DaskExecutor(running.address, func=writes_a_file, task_timeout=1.0, max_attempts=2) as dask,
+    ):
+        try:
+            future = dask.submit(_task(out, 0))
+            with pytest.raises(TaskTimeout, match=r"^making the files durable took over 1 s$"):
+                future.result(timeout=DEADLINE)
+            assert future.attempts == 2
+            # each attempt's sync was held by a worker of its own: the first was restarted
+            assert len(set(gate.wait_for(2))) == 2
+            assert dask.stats().restarts == 2
+        finally:
+            gate.open()

@@ -11,7 +11,7 @@ import signal
 import time
 from pathlib import Path
 
-from derivo import CorruptImage, RenderResult, RenderTask
+from derivo import CorruptImage, Derivative, RenderResult, RenderTask
 from derivo.render import render
 from tests.gates import wait_at
 
@@ -44,3 +44,20 @@ def crash_mid_write(task: RenderTask) -> RenderResult:
         (folder / ".preview-0123.jpg.k3x9.tmp").write_bytes(b"half a jpeg")
         os.kill(os.getpid(), signal.SIGKILL)
     return render(task)
+
+
+def writes_a_file(task: RenderTask) -> RenderResult:
+    """A render that only writes a few bytes for each spec: files to sync, at once."""
+    folder = Path(task.out_dir) / task.source_hash[:2] / task.source_hash
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    for spec in task.specs:
+        path = folder / spec.filename
+        path.write_bytes(b"derivative")
+        size = path.stat().st_size
+        made.append(
+            Derivative(
+                spec=spec.name, path=str(path), width=1, height=1, bytes=size, format=spec.format
+            )
+        )
+    return RenderResult(width=1, height=1, derivatives=tuple(made), seconds=0.0)

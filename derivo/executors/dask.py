@@ -521,10 +521,17 @@ class DaskExecutor:
             return settled, []
         try:
             answers = self.client.run(
-                make_written_durable, written, workers=list(written), on_error="return"
+                make_written_durable,
+                written,
+                self.task_timeout,
+                workers=list(written),
+                on_error="return",
             )
         except Exception as exc:  # the scheduler is gone
             answers = dict.fromkeys(written, exc)
+        for worker, answer in answers.items():
+            if isinstance(answer, TaskTimeout):  # its sync thread is stuck: start afresh
+                self._restart(worker)
         durable: list[_Settled] = []
         again: list[_Entry] = []
         for entry, ok, result, attempts in settled:
@@ -534,15 +541,19 @@ class DaskExecutor:
             answer = answers.get(entry.worker, ClusterError("no answer"))
             if answer is None:
                 durable.append((entry, ok, result, attempts))
-            elif isinstance(answer, DerivoError):  # e.g. a full device
-                durable.append((entry, False, answer, attempts))
+            elif isinstance(answer, DerivoError) and not isinstance(answer, TaskTimeout):
+                durable.append((entry, False, answer, attempts))  # e.g. a full device
             elif entry.attempt < self.max_attempts and not self._closing:
                 entry.attempt += 1  # its files may be lost with the worker: render again
                 again.append(entry)
             else:
-                error = WorkerCrashed(
-                    f"Dask worker {entry.worker} was lost before it made the files durable "
-                    f"({entry.attempt} attempts)"
+                error = (
+                    answer
+                    if isinstance(answer, TaskTimeout)
+                    else WorkerCrashed(
+                        f"Dask worker {entry.worker} was lost before it made the files "
+                        f"durable ({entry.attempt} attempts)"
+                    )
                 )
                 durable.append((entry, False, error, entry.attempt))
         return durable, again

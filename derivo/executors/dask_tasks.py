@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from derivo.atomic import make_durable
-from derivo.errors import DerivoError, RenderFailed
+from derivo.errors import DerivoError, RenderFailed, TaskTimeout
 from derivo.specs import RENDERER_VERSION
 from derivo.tasks import RenderResult, RenderTask, source_folder
 
@@ -79,17 +79,22 @@ def _this_worker() -> str:
 
 
 async def make_written_durable(
-    written: dict[str, list[str]], dask_worker: Any = None
+    written: dict[str, list[str]], timeout: float, dask_worker: Any = None
 ) -> DerivoError | None:
     """On each worker, at the coordinator's request: make the files it wrote durable.
 
     ``written`` maps workers' addresses to the files each wrote. The sync runs in a
     thread of its own, so the worker renders on meanwhile. Answers what went wrong
-    with the sync (a full device, say), or None.
+    (a full device, say, or :class:`~derivo.errors.TaskTimeout` for a sync still
+    running after ``timeout`` seconds, as on a file server that stopped answering),
+    or None.
     """
     paths = written.get(dask_worker.address, [])
+    sync = asyncio.get_running_loop().run_in_executor(None, make_durable, paths)
     try:
-        await asyncio.get_running_loop().run_in_executor(None, make_durable, paths)
+        await asyncio.wait_for(sync, timeout)
+    except TimeoutError:
+        return TaskTimeout(f"making the files durable took over {timeout:g} s")
     except DerivoError as exc:
         return exc
     except OSError as exc:
