@@ -8,6 +8,7 @@ keeps the pool's promises, and that a backlog waits at the coordinator.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,56 @@ def test_a_backlog_waits_at_the_coordinator_and_shares_tasks(tmp_path: Path) -> 
         assert [f.result(timeout=DEADLINE).width > 0 for f in futures] == [True] * 60
         assert dask.dask_tasks < 60 / 2
         assert dask.stats().completed == 60
+
+
+def _gated(gate: Gate, out: Path, i: int) -> RenderTask:
+    source = f"gate:{gate.folder}"
+    return RenderTask(source=source, source_hash=f"{i:064x}", specs=(), out_dir=str(out))
+
+
+def _until(condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + DEADLINE
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_a_worker_that_joins_during_a_run_is_given_tasks(tmp_path: Path) -> None:
+    gate = Gate.make(tmp_path / "gate")
+    with (
+        cluster(tmp_path / "logs", workers=1) as running,
+        DaskExecutor(running.address, func=scripted) as dask,
+    ):
+        dask.check(out_dir=tmp_path)
+        try:
+            with dask._cond:
+                futures = [dask.submit(_gated(gate, tmp_path, i)) for i in range(60)]
+            gate.wait_for(1)
+            assert _until(lambda: dask.dask_tasks == TASKS_AHEAD)  # one thread so far
+            running.worker("w1")
+            assert _until(lambda: dask.dask_tasks == TASKS_AHEAD * 2)  # and now two
+        finally:
+            gate.open()
+        assert [f.result(timeout=DEADLINE).width > 0 for f in futures] == [True] * 60
+
+
+def test_renders_given_up_while_they_wait_here_are_never_sent(tmp_path: Path) -> None:
+    gate = Gate.make(tmp_path / "gate")
+    with (
+        cluster(tmp_path / "logs", workers=1) as running,
+        DaskExecutor(running.address, func=scripted) as dask,
+    ):
+        dask.check(out_dir=tmp_path)
+        try:
+            with dask._cond:
+                futures = [dask.submit(_gated(gate, tmp_path, i)) for i in range(30)]
+            gate.wait_for(1)
+            assert _until(lambda: dask.dask_tasks == TASKS_AHEAD)
+            given_up = futures[-10:]
+            assert all(f.cancel() for f in given_up)  # still waiting here, not sent
+        finally:
+            gate.open()
+        assert [f.result(timeout=DEADLINE).width > 0 for f in futures[:-10]] == [True] * 20
+        assert _until(lambda: dask.stats().in_flight == 0)
+        stats = dask.stats()
+        assert (stats.completed, stats.queued) == (20, 0)

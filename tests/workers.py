@@ -13,6 +13,7 @@ from pathlib import Path
 
 from derivo import CorruptImage, Derivative, RenderResult, RenderTask
 from derivo.render import render
+from derivo.tasks import derivative_path
 from tests.gates import wait_at
 
 
@@ -48,11 +49,10 @@ def crash_mid_write(task: RenderTask) -> RenderResult:
 
 def writes_a_file(task: RenderTask) -> RenderResult:
     """A render that only writes a few bytes for each spec: files to sync, at once."""
-    folder = Path(task.out_dir) / task.source_hash[:2] / task.source_hash
-    folder.mkdir(parents=True, exist_ok=True)
     made = []
     for spec in task.specs:
-        path = folder / spec.filename
+        path = derivative_path(Path(task.out_dir), task.source_hash, spec)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"derivative")
         size = path.stat().st_size
         made.append(

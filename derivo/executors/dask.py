@@ -12,6 +12,10 @@
   the worker started it, restarts
   that worker and tries again, up to ``max_attempts``, then ``TaskTimeout``.
 * Input errors come back as results and are never retried.
+* A render is done once its files are durable: the worker that wrote them syncs
+  them when the coordinator asks, in a thread beside its next render. A worker lost
+  before that has the render sent again; a sync over the time limit restarts the
+  worker, then sends the render again.
 
 One render occupies one Dask worker thread and about one core (libvips runs one
 thread per render), so a cluster's parallelism is its total worker threads. Only
@@ -33,7 +37,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -71,6 +75,8 @@ MAX_BATCH = 64
 TASKS_AHEAD = 3
 #: The most renders a backlog puts in one task (cheap renders share more: MAX_BATCH).
 MAX_SHARE = 4
+#: Workers asked at once to make the files they wrote durable.
+SYNC_THREADS = 8
 
 
 def _default_render(task: RenderTask) -> RenderResult:
@@ -120,6 +126,14 @@ def _reachable(address: str, timeout: float) -> None:
 
 def _reason(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _attempts(n: int) -> str:
+    return f"({n} attempt{'s' * (n > 1)})"
+
+
+def _timed_out(reason: str) -> Callable[[int], DerivoError]:
+    return lambda n: TaskTimeout(f"{reason} {_attempts(n)}")
 
 
 def plan_tasks(
@@ -212,6 +226,7 @@ class DaskExecutor:
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads_started: list[threading.Thread] = []
         self._helpers: list[threading.Thread] = []
+        self._syncs = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="derivo-dask-sync")
         self._warmed = False
 
     @property
@@ -334,6 +349,7 @@ class DaskExecutor:
             if thread.name == "derivo-dask":
                 self._done.put(None)
             thread.join()
+        self._syncs.shutdown(wait=True)
         for thread in self._helpers:
             thread.join()
         if self._owns_client:
@@ -380,6 +396,11 @@ class DaskExecutor:
 
     def _take(self) -> list[list[_Entry]]:
         """Take what to send now out of the outbox, grouped into Dask tasks (under the lock)."""
+        waiting = [e for e in self._outbox if not e.future.cancelled()]
+        if len(waiting) < len(self._outbox):  # given up by their owners: never sent
+            self._owed -= len(self._outbox) - len(waiting)
+            self._outbox = waiting
+            self._cond.notify_all()
         alone = [e for e in self._outbox if e.alone]
         together = [e for e in self._outbox if not e.alone]
         batches = plan_tasks(
@@ -408,7 +429,18 @@ class DaskExecutor:
             dask_future.add_done_callback(self._done.put)
 
     def _watch(self) -> None:
-        """Give up on tasks a worker started more than their time limit plus slack ago."""
+        """Give up on tasks a worker started more than their time limit plus slack ago;
+        and, while renders wait here, count the cluster's threads again (workers come
+        and go), since that sets how many tasks go to the cluster."""
+        with self._cond:
+            waiting = bool(self._outbox)
+        if waiting:
+            try:
+                threads = sum(self.client.nthreads().values())
+            except (OSError, TimeoutError):
+                threads = 0
+            with self._cond:
+                self._threads = threads or self._threads
         with self._cond:
             if not self._in_flight:
                 self._started.clear()
@@ -443,10 +475,13 @@ class DaskExecutor:
                 pass  # the restart below drops it as well
             self._restart(worker)
             reason = f"no result from Dask worker {worker} {limit:g} s after it started"
-            self._finish(*self._retry(entries, reason))
+            self._finish(*self._retry(entries, _timed_out(reason)))
 
-    def _retry(self, entries: list[_Entry], reason: str) -> tuple[list[_Settled], list[_Entry]]:
-        """Renders that overran: each again in a task of its own, or failed at the last try."""
+    def _retry(
+        self, entries: list[_Entry], failure: Callable[[int], DerivoError]
+    ) -> tuple[list[_Settled], list[_Entry]]:
+        """Renders to try again, each in a task of its own, or failed with ``failure(attempts)``
+        at the last try."""
         again: list[_Entry] = []
         failed: list[_Settled] = []
         for entry in entries:
@@ -455,9 +490,7 @@ class DaskExecutor:
                 entry.alone = True
                 again.append(entry)
             else:
-                n = entry.attempt
-                error = TaskTimeout(f"{reason} ({n} attempt{'s' * (n > 1)})")
-                failed.append((entry, False, error, n))
+                failed.append((entry, False, failure(entry.attempt), entry.attempt))
         return failed, again
 
     # Results
@@ -487,8 +520,7 @@ class DaskExecutor:
                 landed, retried = self._landed(dask_future, values.get(dask_future))
                 settled += landed
                 again += retried
-            durable, lost = self._made_durable(settled)
-            self._finish(durable, again + lost)
+            self._finish(self._sync_written(settled), again)
             if None in batch:
                 return
 
@@ -497,6 +529,7 @@ class DaskExecutor:
     ) -> tuple[list[_Settled], list[_Entry]]:
         with self._cond:
             entries = self._in_flight.pop(dask_future, None)
+            self._cond.notify_all()  # room for another task
             if entries is not None and dask_future.status in ("pending", "lost"):
                 # its result was lost with a worker before we fetched it: Dask computes it again
                 self._in_flight[dask_future] = entries
@@ -506,57 +539,45 @@ class DaskExecutor:
             return [], []
         return self._outcomes(dask_future, value, entries)
 
-    def _made_durable(self, settled: list[_Settled]) -> tuple[list[_Settled], list[_Entry]]:
-        """``settled``, once the files of its renders survive a power loss; and the renders
-        to send again, as their worker was lost before it made their files durable.
-
-        Each worker that wrote files syncs them in a thread beside its next renders,
-        all workers in one round trip: renders wait for the sync, not the worker.
-        """
-        written: dict[str, list[str]] = {}
-        for entry, ok, result, _ in settled:
+    def _sync_written(self, settled: list[_Settled]) -> list[_Settled]:
+        """Ask each worker that wrote files in ``settled`` to make them durable, each
+        worker apart, so a slow one holds up only its own renders; they are settled
+        once it has. Returns the renders that need no sync, to settle now."""
+        now: list[_Settled] = []
+        written: dict[str, list[_Settled]] = {}
+        for entry, ok, result, attempts in settled:
             if ok and entry.task.sync and result.derivatives:
-                written.setdefault(entry.worker, []).extend(d.path for d in result.derivatives)
-        if not written:
-            return settled, []
+                written.setdefault(entry.worker, []).append((entry, ok, result, attempts))
+            else:
+                now.append((entry, ok, result, attempts))
+        for worker, renders in written.items():
+            self._syncs.submit(self._sync, worker, renders)
+        return now
+
+    def _sync(self, worker: str, renders: list[_Settled]) -> None:
+        """Settle ``renders`` once ``worker`` has made their files durable (it syncs in a
+        thread beside its next renders); or fail them with why it could not, or send
+        them again if the worker is lost or its sync is stuck."""
+        paths = [d.path for _, _, result, _ in renders for d in result.derivatives]
+        answer: BaseException | None
         try:
             answers = self.client.run(
-                make_written_durable,
-                written,
-                self.task_timeout,
-                workers=list(written),
-                on_error="return",
+                make_written_durable, paths, self.task_timeout, workers=[worker], on_error="return"
             )
-        except Exception as exc:  # the scheduler is gone
-            answers = dict.fromkeys(written, exc)
-        for worker, answer in answers.items():
-            if isinstance(answer, TaskTimeout):  # its sync thread is stuck: start afresh
-                self._restart(worker)
-        durable: list[_Settled] = []
-        again: list[_Entry] = []
-        for entry, ok, result, attempts in settled:
-            if entry.worker not in written or not (ok and entry.task.sync):
-                durable.append((entry, ok, result, attempts))
-                continue
-            answer = answers.get(entry.worker, ClusterError("no answer"))
-            if answer is None:
-                durable.append((entry, ok, result, attempts))
-            elif isinstance(answer, DerivoError) and not isinstance(answer, TaskTimeout):
-                durable.append((entry, False, answer, attempts))  # e.g. a full device
-            elif entry.attempt < self.max_attempts and not self._closing:
-                entry.attempt += 1  # its files may be lost with the worker: render again
-                again.append(entry)
-            else:
-                error = (
-                    answer
-                    if isinstance(answer, TaskTimeout)
-                    else WorkerCrashed(
-                        f"Dask worker {entry.worker} was lost before it made the files "
-                        f"durable ({entry.attempt} attempts)"
-                    )
-                )
-                durable.append((entry, False, error, entry.attempt))
-        return durable, again
+            answer = answers.get(worker, OSError("no answer"))
+        except Exception as exc:  # the scheduler is gone, or the client closed
+            answer = exc
+        entries = [entry for entry, *_ in renders]
+        if answer is None:
+            self._finish(renders, [])
+        elif isinstance(answer, TaskTimeout):  # its sync thread is stuck: start afresh
+            self._restart(worker, wait=True)
+            self._finish(*self._retry(entries, _timed_out(str(answer))))
+        elif isinstance(answer, DerivoError):  # e.g. a full device
+            self._finish([(e, False, answer, n) for e, _, _, n in renders], [])
+        else:  # the files may be lost with the worker: render them again
+            reason = f"Dask worker {worker} was lost before it made the files durable"
+            self._finish(*self._retry(entries, lambda n: WorkerCrashed(f"{reason} {_attempts(n)}")))
 
     def _outcomes(
         self, dask_future: Any, value: Answer | None, entries: list[_Entry]
@@ -600,7 +621,7 @@ class DaskExecutor:
             settled.append((entry, kind == "ok", result, attempts))
         if overran:
             failed, retried = self._retry(
-                overran, f"render exceeded the {self.task_timeout:g} s time limit"
+                overran, _timed_out(f"render exceeded the {self.task_timeout:g} s time limit")
             )
             settled += failed
             again += retried
@@ -642,11 +663,14 @@ class DaskExecutor:
             pass  # it lands as cancelled, or the client is closing
         self._done.put(dask_future)
 
-    def _restart(self, worker: str) -> None:
-        """Restart a worker whose render overran, without waiting for it here."""
+    def _restart(self, worker: str, *, wait: bool = False) -> None:
+        """Restart a worker whose render or sync overran (by default without waiting)."""
         with self._cond:
             self._restarts += 1
-        self._helper(self._restart_now, worker)
+        if wait:
+            self._restart_now(worker)
+        else:
+            self._helper(self._restart_now, worker)
 
     def _helper(self, target: Callable[[Any], None], arg: Any) -> None:
         """Run ``target(arg)`` in a thread of its own; :meth:`close` waits for it."""

@@ -1,4 +1,4 @@
-"""What the Dask executor runs on the cluster: render batches, the connect probe, the stall query.
+"""What the Dask executor runs on the cluster: renders, their sync, the probe, stall queries.
 
 Top-level functions over plain data, so Dask pickles them by name; the scheduler
 and every worker import them from the same derivo version.
@@ -78,18 +78,14 @@ def _this_worker() -> str:
         return ""
 
 
-async def make_written_durable(
-    written: dict[str, list[str]], timeout: float, dask_worker: Any = None
-) -> DerivoError | None:
-    """On each worker, at the coordinator's request: make the files it wrote durable.
+async def make_written_durable(paths: list[str], timeout: float) -> DerivoError | None:
+    """On a worker, at the coordinator's request: make the files it wrote durable.
 
-    ``written`` maps workers' addresses to the files each wrote. The sync runs in a
-    thread of its own, so the worker renders on meanwhile. Answers what went wrong
-    (a full device, say, or :class:`~derivo.errors.TaskTimeout` for a sync still
-    running after ``timeout`` seconds, as on a file server that stopped answering),
-    or None.
+    The sync runs in a thread of its own, so the worker renders on meanwhile. Answers
+    what went wrong (a full device, say, or :class:`~derivo.errors.TaskTimeout` for a
+    sync still running after ``timeout`` seconds, as on a file server that stopped
+    answering), or None.
     """
-    paths = written.get(dask_worker.address, [])
     sync = asyncio.get_running_loop().run_in_executor(None, make_durable, paths)
     try:
         await asyncio.wait_for(sync, timeout)
@@ -131,9 +127,7 @@ def _run_one(
         # and this one ends once the overrun render does
         _renderers.current = None
         renderer.retire()
-        from distributed import get_worker
-
-        return "timeout", get_worker().address, leftovers, seconds
+        return "timeout", _this_worker(), leftovers, seconds
     status, value = answer
     return status, value, leftovers, seconds
 
