@@ -7,15 +7,17 @@ keeps the pool's promises, and that a backlog waits at the coordinator.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from derivo import DaskExecutor, RenderTask, WorkerCrashed
+from derivo import DaskExecutor, RenderFuture, RenderTask, WorkerCrashed
 from derivo.executors.dask import MAX_SHARE, TASKS_AHEAD
-from tests.dask_cluster import DEADLINE, cluster
+from tests.dask_cluster import DEADLINE, Cluster, cluster
 from tests.gates import Gate
 from tests.workers import scripted
 
@@ -55,35 +57,38 @@ def test_cheap_renders_share_tasks_and_a_crash_fails_only_its_render(tmp_path: P
         assert (stats.completed, stats.failed, stats.in_flight) == (304, 1, 0)
 
 
-def test_a_backlog_waits_at_the_coordinator_and_shares_tasks(tmp_path: Path) -> None:
+@dataclass
+class HeldBacklog:
+    """Renders queued at once on a cluster whose renders wait at a shut gate."""
+
+    running: Cluster
+    dask: DaskExecutor
+    gate: Gate
+    futures: list[RenderFuture]
+
+    def results(self) -> list[bool]:
+        self.gate.open()
+        return [f.result(timeout=DEADLINE).width > 0 for f in self.futures]
+
+
+@contextlib.contextmanager
+def held_backlog(tmp_path: Path, renders: int, workers: int) -> Iterator[HeldBacklog]:
+    """``renders`` queued at once, as a pipeline feeding a window does, on ``workers``
+    single-threaded workers; yields once the first tasks reached the cluster."""
     gate = Gate.make(tmp_path / "gate")
-
-    def task(i: int) -> RenderTask:
-        source = f"gate:{gate.folder}"
-        return RenderTask(source=source, source_hash=f"{i:064x}", specs=(), out_dir=str(tmp_path))
-
     with (
-        cluster(tmp_path / "logs") as running,
+        cluster(tmp_path / "logs", workers=workers) as running,
         DaskExecutor(running.address, func=scripted) as dask,
     ):
-        threads = 2
+        dask.check(out_dir=tmp_path)
         try:
-            with dask._cond:  # queued at once, as a pipeline feeding a window does
-                futures = [dask.submit(task(i)) for i in range(60)]
-            gate.wait_for(threads)  # each worker holds a render of its first task
-            deadline = time.monotonic() + DEADLINE
-            while dask.dask_tasks < TASKS_AHEAD * threads and time.monotonic() < deadline:
-                time.sleep(0.01)
-            # nothing lands while the gate is shut: what went is all that may go
-            assert dask.dask_tasks == TASKS_AHEAD * threads
-            stats = dask.stats()
-            assert stats.in_flight == TASKS_AHEAD * threads * MAX_SHARE
-            assert stats.queued == 60 - stats.in_flight
+            with dask._cond:  # the sender waits for the lock: it sees them all at once
+                futures = [dask.submit(_gated(gate, tmp_path, i)) for i in range(renders)]
+            gate.wait_for(workers)  # each worker holds a render of its first task
+            assert _until(lambda: dask.dask_tasks == TASKS_AHEAD * workers)
+            yield HeldBacklog(running, dask, gate, futures)
         finally:
             gate.open()
-        assert [f.result(timeout=DEADLINE).width > 0 for f in futures] == [True] * 60
-        assert dask.dask_tasks < 60 / 2
-        assert dask.stats().completed == 60
 
 
 def _gated(gate: Gate, out: Path, i: int) -> RenderTask:
@@ -98,42 +103,31 @@ def _until(condition: Callable[[], bool]) -> bool:
     return condition()
 
 
+def test_a_backlog_waits_at_the_coordinator_and_shares_tasks(tmp_path: Path) -> None:
+    with held_backlog(tmp_path, 60, workers=2) as held:
+        # nothing lands while the gate is shut: what went is all that may go
+        assert held.dask.dask_tasks == TASKS_AHEAD * 2
+        stats = held.dask.stats()
+        assert stats.in_flight == TASKS_AHEAD * 2 * MAX_SHARE
+        assert stats.queued == 60 - stats.in_flight
+        assert held.results() == [True] * 60
+        assert held.dask.dask_tasks < 60 / 2
+        assert held.dask.stats().completed == 60
+
+
 def test_a_worker_that_joins_during_a_run_is_given_tasks(tmp_path: Path) -> None:
-    gate = Gate.make(tmp_path / "gate")
-    with (
-        cluster(tmp_path / "logs", workers=1) as running,
-        DaskExecutor(running.address, func=scripted) as dask,
-    ):
-        dask.check(out_dir=tmp_path)
-        try:
-            with dask._cond:
-                futures = [dask.submit(_gated(gate, tmp_path, i)) for i in range(60)]
-            gate.wait_for(1)
-            assert _until(lambda: dask.dask_tasks == TASKS_AHEAD)  # one thread so far
-            running.worker("w1")
-            assert _until(lambda: dask.dask_tasks == TASKS_AHEAD * 2)  # and now two
-        finally:
-            gate.open()
-        assert [f.result(timeout=DEADLINE).width > 0 for f in futures] == [True] * 60
+    with held_backlog(tmp_path, 60, workers=1) as held:
+        held.running.worker("w1")
+        assert _until(lambda: held.dask.dask_tasks == TASKS_AHEAD * 2)  # two threads now
+        assert held.results() == [True] * 60
 
 
 def test_renders_given_up_while_they_wait_here_are_never_sent(tmp_path: Path) -> None:
-    gate = Gate.make(tmp_path / "gate")
-    with (
-        cluster(tmp_path / "logs", workers=1) as running,
-        DaskExecutor(running.address, func=scripted) as dask,
-    ):
-        dask.check(out_dir=tmp_path)
-        try:
-            with dask._cond:
-                futures = [dask.submit(_gated(gate, tmp_path, i)) for i in range(30)]
-            gate.wait_for(1)
-            assert _until(lambda: dask.dask_tasks == TASKS_AHEAD)
-            given_up = futures[-10:]
-            assert all(f.cancel() for f in given_up)  # still waiting here, not sent
-        finally:
-            gate.open()
-        assert [f.result(timeout=DEADLINE).width > 0 for f in futures[:-10]] == [True] * 20
-        assert _until(lambda: dask.stats().in_flight == 0)
-        stats = dask.stats()
+    with held_backlog(tmp_path, 30, workers=1) as held:
+        given_up = held.futures[-10:]
+        assert all(f.cancel() for f in given_up)  # still waiting here, not sent
+        held.futures = held.futures[:-10]
+        assert held.results() == [True] * 20
+        assert _until(lambda: held.dask.stats().in_flight == 0)
+        stats = held.dask.stats()
         assert (stats.completed, stats.queued) == (20, 0)

@@ -7,10 +7,13 @@ that sync at a gate (``tests.dask_gate``), so the tests act while it provably ru
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,31 +36,39 @@ def _task(out: Path, i: int) -> RenderTask:
     )
 
 
-def _syncs_at(gate: Gate) -> dict[str, str]:
-    return {
+@contextlib.contextmanager
+def syncs_held(
+    tmp_path: Path, workers: int, **options: Any
+) -> Iterator[tuple[Gate, Path, DaskExecutor]]:
+    """A cluster whose workers hold each sync at a gate (opened at the end, at the
+    latest), and an executor on it: the gate, the output folder, the executor."""
+    gate, out = Gate.make(tmp_path / "gate"), tmp_path / "out"
+    held = {
         "DERIVO_TEST_SYNC": str(gate.folder),
         "DASK_DISTRIBUTED__WORKER__PRELOAD": "tests.dask_gate",
     }
+    with (
+        cluster(tmp_path / "logs", workers=workers, env=held) as running,
+        DaskExecutor(running.address, **options) as dask,
+    ):
+        try:
+            yield gate, out, dask
+        finally:
+            gate.open()
 
 
 def test_a_worker_renders_on_while_it_makes_its_last_files_durable(tmp_path: Path) -> None:
-    gate, out = Gate.make(tmp_path / "gate"), tmp_path / "out"
-    with (
-        cluster(tmp_path / "logs", workers=1, env=_syncs_at(gate)) as running,
-        DaskExecutor(running.address) as dask,
-    ):
-        try:
-            first = dask.submit(_task(out, 0))
-            gate.wait_for(1)  # the worker holds the sync of the first render's files
-            second = dask.submit(_task(out, 1))
-            made = [derivative_path(out, f"{1:064x}", spec) for spec in DEFAULT_SPECS]
-            deadline = time.monotonic() + DEADLINE
-            while not all(path.exists() for path in made) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert all(path.exists() for path in made)  # rendered beside the held sync
-            assert not first.done()  # not done before its files are durable
-        finally:
-            gate.open()
+    with syncs_held(tmp_path, workers=1) as (gate, out, dask):
+        first = dask.submit(_task(out, 0))
+        gate.wait_for(1)  # the worker holds the sync of the first render's files
+        second = dask.submit(_task(out, 1))
+        made = [derivative_path(out, f"{1:064x}", spec) for spec in DEFAULT_SPECS]
+        deadline = time.monotonic() + DEADLINE
+        while not all(path.exists() for path in made) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert all(path.exists() for path in made)  # rendered beside the held sync
+        assert not first.done()  # not done before its files are durable
+        gate.open()
         for future in (first, second):
             result = future.result(timeout=DEADLINE)
             assert future.attempts == 1
@@ -67,17 +78,11 @@ def test_a_worker_renders_on_while_it_makes_its_last_files_durable(tmp_path: Pat
 def test_a_render_whose_worker_is_lost_before_its_files_are_durable_is_rendered_again(
     tmp_path: Path,
 ) -> None:
-    gate, out = Gate.make(tmp_path / "gate"), tmp_path / "out"
-    with (
-        cluster(tmp_path / "logs", workers=2, env=_syncs_at(gate)) as running,
-        DaskExecutor(running.address) as dask,
-    ):
-        try:
-            future = dask.submit(_task(out, 0))
-            [worker_pid] = gate.wait_for(1)
-            os.kill(worker_pid, signal.SIGKILL)  # holding the sync of the render's files
-        finally:
-            gate.open()
+    with syncs_held(tmp_path, workers=2) as (gate, out, dask):
+        future = dask.submit(_task(out, 0))
+        [worker_pid] = gate.wait_for(1)
+        os.kill(worker_pid, signal.SIGKILL)  # holding the sync of the render's files
+        gate.open()
         result = future.result(timeout=DEADLINE)
         assert future.attempts == 2
         assert len(gate.arrivals()) == 2 and gate.arrivals()[1] != worker_pid
@@ -86,13 +91,9 @@ def test_a_render_whose_worker_is_lost_before_its_files_are_durable_is_rendered_
 
 
 def test_a_sync_that_fails_fails_its_renders_with_its_reason(tmp_path: Path) -> None:
-    gate, out = Gate.make(tmp_path / "gate"), tmp_path / "out"
-    (gate.folder / "full").touch()
-    gate.open()
-    with (
-        cluster(tmp_path / "logs", workers=1, env=_syncs_at(gate)) as running,
-        DaskExecutor(running.address) as dask,
-    ):
+    with syncs_held(tmp_path, workers=1) as (gate, out, dask):
+        (gate.folder / "full").touch()
+        gate.open()
         futures = [dask.submit(_task(out, i)) for i in range(2)]
         for future in futures:
             with pytest.raises(StorageFull, match="^no space left on device$"):
@@ -102,19 +103,13 @@ def test_a_sync_that_fails_fails_its_renders_with_its_reason(tmp_path: Path) -> 
 
 
 def test_a_sync_that_never_ends_is_given_up_and_its_worker_restarted(tmp_path: Path) -> None:
-    gate, out = Gate.make(tmp_path / "gate"), tmp_path / "out"
-    with (
-        cluster(tmp_path / "logs", workers=1, env=_syncs_at(gate)) as running,
-        DaskExecutor(running.address, func=writes_a_file, task_timeout=1.0, max_attempts=2) as dask,
-    ):
-        try:
-            future = dask.submit(_task(out, 0))
-            message = r"^making the files durable took over 1 s \(2 attempts\)$"
-            with pytest.raises(TaskTimeout, match=message):
-                future.result(timeout=DEADLINE)
-            assert future.attempts == 2
-            # the render went again only once its worker was restarted: a new process
-            assert len(set(gate.wait_for(2))) == 2
-            assert dask.stats().restarts == 2
-        finally:
-            gate.open()
+    options = {"func": writes_a_file, "task_timeout": 1.0, "max_attempts": 2}
+    with syncs_held(tmp_path, workers=1, **options) as (gate, out, dask):
+        future = dask.submit(_task(out, 0))
+        message = r"^making the files durable took over 1 s \(2 attempts\)$"
+        with pytest.raises(TaskTimeout, match=message):
+            future.result(timeout=DEADLINE)
+        assert future.attempts == 2
+        # the render went again only once its worker was restarted: a new process
+        assert len(set(gate.wait_for(2))) == 2
+        assert dask.stats().restarts == 2
