@@ -10,8 +10,9 @@ and one of:
   waits at the gate *before* the render's own time limit starts, as a task that
   a live worker never answers for; only the coordinator's watchdog ends it.
 * ``DERIVO_TEST_SYNC`` (a :class:`~tests.gates.Gate` folder): each sync of written
-  files the coordinator asks a worker for waits at the gate, then syncs; with a
-  file ``full`` in the folder it fails as on a full device instead.
+  files the coordinator asks a worker for waits at the gate (or, open, while the
+  worker's pid is held), then syncs; with a file ``full`` in the folder it fails as
+  on a full device instead.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def stalled_run_one(func: Any, task: RenderTask, timeout: float) -> dask_tasks.O
 
 def gated_make_durable(files: Any) -> None:
     gate = os.environ["DERIVO_TEST_SYNC"]
-    wait_at(gate)
+    wait_at(gate, str(os.getpid()))  # held by this worker's pid, or by the shut gate
     if (Path(gate) / "full").exists():
         raise StorageFull("no space left on device")
     _make_durable(files)

@@ -32,7 +32,10 @@ PHOTOS = sorted(SAMPLES.glob("*.jpg"))
 
 def _task(out: Path, i: int) -> RenderTask:
     return RenderTask(
-        source=str(PHOTOS[i]), source_hash=f"{i:064x}", specs=DEFAULT_SPECS, out_dir=str(out)
+        source=str(PHOTOS[i % len(PHOTOS)]),
+        source_hash=f"{i:064x}",
+        specs=DEFAULT_SPECS,
+        out_dir=str(out),
     )
 
 
@@ -73,6 +76,24 @@ def test_a_worker_renders_on_while_it_makes_its_last_files_durable(tmp_path: Pat
             result = future.result(timeout=DEADLINE)
             assert future.attempts == 1
             assert all(Path(d.path).stat().st_size > 0 for d in result.derivatives)
+
+
+def test_a_worker_slow_to_sync_holds_up_only_its_own_renders(tmp_path: Path) -> None:
+    with syncs_held(tmp_path, workers=2) as (gate, out, dask):
+        slow = dask.submit(_task(out, 0))
+        [slow_pid] = gate.wait_for(1)
+        gate.hold(str(slow_pid))  # this worker's syncs wait; the other's pass
+        gate.open()
+        others = [dask.submit(_task(out, i)) for i in range(1, 5)]
+        deadline = time.monotonic() + DEADLINE
+        while not any(f.done() for f in others) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert any(f.done() and f.exception() is None for f in others)
+        assert not slow.done()
+        gate.release(str(slow_pid))
+        for future in [slow, *others]:
+            assert future.result(timeout=DEADLINE).derivatives
+            assert future.attempts == 1
 
 
 def test_a_render_whose_worker_is_lost_before_its_files_are_durable_is_rendered_again(

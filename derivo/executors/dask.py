@@ -75,8 +75,8 @@ MAX_BATCH = 64
 TASKS_AHEAD = 3
 #: The most renders a backlog puts in one task (cheap renders share more: MAX_BATCH).
 MAX_SHARE = 4
-#: Workers asked at once to make the files they wrote durable.
-SYNC_THREADS = 8
+#: Workers asked at once to make the files they wrote durable (one request each at a time).
+SYNC_THREADS = 32
 
 
 def _default_render(task: RenderTask) -> RenderResult:
@@ -227,6 +227,7 @@ class DaskExecutor:
         self._threads_started: list[threading.Thread] = []
         self._helpers: list[threading.Thread] = []
         self._syncs = ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="derivo-dask-sync")
+        self._unsynced: dict[str, list[_Settled]] = {}  # worker -> renders it must sync
         self._warmed = False
 
     @property
@@ -336,6 +337,11 @@ class DaskExecutor:
                 for entries in self._in_flight.values():
                     for entry in entries:
                         entry.future.cancel()
+                for renders in self._unsynced.values():  # not asked for yet: never will be
+                    for entry, *_ in renders:
+                        entry.future.cancel()
+                    self._owed -= len(renders)
+                self._unsynced.clear()
                 self._closing = True  # a render that lands from now on is not sent again
             self._cond.wait_for(lambda: not self._owed or self._closing)
             self._closing = True
@@ -540,24 +546,48 @@ class DaskExecutor:
         return self._outcomes(dask_future, value, entries)
 
     def _sync_written(self, settled: list[_Settled]) -> list[_Settled]:
-        """Ask each worker that wrote files in ``settled`` to make them durable, each
-        worker apart, so a slow one holds up only its own renders; they are settled
-        once it has. Returns the renders that need no sync, to settle now."""
+        """Have each worker that wrote files in ``settled`` make them durable; they are
+        settled once it has. Returns the renders that need no sync, to settle now.
+
+        Workers are asked apart, one request each at a time (what lands meanwhile
+        goes in its next), so a slow or lost worker holds up its own renders only.
+        """
         now: list[_Settled] = []
-        written: dict[str, list[_Settled]] = {}
-        for entry, ok, result, attempts in settled:
-            if ok and entry.task.sync and result.derivatives:
-                written.setdefault(entry.worker, []).append((entry, ok, result, attempts))
-            else:
-                now.append((entry, ok, result, attempts))
-        for worker, renders in written.items():
-            self._syncs.submit(self._sync, worker, renders)
+        asked: list[str] = []
+        with self._cond:
+            for entry, ok, result, attempts in settled:
+                if not (ok and entry.task.sync and result.derivatives):
+                    now.append((entry, ok, result, attempts))
+                    continue
+                if entry.worker not in self._unsynced:
+                    self._unsynced[entry.worker] = []
+                    asked.append(entry.worker)
+                self._unsynced[entry.worker].append((entry, ok, result, attempts))
+        for worker in asked:
+            self._syncs.submit(self._sync, worker)
         return now
 
-    def _sync(self, worker: str, renders: list[_Settled]) -> None:
-        """Settle ``renders`` once ``worker`` has made their files durable (it syncs in a
-        thread beside its next renders); or fail them with why it could not, or send
-        them again if the worker is lost or its sync is stuck."""
+    def _sync(self, worker: str) -> None:
+        """Ask ``worker`` to make durable the files of the renders waiting for it, until
+        none wait; settle each round's renders by its answer."""
+        while True:
+            with self._cond:
+                renders = self._unsynced.get(worker, [])
+                if not renders:  # none came while it synced: the next landing asks anew
+                    self._unsynced.pop(worker, None)
+                    return
+                self._unsynced[worker] = []
+            try:
+                settled, again = self._synced(worker, renders)
+            except BaseException as exc:  # whatever went wrong, no render is left unsettled
+                error = RenderFailed(f"cannot make the derivatives durable: {_reason(exc)}")
+                settled, again = [(e, False, error, n) for e, _, _, n in renders], []
+            self._finish(settled, again)
+
+    def _synced(self, worker: str, renders: list[_Settled]) -> tuple[list[_Settled], list[_Entry]]:
+        """What became of ``renders`` once ``worker`` was asked to make their files durable:
+        settled, or failed with why it could not, or to send again if the worker is lost
+        or its sync is stuck (the worker is restarted first)."""
         paths = [d.path for _, _, result, _ in renders for d in result.derivatives]
         answer: BaseException | None
         try:
@@ -569,15 +599,14 @@ class DaskExecutor:
             answer = exc
         entries = [entry for entry, *_ in renders]
         if answer is None:
-            self._finish(renders, [])
-        elif isinstance(answer, TaskTimeout):  # its sync thread is stuck: start afresh
+            return renders, []
+        if isinstance(answer, TaskTimeout):  # its sync thread is stuck: start afresh
             self._restart(worker, wait=True)
-            self._finish(*self._retry(entries, _timed_out(str(answer))))
-        elif isinstance(answer, DerivoError):  # e.g. a full device
-            self._finish([(e, False, answer, n) for e, _, _, n in renders], [])
-        else:  # the files may be lost with the worker: render them again
-            reason = f"Dask worker {worker} was lost before it made the files durable"
-            self._finish(*self._retry(entries, lambda n: WorkerCrashed(f"{reason} {_attempts(n)}")))
+            return self._retry(entries, _timed_out(str(answer)))
+        if isinstance(answer, DerivoError):  # e.g. a full device
+            return [(e, False, answer, n) for e, _, _, n in renders], []
+        reason = f"Dask worker {worker} was lost before it made the files durable"
+        return self._retry(entries, lambda n: WorkerCrashed(f"{reason} {_attempts(n)}"))
 
     def _outcomes(
         self, dask_future: Any, value: Answer | None, entries: list[_Entry]
@@ -683,5 +712,5 @@ class DaskExecutor:
     def _restart_now(self, worker: str) -> None:
         try:
             self.client.restart_workers([worker], raise_for_error=False)
-        except (OSError, TimeoutError):
-            pass  # a worker that cannot be reached is gone: the scheduler moves its tasks
+        except Exception:  # gone already, or without a nanny: the scheduler moves its tasks
+            pass
