@@ -443,7 +443,7 @@ class DaskExecutor:
         if waiting:
             try:
                 threads = sum(self.client.nthreads().values())
-            except (OSError, TimeoutError):
+            except Exception:  # the scheduler is gone or the client closing: keep the count
                 threads = 0
             with self._cond:
                 self._threads = threads or self._threads
