@@ -96,8 +96,6 @@ class _Entry:
     worker: str = ""  # the address of the worker that rendered it last
 
 
-T = TypeVar("T")
-
 #: A render's answer: its entry, success, the result or error, attempts taken.
 _Settled = tuple[_Entry, bool, Any, int]
 
@@ -134,6 +132,9 @@ def _attempts(n: int) -> str:
 
 def _timed_out(reason: str) -> Callable[[int], DerivoError]:
     return lambda n: TaskTimeout(f"{reason} {_attempts(n)}")
+
+
+T = TypeVar("T")
 
 
 def plan_tasks(
